@@ -1,0 +1,69 @@
+"""Errors of the card link. Each carries a stable English ``code`` (logs, traces,
+the office link) and a short French ``message_fr`` for the unit's screen.
+
+Following h11, whose fault it is decides the class:
+- :class:`CardProtocolError`: the card broke ISO 7816-3 (bad ATR, bad block, ...).
+- :class:`LinkUsageError`: we misused the engine (a bug on our side).
+- :class:`CardGone` / :class:`CardMute`: the card left or stopped answering.
+"""
+
+from __future__ import annotations
+
+
+class CardError(Exception):
+    code = "card_error"
+    message_fr = "Erreur carte"
+
+    def __init__(self, detail: str = "", *, code: str | None = None, message_fr: str | None = None):
+        super().__init__(detail or self.code)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+        if message_fr is not None:
+            self.message_fr = message_fr
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.detail}" if self.detail else self.code
+
+
+class CardAbsent(CardError):
+    code = "card_absent"
+    message_fr = "Carte absente"
+
+
+class CardGone(CardError):
+    """The card was removed (or its slot powered down) during an operation."""
+
+    code = "card_removed"
+    message_fr = "Carte retiree"
+
+
+class CardMute(CardError):
+    """No answer within the waiting time (ATR, WWT, BWT, CWT)."""
+
+    code = "card_mute"
+    message_fr = "Carte muette"
+
+
+class CardProtocolError(CardError):
+    """The card broke the rules of ISO 7816-3."""
+
+    code = "card_protocol"
+    message_fr = "Carte illisible"
+
+
+class AtrError(CardProtocolError):
+    code = "atr_invalid"
+    message_fr = "Carte illisible (ATR)"
+
+
+class PpsError(CardProtocolError):
+    code = "pps_failed"
+    message_fr = "Carte illisible (PPS)"
+
+
+class LinkUsageError(CardError):
+    """We called the engine in a state where that call is not allowed."""
+
+    code = "link_usage"
+    message_fr = "Erreur interne lecteur"
