@@ -1,0 +1,181 @@
+"""SMP over a serial line ("SMP over console"), both directions, sans-I/O.
+
+The wire rules (Zephyr, *SMP transport specification*, "Serial/console" section;
+``subsys/mgmt/mcumgr/transport/src/serial_util.c``; the ``smp.packet`` module of the
+Python ``smp`` package follows the same rules):
+
+- an SMP packet (8-byte header + CBOR body) is wrapped as
+  ``[u16 big-endian total length][packet][u16 big-endian CRC]`` where the total length
+  counts the packet and the CRC, and the CRC is CRC16-CCITT as XMODEM computes it
+  (polynomial 0x1021, initial value 0, no reflection) over the packet only;
+- that buffer is base64-encoded (RFC 4648 §4, padded) and cut into lines;
+- the first line starts with the bytes ``06 09``, every further line with ``04 14``;
+  each line ends with ``\\n`` and is at most 127 bytes long, delimiter and newline
+  included; each line carries a whole number of base64 quanta, so it decodes alone.
+
+Anything outside a delimited line (console text, line noise) is ignored. A broken
+frame is dropped with a :class:`FrameError` carrying a stable English code; the
+decoder then waits for the next start delimiter. Memory is bounded: a line never
+grows past ``line_max`` bytes and a frame never past ``buf_size`` decoded bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import struct
+from dataclasses import dataclass
+
+START = b"\x06\x09"
+CONTINUATION = b"\x04\x14"
+NEWLINE = b"\n"
+LINE_MAX = 127  # bytes per line on the wire, delimiter and newline included
+_LENGTH = struct.Struct(">H")
+_CRC = struct.Struct(">H")
+HEADER_SIZE = 8
+
+
+def crc16_xmodem(data: bytes) -> int:
+    """CRC16-CCITT, XMODEM variant (poly 0x1021, init 0); ``binascii.crc_hqx`` is it."""
+    return binascii.crc_hqx(data, 0)
+
+
+def encode_packet(packet: bytes, line_max: int = LINE_MAX) -> bytes:
+    """Frame one SMP packet as serial lines (see the module docstring for the rules)."""
+    if line_max < 7:
+        raise ValueError("line_max must leave room for at least one base64 quantum")
+    if len(packet) + _CRC.size > 0xFFFF:
+        raise ValueError(f"packet of {len(packet)} bytes does not fit a 16-bit length")
+    body = _LENGTH.pack(len(packet) + _CRC.size) + packet + _CRC.pack(crc16_xmodem(packet))
+    text = base64.b64encode(body)
+    per_line = ((line_max - len(START) - len(NEWLINE)) // 4) * 4
+    lines = []
+    for offset in range(0, len(text), per_line):
+        delimiter = START if offset == 0 else CONTINUATION
+        lines.append(delimiter + text[offset : offset + per_line] + NEWLINE)
+    return b"".join(lines)
+
+
+@dataclass(frozen=True)
+class Packet:
+    """One complete SMP packet (header + CBOR body) taken off the line, CRC checked."""
+
+    data: bytes
+
+
+@dataclass(frozen=True)
+class FrameError:
+    """A frame was dropped. ``code`` is stable (for logs and traces); ``detail`` says why."""
+
+    code: str
+    detail: str
+
+
+class FrameDecoder:
+    """Reassembles SMP packets from serial bytes; never raises on what the line brings.
+
+    >>> d = FrameDecoder()
+    >>> d.feed(b"noise" + encode_packet(bytes(8)))
+    [Packet(data=b'\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00')]
+    """
+
+    def __init__(self, buf_size: int = 2048, line_max: int = LINE_MAX) -> None:
+        # buf_size bounds the decoded frame: length field + packet + CRC (as Zephyr's
+        # CONFIG_MCUMGR_TRANSPORT_NETBUF_SIZE, which smpclient reads as MCUmgr params).
+        if buf_size < 2 + HEADER_SIZE + 2:
+            raise ValueError("buf_size too small for one SMP header")
+        self.buf_size = buf_size
+        self.line_max = line_max
+        self._raw = bytearray()  # unconsumed wire bytes (bounded, see feed)
+        self._line_kind: bytes | None = None  # delimiter of the line being collected
+        self._frame: bytearray | None = None  # decoded bytes after the length field
+        self._expected = 0  # the length field of the frame in progress
+
+    @property
+    def busy(self) -> bool:
+        """True while a frame is partly received."""
+        return self._frame is not None
+
+    def reset(self) -> None:
+        """Forget any partial line or frame (the link was reset)."""
+        self._raw.clear()
+        self._line_kind = None
+        self._frame = None
+
+    def feed(self, data: bytes) -> list[Packet | FrameError]:
+        """Take bytes from the line; return the packets and errors they complete."""
+        out: list[Packet | FrameError] = []
+        self._raw.extend(data)
+        raw = self._raw
+        while raw:
+            if self._line_kind is None:
+                found = [i for i in (raw.find(START), raw.find(CONTINUATION)) if i >= 0]
+                if not found:
+                    # keep a last byte that may be the first half of a delimiter
+                    keep = raw[-1:] if raw[-1] in (START[0], CONTINUATION[0]) else b""
+                    raw[:] = keep
+                    break
+                at = min(found)
+                self._line_kind = bytes(raw[at : at + 2])
+                del raw[: at + 2]
+                continue
+            end = raw.find(NEWLINE)
+            room = self.line_max - len(START) - len(NEWLINE)
+            if end < 0:
+                if len(raw) > room:
+                    out.append(self._drop("line.too_long", f"line longer than {self.line_max} bytes"))
+                    raw.clear()
+                    self._line_kind = None
+                break
+            text = bytes(raw[:end])
+            del raw[: end + 1]
+            kind, self._line_kind = self._line_kind, None
+            if len(text) > room:
+                out.append(self._drop("line.too_long", f"line longer than {self.line_max} bytes"))
+                continue
+            out.extend(self._take_line(kind, text))
+        return out
+
+    def _drop(self, code: str, detail: str) -> FrameError:
+        self._frame = None
+        return FrameError(code, detail)
+
+    def _take_line(self, kind: bytes, text: bytes) -> list[Packet | FrameError]:
+        out: list[Packet | FrameError] = []
+        if kind == START and self._frame is not None:
+            # the previous frame is lost; report it, then go on with the new one
+            out.append(self._drop("frame.interrupted", "a new frame started before the last ended"))
+        try:
+            chunk = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            return out + [self._drop("frame.bad_base64", f"line is not base64: {exc}")]
+        if kind == START:
+            if len(chunk) < _LENGTH.size:
+                return out + [self._drop("frame.bad_length", "first line shorter than the length field")]
+            (length,) = _LENGTH.unpack_from(chunk)
+            if length < HEADER_SIZE + _CRC.size:
+                return out + [self._drop("frame.too_short", f"frame length {length} < header + CRC")]
+            if length + _LENGTH.size > self.buf_size:
+                detail = f"frame of {length + _LENGTH.size} bytes exceeds buffer of {self.buf_size}"
+                return out + [self._drop("frame.too_large", detail)]
+            self._frame = bytearray(chunk[_LENGTH.size :])
+            self._expected = length
+        elif self._frame is None:
+            return [FrameError("frame.orphan_continuation", "continuation line without a start")]
+        else:
+            self._frame.extend(chunk)
+        done = self._check()
+        return out + ([done] if done is not None else [])
+
+    def _check(self) -> Packet | FrameError | None:
+        frame = self._frame
+        assert frame is not None
+        if len(frame) < self._expected:
+            return None
+        if len(frame) > self._expected:
+            return self._drop("frame.length_mismatch", f"{len(frame)} bytes for length {self._expected}")
+        self._frame = None
+        packet, (crc,) = bytes(frame[: -_CRC.size]), _CRC.unpack_from(frame, len(frame) - _CRC.size)
+        if crc16_xmodem(packet) != crc:
+            return FrameError("frame.bad_crc", f"CRC {crc:04x} != computed {crc16_xmodem(packet):04x}")
+        return Packet(packet)

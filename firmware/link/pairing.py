@@ -1,0 +1,268 @@
+"""Pairing and session authentication, unit side: one state object, no I/O.
+
+States and moves (``now`` is the driver's monotonic clock, in seconds)::
+
+    pairing:  none --pair_begin--> waiting --confirm (key press)--> confirmed
+              waiting --reject (key press)--> rejected
+              waiting|confirmed|rejected --deadline--> none (expired)
+              confirmed --pair_finish(good sig)--> none, host stored (paired)
+              waiting --pair_finish--> waiting, error PAIRING_PENDING (host polls)
+              rejected --pair_finish--> none, error PAIRING_REJECTED
+              any --pair_finish(bad sig)--> none, error BAD_SIGNATURE
+
+    session:  closed --session_begin(paired host)--> challenged (one nonce, 30 s)
+              challenged --session_auth(good sig + key confirmation)--> open
+              challenged --session_auth(anything else)--> closed (nonce spent)
+              open --idle timeout | session_end | link reset--> closed
+
+The unit nonce of a challenge is used once, so a recorded ``session_auth`` can never be
+played again; signatures cover both nonces and both identities (see ``security``).
+Five failed authentications in a row lock new attempts out for a minute.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+from . import security as sec
+from .events import PairingEnded, PairingRequested, SessionClosed, SessionOpened
+from .header import GroupError, MgmtErr, MgmtError
+
+GROUP_SECURITY = 80
+
+PAIRING_WINDOW_S = 120.0
+CHALLENGE_WINDOW_S = 30.0
+SESSION_IDLE_S = 300.0
+MAX_FAILURES = 5
+LOCKOUT_S = 60.0
+NAME_MAX = 32
+
+
+class SecurityCommand(IntEnum):
+    PAIR_BEGIN = 0
+    PAIR_FINISH = 1
+    SESSION_BEGIN = 2
+    SESSION_AUTH = 3
+    SESSION_END = 4
+
+
+class SecurityErr(IntEnum):
+    """Group 80 error codes (``{"err": {"group": 80, "rc": n}}``)."""
+
+    PAIRING_PENDING = 1
+    PAIRING_REJECTED = 2
+    NO_PAIRING = 3
+    PAIRING_BUSY = 4
+    NOT_PAIRED = 5
+    BAD_SIGNATURE = 6
+    NO_CHALLENGE = 7
+    BAD_KEY = 8
+    LOCKED_OUT = 9
+
+
+_V1 = {  # translation for v1 clients, as Zephyr groups translate their own codes
+    SecurityErr.PAIRING_PENDING: MgmtErr.EBUSY,
+    SecurityErr.PAIRING_REJECTED: MgmtErr.EACCESSDENIED,
+    SecurityErr.NO_PAIRING: MgmtErr.EBADSTATE,
+    SecurityErr.PAIRING_BUSY: MgmtErr.EBUSY,
+    SecurityErr.NOT_PAIRED: MgmtErr.EACCESSDENIED,
+    SecurityErr.BAD_SIGNATURE: MgmtErr.EACCESSDENIED,
+    SecurityErr.NO_CHALLENGE: MgmtErr.EBADSTATE,
+    SecurityErr.BAD_KEY: MgmtErr.EINVAL,
+    SecurityErr.LOCKED_OUT: MgmtErr.EBUSY,
+}
+
+
+def refuse(rc: SecurityErr, reason: str) -> GroupError:
+    return GroupError(GROUP_SECURITY, int(rc), _V1[rc], reason)
+
+
+def field_bytes(body: dict[str, Any], name: str, size: int) -> bytes:
+    value = body.get(name)
+    if not isinstance(value, bytes) or len(value) != size:
+        raise MgmtError(MgmtErr.EINVAL, f"'{name}' must be a {size}-byte byte string")
+    return value
+
+
+@dataclass
+class _Pairing:
+    host: sec.PairedHost
+    transcript: bytes
+    code: str
+    deadline: float
+    state: str = "waiting"  # waiting | confirmed | rejected
+
+
+@dataclass
+class _Challenge:
+    host: sec.PairedHost
+    transcript: bytes
+    deadline: float
+
+
+@dataclass
+class Session:
+    """An authenticated host on this link; ``key`` protects data-group payloads."""
+
+    host: sec.PairedHost
+    key: bytes
+    last_use: float
+
+
+@dataclass
+class LinkSecurity:
+    identity: sec.Identity
+    trust: sec.TrustStore
+    random_bytes: sec.RandomSource = os.urandom
+    events: list = field(default_factory=list)  # drained by the server after each call
+    _pairing: _Pairing | None = None
+    _challenge: _Challenge | None = None
+    _session: Session | None = None
+    _failures: int = 0
+    _locked_until: float = 0.0
+
+    # ---- screen side ------------------------------------------------------------
+    @property
+    def pairing_code(self) -> str | None:
+        return self._pairing.code if self._pairing and self._pairing.state == "waiting" else None
+
+    def confirm_pairing(self, now: float) -> bool:
+        """The person at the unit pressed Valider. False if nothing is waiting."""
+        self.tick(now)
+        if self._pairing is None or self._pairing.state != "waiting":
+            return False
+        self._pairing.state = "confirmed"
+        return True
+
+    def reject_pairing(self, now: float) -> bool:
+        """The person at the unit pressed Annuler."""
+        self.tick(now)
+        if self._pairing is None or self._pairing.state != "waiting":
+            return False
+        self._pairing.state = "rejected"
+        self.events.append(PairingEnded("rejected", self._pairing.host.name))
+        return True
+
+    def tick(self, now: float) -> None:
+        """Let deadlines pass: expire a pairing request and an idle session."""
+        if self._pairing is not None and now >= self._pairing.deadline:
+            if self._pairing.state != "rejected":
+                self.events.append(PairingEnded("expired", self._pairing.host.name))
+            self._pairing = None
+        if self._challenge is not None and now >= self._challenge.deadline:
+            self._challenge = None
+        if self._session is not None and now - self._session.last_use >= SESSION_IDLE_S:
+            self.close_session("idle")
+
+    # ---- access control ----------------------------------------------------------
+    def session(self, now: float) -> Session | None:
+        """The open session, if any; using it counts as activity."""
+        self.tick(now)
+        if self._session is not None:
+            self._session.last_use = now
+        return self._session
+
+    def close_session(self, reason: str) -> None:
+        self._challenge = None
+        if self._session is not None:
+            self._session = None
+            self.events.append(SessionClosed(reason))
+
+    # ---- group 80 commands -------------------------------------------------------
+    def pair_begin(self, body: dict[str, Any], now: float) -> dict[str, Any]:
+        self.tick(now)
+        self._check_lockout(now)
+        hid = field_bytes(body, "hid", sec.KEY_SIZE)
+        hkx = field_bytes(body, "hkx", sec.KEY_SIZE)
+        hn = field_bytes(body, "hn", sec.NONCE_SIZE)
+        name = body.get("name", "")
+        if not isinstance(name, str) or len(name) > NAME_MAX:
+            raise MgmtError(MgmtErr.EINVAL, f"'name' must be a text of at most {NAME_MAX} characters")
+        if self._pairing is not None and self._pairing.host.host_id != hid:
+            raise refuse(SecurityErr.PAIRING_BUSY, "another pairing is in progress")
+        try:
+            shared = self.identity.shared_secret(hkx)
+        except ValueError as exc:
+            raise refuse(SecurityErr.BAD_KEY, str(exc)) from None
+        un = self.random_bytes(sec.NONCE_SIZE)
+        uid, ukx = self.identity.id, self.identity.kx_public
+        transcript = sec.pairing_transcript(uid, ukx, hid, hkx, un, hn)
+        code = sec.pairing_code(shared, transcript)
+        host = sec.PairedHost(hid, hkx, name)
+        self._pairing = _Pairing(host, transcript, code, now + PAIRING_WINDOW_S)
+        self.events.append(PairingRequested(code, name))
+        return {"uid": uid, "ukx": ukx, "un": un, "ttl": int(PAIRING_WINDOW_S)}
+
+    def pair_finish(self, body: dict[str, Any], now: float) -> dict[str, Any]:
+        self.tick(now)
+        signature = field_bytes(body, "sig", sec.SIGNATURE_SIZE)
+        pairing = self._pairing
+        if pairing is None:
+            raise refuse(SecurityErr.NO_PAIRING, "no pairing in progress (expired?)")
+        host = pairing.host
+        if not sec.verify(host.host_id, sec.LABEL_PAIR_HOST, pairing.transcript, signature):
+            self._pairing = None
+            self.events.append(PairingEnded("failed", host.name))
+            raise refuse(SecurityErr.BAD_SIGNATURE, "host signature does not verify")
+        if pairing.state == "rejected":
+            self._pairing = None
+            raise refuse(SecurityErr.PAIRING_REJECTED, "refused at the unit")
+        if pairing.state == "waiting":
+            raise refuse(SecurityErr.PAIRING_PENDING, "waiting for the key press at the unit")
+        self.trust.add(host)
+        self._pairing = None
+        self.events.append(PairingEnded("paired", host.name))
+        return {"sig": self.identity.sign(sec.LABEL_PAIR_UNIT, pairing.transcript)}
+
+    def session_begin(self, body: dict[str, Any], now: float) -> dict[str, Any]:
+        self.tick(now)
+        self._check_lockout(now)
+        hid = field_bytes(body, "hid", sec.KEY_SIZE)
+        hn = field_bytes(body, "hn", sec.NONCE_SIZE)
+        host = self.trust.get(hid)
+        if host is None:
+            raise refuse(SecurityErr.NOT_PAIRED, "this host is not paired with the unit")
+        self.close_session("ended")
+        un = self.random_bytes(sec.NONCE_SIZE)
+        transcript = sec.session_transcript(self.identity.id, hid, un, hn)
+        self._challenge = _Challenge(host, transcript, now + CHALLENGE_WINDOW_S)
+        signature = self.identity.sign(sec.LABEL_SESSION_UNIT, transcript)
+        return {"uid": self.identity.id, "un": un, "sig": signature}
+
+    def session_auth(self, body: dict[str, Any], now: float) -> dict[str, Any]:
+        self.tick(now)
+        signature = field_bytes(body, "sig", sec.SIGNATURE_SIZE)
+        confirmation = field_bytes(body, "kc", 32)
+        challenge, self._challenge = self._challenge, None  # one attempt per nonce
+        if challenge is None:
+            self._fail(now)
+            raise refuse(SecurityErr.NO_CHALLENGE, "no open challenge (expired or used)")
+        host = challenge.host
+        key = sec.session_key(self.identity.shared_secret(host.kx_public), challenge.transcript)
+        good_sig = sec.verify(host.host_id, sec.LABEL_SESSION_HOST, challenge.transcript, signature)
+        good_kc = hmac.compare_digest(confirmation, sec.key_confirmation(key))
+        if not (good_sig and good_kc):
+            self._fail(now)
+            raise refuse(SecurityErr.BAD_SIGNATURE, "session proof does not verify")
+        self._failures = 0
+        self._session = Session(host, key, now)
+        self.events.append(SessionOpened(host.name))
+        return {"ttl": int(SESSION_IDLE_S)}
+
+    def session_end(self, body: dict[str, Any], now: float) -> dict[str, Any]:
+        self.close_session("ended")
+        return {}
+
+    def _fail(self, now: float) -> None:
+        self._failures += 1
+        if self._failures >= MAX_FAILURES:
+            self._failures = 0
+            self._locked_until = now + LOCKOUT_S
+
+    def _check_lockout(self, now: float) -> None:
+        if now < self._locked_until:
+            raise refuse(SecurityErr.LOCKED_OUT, "too many failed attempts, wait a minute")

@@ -1,0 +1,160 @@
+"""The unit's SMP server: bytes and time in, bytes and events out (sans-I/O, like h11).
+
+>>> from firmware.link.security import Identity, MemoryTrustStore
+>>> server = SMPServer(Identity.generate(), MemoryTrustStore(), services=None)
+>>> from firmware.link.framing import encode_packet, FrameDecoder
+>>> ping = bytes([0x0A, 0, 0, 6, 0, 0, 42, 0]) + b"\\xa1adbhi"   # v2 write, echo "hi"
+>>> [reply] = server.receive_data(encode_packet(ping), now=0.0)
+>>> FrameDecoder().feed(reply.data)[0].data[8:]
+b'\\xa1arbhi'
+
+One request is answered at a time, in order (SMP over serial has no pipelining).
+A driver calls :meth:`receive_data` with what the line brought, :meth:`tick` now and
+then (pairing and sessions expire), :meth:`confirm_pairing` / :meth:`reject_pairing`
+on a key press and :meth:`link_reset` when the cable goes away; it writes every
+:class:`~firmware.link.events.Send` to the line and handles the other events.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import cbor2
+
+from .dispatch import Access, CommandGroup, Context, Dispatcher
+from .events import Action, LinkError, Send
+from .framing import LINE_MAX, FrameDecoder, FrameError, encode_packet
+from .groups import OsGroup, SecurityGroup, UnitGroup
+from .header import (
+    HEADER_SIZE,
+    GroupError,
+    Header,
+    MgmtErr,
+    MgmtError,
+    Op,
+    Request,
+    error_body,
+    response,
+)
+from .pairing import LinkSecurity
+from .security import Identity, RandomSource, TrustStore
+from .services import UnitServices
+
+DEFAULT_BUF_SIZE = 2048
+
+
+class SMPServer:
+    def __init__(
+        self,
+        identity: Identity,
+        trust: TrustStore,
+        services: UnitServices | None,
+        *,
+        groups: Iterable[CommandGroup] = (),
+        buf_size: int = DEFAULT_BUF_SIZE,
+        line_max: int = LINE_MAX,
+        random_bytes: RandomSource = os.urandom,
+    ) -> None:
+        self.security = LinkSecurity(identity, trust, random_bytes)
+        self._decoder = FrameDecoder(buf_size, line_max)
+        self._line_max = line_max
+        self.dispatcher = Dispatcher()
+        self.dispatcher.add_group(OsGroup(services, buf_size))  # type: ignore[arg-type]
+        self.dispatcher.add_group(SecurityGroup(self.security))
+        if services is not None:
+            self.dispatcher.add_group(UnitGroup(services))
+        for group in groups:
+            self.dispatcher.add_group(group)
+
+    # ---- driver calls --------------------------------------------------------------
+    def receive_data(self, data: bytes, now: float) -> list[Action]:
+        """Bytes from the line: returns what to send and what happened."""
+        actions: list[Action] = []
+        for item in self._decoder.feed(data):
+            if isinstance(item, FrameError):
+                actions.append(LinkError(item.code, item.detail))
+            else:
+                actions.extend(self._handle_packet(item.data, now))
+        return actions
+
+    def tick(self, now: float) -> list[Action]:
+        self.security.tick(now)
+        return self._drain()
+
+    def confirm_pairing(self, now: float) -> list[Action]:
+        """Valider pressed while the pairing code is shown."""
+        self.security.confirm_pairing(now)
+        return self._drain()
+
+    def reject_pairing(self, now: float) -> list[Action]:
+        """Annuler pressed while the pairing code is shown."""
+        self.security.reject_pairing(now)
+        return self._drain()
+
+    def link_reset(self, now: float) -> list[Action]:
+        """The line went away (cable pulled, port closed): drop partial frames and the session."""
+        self._decoder.reset()
+        self.security.close_session("reset")
+        return self._drain()
+
+    # ---- one request -----------------------------------------------------------------
+    def _drain(self) -> list[Action]:
+        events, self.security.events[:] = list(self.security.events), []
+        return events
+
+    def _send(self, packet: bytes) -> Send:
+        return Send(encode_packet(packet, self._line_max))
+
+    def _handle_packet(self, packet: bytes, now: float) -> list[Action]:
+        header = Header.parse(packet)  # the decoder guarantees at least 8 bytes
+        if header.op in (Op.READ_RSP, Op.WRITE_RSP):
+            return [LinkError("smp.unexpected_response", f"response op {header.op} sent to the unit")]
+        if header.version > 1:
+            reply_header = Header(header.op, 1, 0, 0, header.group, header.seq, header.command)
+            body = error_body(reply_header, MgmtError(MgmtErr.UNSUPPORTED_TOO_NEW, "SMP v1 and v2 only"))
+            return [self._send(response(reply_header, body)), LinkError("smp.version", str(header.version))]
+        events: list[Action] = []
+        try:
+            request = Request(header, self._decode_body(header, packet[HEADER_SIZE:]))
+            body = self._dispatch(request, now, events)
+        except (GroupError, MgmtError) as refusal:
+            body = error_body(header, refusal)
+            events.append(LinkError(_log_code(refusal), getattr(refusal, "reason", "")))
+        except Exception as exc:  # our own bug: answer, log, keep the link alive
+            body = error_body(header, MgmtError(MgmtErr.EUNKNOWN, "internal error"))
+            events.append(LinkError("smp.internal", f"{type(exc).__name__}: {exc}"))
+        return [self._send(response(header, body)), *self._drain(), *events]
+
+    @staticmethod
+    def _decode_body(header: Header, data: bytes) -> dict[str, Any]:
+        if header.length != len(data):
+            raise MgmtError(MgmtErr.EINVAL, f"header length {header.length} != body {len(data)}")
+        if not data:
+            return {}
+        try:
+            body = cbor2.loads(data)
+        except Exception:  # cbor2 raises several types on malformed input
+            raise MgmtError(MgmtErr.EINVAL, "body is not valid CBOR") from None
+        if not isinstance(body, dict):
+            raise MgmtError(MgmtErr.EINVAL, "body must be a CBOR map")
+        return body
+
+    def _dispatch(self, request: Request, now: float, events: list[Action]) -> dict[str, Any]:
+        route = self.dispatcher.lookup(request.key)
+        if route is None:
+            raise MgmtError(MgmtErr.ENOTSUP, "command not supported")
+        session = self.security.session(now)
+        if route.access is Access.SESSION and session is None:
+            raise MgmtError(MgmtErr.EACCESSDENIED, "pair and open a session first")
+        ctx = Context(now, session)
+        result = route.handler(request, ctx)
+        events.extend(ctx.events)
+        return result
+
+
+def _log_code(refusal: GroupError | MgmtError) -> str:
+    if isinstance(refusal, GroupError):
+        return f"smp.group{refusal.group}.rc{refusal.rc}"
+    return f"smp.{refusal.rc.name.lower()}"

@@ -1,0 +1,174 @@
+"""Real clients against the unit over a pty: smpclient, the `tla` CLI and smpmgr.
+
+The simulated link port serves the firmware server from a background thread; every
+test stops it (the fixture's context manager closes the thread and both pty fds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from smp.error import MGMT_ERR
+from smpclient import SMPClient
+from smpclient.generics import error_v1, success
+from smpclient.requests.image_management import ImageStatesRead
+from smpclient.requests.os_management import DateTimeRead, DateTimeWrite, EchoWrite
+from smpclient.transport.serial import SMPSerialTransport
+
+from board.sim.link_port import PtyLinkPort, SimUnitServices
+from firmware.link.events import ClockSet, PairingRequested
+from firmware.link.security import Identity, MemoryTrustStore
+from firmware.link.server import SMPServer
+from host_tools.cli import main as tla
+from host_tools.link import client as link
+from host_tools.link.keystore import HostKeys
+
+VENV_BIN = Path(sys.executable).parent
+PLUGINS = Path(__file__).parent / "smpmgr_plugins"
+
+
+@pytest.fixture
+def port():
+    services = SimUnitServices()
+    server = SMPServer(Identity.generate(), MemoryTrustStore(), services)
+    with PtyLinkPort(server, auto_confirm=True) as p:
+        p.services = services
+        yield p
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 60))
+
+
+async def with_client(path: str, body):
+    async with SMPClient(SMPSerialTransport(), path, timeout_s=5) as client:
+        return await body(client)
+
+
+def test_smpclient_echo_params_and_unpaired_refusal(port):
+    async def body(client: SMPClient):
+        # smpclient read MCUmgr params on connect: the transport sized itself from them
+        assert client._transport.max_unencoded_size == 2048 - 4
+        long_text = "é" * 700  # 1400 bytes: many lines each way
+        echoed = await client.request(EchoWrite(d=long_text))
+        assert success(echoed) and echoed.r == long_text
+        refused = await client.request(DateTimeWrite(datetime="2026-01-31T14:05:00"))
+        assert error_v1(refused) and refused.rc == MGMT_ERR.EACCESSDENIED
+        image = await client.request(ImageStatesRead())
+        assert error_v1(image) and image.rc == MGMT_ERR.ENOTSUP
+
+    run(with_client(port.path, body))
+    assert port.services.clock_sets == []
+
+
+def test_smpclient_pairing_session_info_and_clock(port, tmp_path):
+    keys = HostKeys.load_or_create(tmp_path / "keys.json")
+    shown: list[str] = []
+
+    async def body(client: SMPClient):
+        result = await link.pair(client, keys, shown.append, poll_s=0.05)
+        unit = await link.open_session(client, keys)
+        assert unit.uid == result.unit.uid
+        info = await link.unit_info(client)
+        written = await client.request(DateTimeWrite(datetime="2031-07-14T10:00:00"))
+        assert success(written)
+        read = await client.request(DateTimeRead())
+        await link.close_session(client)
+        after = await client.request(DateTimeRead())
+        return info, read, after
+
+    info, read, after = run(with_client(port.path, body))
+    # the code the PC showed is the code the unit put on its screen
+    [requested] = [e for e in port.events if isinstance(e, PairingRequested)]
+    assert shown == [requested.code]
+    assert (info.serial, info.fw, info.battery, info.locked) == ("SIM-0001", "0.1.0-sim", 87, True)
+    assert port.services.clock_sets == [datetime(2031, 7, 14, 10, tzinfo=UTC)]
+    assert read.datetime.startswith("2031-07-14T10:00:0")
+    assert error_v1(after) and after.rc == MGMT_ERR.EACCESSDENIED  # session ended
+    # the keys file now knows the unit
+    assert HostKeys.load_or_create(tmp_path / "keys.json").units.keys() == {result_uid(keys)}
+
+
+def result_uid(keys: HostKeys) -> bytes:
+    [uid] = keys.units
+    return uid
+
+
+def test_tla_cli_pair_info_clock_units(port, tmp_path, capsys):
+    keys = str(tmp_path / "host.json")
+    assert tla(["--keys", keys, "info", "--port", port.path]) == 1
+    assert "not paired" in capsys.readouterr().err.lower()
+    assert tla(["--keys", keys, "pair", "--port", port.path, "--name", "Cabinet Dupont"]) == 0
+    out = capsys.readouterr().out
+    [requested] = [e for e in port.events if isinstance(e, PairingRequested)]
+    assert f"Pairing code: {requested.code}" in out and requested.host_name == "Cabinet Dupont"
+    assert tla(["--keys", keys, "info", "--json", "--port", port.path]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["serial"] == "SIM-0001" and info["store_total"] == 64 * 1024 * 1024
+    assert tla(["--keys", keys, "clock", "set", "--port", port.path, "--time", "2030-05-06T07:08:09Z"]) == 0
+    assert [e.utc for e in port.events if isinstance(e, ClockSet)] == [datetime(2030, 5, 6, 7, 8, 9, tzinfo=UTC)]
+    assert tla(["--keys", keys, "clock", "set", "--port", port.path, "--time", "soon"]) == 2
+    assert tla(["--keys", keys, "units", "--probe", port.path]) == 0
+    assert f"{port.path}\tunit SIM-0001 (paired" in capsys.readouterr().out
+
+
+def test_pairing_refused_at_the_unit(tmp_path):
+    server = SMPServer(Identity.generate(), MemoryTrustStore(), SimUnitServices())
+    with PtyLinkPort(server, on_event=lambda e: None) as p:
+        p.on_event = lambda e: p.press_annuler() if isinstance(e, PairingRequested) else None
+        code = tla(["--keys", str(tmp_path / "k.json"), "pair", "--port", p.path])
+    assert code == 1
+    assert HostKeys.load_or_create(tmp_path / "k.json").units == {}
+
+
+def smpmgr(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(VENV_BIN / "smpmgr"), *args], capture_output=True, text=True, timeout=60,
+        env={"COLUMNS": "200", "PATH": str(VENV_BIN), "TERM": "dumb"},
+    )
+
+
+def test_smpmgr_command_line_echo_and_refused_clock(port):
+    echoed = smpmgr("--port", port.path, "os", "echo", "salut")
+    assert echoed.returncode == 0, echoed.stderr
+    assert "r='salut'" in echoed.stdout
+    refused = smpmgr(f"--plugin-path={PLUGINS}", "--port", port.path, "clock", "set", "2026-01-31T14:05:00")
+    assert refused.returncode == 0, refused.stderr
+    assert "EACCESSDENIED" in refused.stdout
+    assert port.services.clock_sets == []
+
+
+def test_link_port_command_line_serves_and_keeps_its_state(tmp_path):
+    """`python -m board.sim.link_port` as a user runs it; stopped with Ctrl-C (SIGINT)."""
+    import signal
+
+    state, link_path = tmp_path / "unit", tmp_path / "tla0"
+
+    def serve_once() -> tuple[int, str]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "board.sim.link_port", "--auto-confirm",
+             "--state", str(state), "--link", str(link_path)],
+            stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2],
+        )
+        try:
+            first = proc.stdout.readline()
+            assert first.startswith("link port: /dev/")
+            assert link_path.resolve() == Path(first.split(": ", 1)[1].strip())
+            keys = str(tmp_path / "host.json")
+            if not (tmp_path / "host.json").exists():
+                assert tla(["--keys", keys, "pair", "--port", str(link_path)]) == 0
+            return tla(["--keys", keys, "info", "--json", "--port", str(link_path)]), first
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=10)
+            assert not link_path.is_symlink()  # cleaned up on the way out
+
+    assert serve_once()[0] == 0
+    # a restarted unit still knows this PC: no new pairing needed
+    assert serve_once()[0] == 0
