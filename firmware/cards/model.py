@@ -97,7 +97,7 @@ class Situation:
 
     index: int
     billing_number: str  # 8 digits + 1 key digit (numéro de facturation / AM)
-    profession: str  # code profession (e.g. "10" médecin, "24" infirmier)
+    profession: str  # code profession (e.g. "10" médecin, "60" infirmier)
     specialty: str  # code spécialité
     convention_sector: str  # secteur conventionnel ("1", "2"...)
     tariff_zone: str  # zone tarifaire

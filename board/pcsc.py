@@ -1,0 +1,111 @@
+"""PC/SC backend: a :class:`firmware.card.apdu.CardConnection` over pyscard, so the
+same firmware card readers run with any standard reader (DESIGN.md §3).
+
+>>> # conn = PcscConnection.open("Virtual PCD 00 00"); read_vitale(conn)
+"""
+
+from __future__ import annotations
+
+from firmware.card.apdu import ApduTrace, CommandAPDU, ResponseAPDU
+from firmware.card.errors import CardAbsent, CardError, CardGone
+from firmware.cards.reader_base import redacted
+
+try:  # pyscard is in the "host" extra; the unit itself does not need it
+    from smartcard.CardConnection import CardConnection as _PyscardConnection
+    from smartcard.Exceptions import CardConnectionException, NoCardException
+    from smartcard.System import readers as _readers
+except ImportError:  # pragma: no cover - reported when used
+    _readers = None
+
+
+PROTOCOLS = {"T0": 0x1, "T1": 0x2, "any": 0x3}
+
+
+class PcscUnavailable(CardError):
+    code = "pcsc_unavailable"
+    message_fr = "Lecteur PC/SC absent"
+
+
+def _need_pyscard() -> None:
+    if _readers is None:
+        raise PcscUnavailable("pyscard is not installed (pip install pyscard)")
+
+
+def list_readers() -> list[str]:
+    """Names of the PC/SC readers (empty if pcscd runs with none)."""
+    _need_pyscard()
+    try:
+        return [str(r) for r in _readers()]
+    except Exception as exc:  # pyscard raises its own types when pcscd is down
+        raise PcscUnavailable(f"PC/SC service not reachable: {exc}") from exc
+
+
+def _release(conn) -> None:
+    release = getattr(conn, "release", None)
+    if release is not None:
+        try:
+            release()
+        except CardConnectionException:
+            pass
+
+
+class PcscConnection:
+    """One card in one named PC/SC reader; ``protocol`` is "T0", "T1" or "any"."""
+
+    def __init__(self, connection, atr: bytes, reader: str):
+        self._conn = connection
+        self._atr = atr
+        self.reader = reader
+        self.trace = ApduTrace()
+
+    @classmethod
+    def open(cls, reader: str, protocol: str = "any") -> PcscConnection:
+        _need_pyscard()
+        matches = [r for r in _readers() if str(r) == reader] or [
+            r for r in _readers() if str(r).startswith(reader)
+        ]
+        if not matches:
+            raise PcscUnavailable(f"no PC/SC reader named {reader!r}; have {list_readers()}")
+        conn = matches[0].createConnection()
+        flags = {
+            "T0": _PyscardConnection.T0_protocol,
+            "T1": _PyscardConnection.T1_protocol,
+            "any": _PyscardConnection.T0_protocol | _PyscardConnection.T1_protocol,
+        }[protocol]
+        try:
+            conn.connect(protocol=flags)
+        except (NoCardException, CardConnectionException) as exc:
+            _release(conn)
+            raise CardAbsent(f"no usable card in {reader}: {exc}") from exc
+        return cls(conn, bytes(conn.getATR()), str(matches[0]))
+
+    @property
+    def atr(self) -> bytes:
+        return self._atr
+
+    def transmit(self, command: CommandAPDU) -> ResponseAPDU:
+        raw = command.to_bytes()
+        try:
+            data, sw1, sw2 = self._conn.transmit(list(raw))
+        except CardConnectionException as exc:
+            raise CardGone(f"transmit failed in {self.reader}: {exc}") from exc
+        resp = ResponseAPDU(bytes(data), sw1, sw2)
+        self.trace.commands += 1
+        self.trace.bytes_out += len(raw)
+        self.trace.bytes_in += len(data) + 2
+        self.trace.log.append((redacted(raw), resp.to_bytes()))
+        return resp
+
+    def close(self) -> None:
+        """Disconnect and release the PC/SC context now (not in a late __del__)."""
+        try:
+            self._conn.disconnect()
+        except CardConnectionException:
+            pass
+        _release(self._conn)
+
+    def __enter__(self) -> PcscConnection:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""Emulated card operating system serving the open Vitale and CPS profiles."""

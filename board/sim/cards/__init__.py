@@ -1,0 +1,1 @@
+"""Sample card personalisations (YAML) and their loader (:mod:`board.sim.cards.loader`)."""
