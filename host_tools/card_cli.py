@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import argparse
 
-from . import card_atr
+from . import card_apdu, card_atr, card_read
 
-SUBCOMMANDS = (card_atr,)
+SUBCOMMANDS = (card_atr, card_apdu, card_read)
 
 
 def build_parser() -> argparse.ArgumentParser:
