@@ -240,16 +240,19 @@ def parse_atr(data: bytes) -> Atr:
         )
     errors: list[str] = []
     warnings: list[str] = []
+    # An ATR whose own bytes announce more than 32 is too long whatever arrived:
+    # that is the root cause when it is also cut short. Extra bytes after a short
+    # layout are reported as extra bytes first.
+    if layout.total > MAX_ATR_LENGTH:
+        errors.append(f"atr_too_long: {layout.total} bytes, at most {MAX_ATR_LENGTH}")
     if len(data) < layout.total:
         errors.append(f"atr_truncated: expected {layout.total} bytes, got {len(data)}")
     elif len(data) > layout.total:
         errors.append(
             f"atr_extra_bytes: {len(data) - layout.total} byte(s) after the end of the ATR"
         )
-    if len(data) > MAX_ATR_LENGTH or layout.total > MAX_ATR_LENGTH:
-        errors.append(
-            f"atr_too_long: {max(len(data), layout.total)} bytes, at most {MAX_ATR_LENGTH}"
-        )
+    if len(data) > MAX_ATR_LENGTH and layout.total <= MAX_ATR_LENGTH:
+        errors.append(f"atr_too_long: {len(data)} bytes, at most {MAX_ATR_LENGTH}")
     fields = _decode_levels(layout.levels, errors, warnings)
     hist = data[layout.hist_start : layout.hist_start + layout.k]
     tck = tck_ok = None
