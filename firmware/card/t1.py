@@ -1,0 +1,353 @@
+"""T=1 block protocol, interface-device (reader) side, as a sans-I/O engine.
+
+ISO/IEC 7816-3:2006 §11. The engine implements the protocol-engine contract of
+:mod:`firmware.card.actions`: it is fed time and logical characters and answers
+with :class:`Transmit`, :class:`Deadline`, :class:`Complete`, :class:`Failed`
+and :class:`Note` actions. It never sleeps, reads or writes.
+
+The protocol is the table :data:`TRANSITIONS` of (state, block received) ->
+handler, in the spirit of libccid's ``proto-t1.c`` (states SENDING, RECEIVING,
+RESYNCH, DEAD) plus IDLE (no exchange) and IFS (our S(IFS request) pending).
+Every decision cites its rule of §11.6.2 (error-free operation) or §11.6.3
+(error handling); ``docs/t1.md`` lists them.
+
+>>> from firmware.card.timing import LinkTiming
+>>> e = T1Engine(LinkTiming(clock_hz=4_800_000, protocol=1), ifsc=32)
+>>> [a.data.hex(" ") for a in e.start(bytes.fromhex("00a4040000"), 0.0)]
+['00 00 05 00 a4 04 00 00 a5']
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from .actions import Complete, Deadline, Failed, Note, Transmit
+from .errors import CardMute, CardProtocolError, LinkUsageError
+from .t1_block import (
+    MAX_INF,
+    R_EDC_ERROR,
+    R_OTHER_ERROR,
+    Block,
+    BlockCollector,
+    Kind,
+    Received,
+    SType,
+    encode,
+)
+from .timing import DEFAULT_IFSC, LinkTiming
+
+MAX_RETRIES = 3  # rule 7.4.2: after 3 failed retransmissions, resynchronise
+MAX_RESYNCHS = 3  # rule 6.4: after 3 failed S(RESYNCH request), give the card up
+
+
+class State(Enum):
+    IDLE = "IDLE"  # no exchange in progress
+    SENDING = "SENDING"  # our I-block (chain) is not yet acknowledged
+    RECEIVING = "RECEIVING"  # the card is sending its I-block (chain)
+    IFS = "IFS"  # our S(IFS request) awaits its response
+    RESYNCH = "RESYNCH"  # our S(RESYNCH request) awaits its response
+    DEAD = "DEAD"  # resynchronisation failed: only a new activation helps
+
+
+def event_name(block: Block) -> str:
+    """The column of :data:`TRANSITIONS` a received block falls in."""
+    if block.kind is not Kind.S:
+        return block.kind.value
+    assert block.stype is not None  # invalid S types never reach the table
+    return f"S({block.stype.name} {'response' if block.response else 'request'})"
+
+
+S = State  # short name for the table below
+TRANSITIONS: dict[tuple[State, str], str] = {
+    # state          block received           handler: what the reader does
+    (S.SENDING, "I"): "_acknowledged_by_i",  # rule 2: an I-block acknowledges ours
+    (S.SENDING, "R"): "_r_while_sending",  # rule 5 (chain ack) or 7.1 (resend ours)
+    (S.RECEIVING, "I"): "_take_i",  # rules 2/5: data, R(N(R)) if chained
+    (S.RECEIVING, "R"): "_resend_r",  # rule 7.2: the card missed our R-block
+    (S.SENDING, "S(IFS request)"): "_answer_ifs",  # rule 4
+    (S.RECEIVING, "S(IFS request)"): "_answer_ifs",  # rule 4
+    (S.SENDING, "S(WTX request)"): "_answer_wtx",  # rule 3
+    (S.RECEIVING, "S(WTX request)"): "_answer_wtx",  # rule 3
+    (S.SENDING, "S(ABORT request)"): "_answer_abort",  # rule 9
+    (S.RECEIVING, "S(ABORT request)"): "_answer_abort",  # rule 9
+    (S.IFS, "S(IFS response)"): "_ifsd_accepted",  # rule 4
+    (S.RESYNCH, "S(RESYNCH response)"): "_resynchronised",  # rule 6.3 (then IFS again)
+    # anything else is an invalid block: "_invalid" (rules 7.1, 7.2, 7.3, 6.4)
+}
+
+
+def swap_nibbles(nad: int) -> int:
+    """The NAD the card answers with: SAD and DAD exchanged (§11.3.2.1)."""
+    return (nad >> 4 | nad << 4) & 0xFF
+
+
+class T1Engine:
+    """Reader-side T=1 for one card; one exchange at a time.
+
+    ``ifsc`` is the card's initial IFS (TA3 of the ATR, default 32), ``ifsd``
+    the size we announce with :meth:`negotiate_ifsd`. N(S) of both sides are kept
+    across exchanges; after a resynchronisation they restart at 0, IFSC
+    returns to ``ifsc`` and the card's IFSD to 32 (rule 6.3), so IFSD is
+    announced again before the exchange restarts."""
+
+    def __init__(
+        self, timing: LinkTiming, *, ifsc: int, ifsd: int = 254, checksum: str = "LRC",
+        nad: int = 0,
+    ):
+        if not 1 <= ifsc <= MAX_INF or not 1 <= ifsd <= MAX_INF:
+            raise LinkUsageError(f"IFSC={ifsc} / IFSD={ifsd} outside 1..254")
+        self.timing = timing
+        self.checksum = checksum
+        self.nad = nad
+        self.ifsc0 = self.ifsc = ifsc
+        self.ifsd = ifsd
+        self._collector = BlockCollector(checksum)
+        self.state = State.IDLE
+        self.ns = 0  # N(S) of our next I-block
+        self.nr = 0  # N(S) we expect in the card's next I-block
+        self._goal = "apdu"  # what a resynchronisation restarts: "apdu" or "ifs"
+        self._cmd = b""
+        self._off = 0  # bytes of the command the card has acknowledged
+        self._resp = bytearray()
+        self._last: Block | None = None  # last block sent
+        self._last_i: Block | None = None  # last I-block sent
+        self._retries = 0
+        self._resynchs = 0
+        self._resynch_first = False  # set after an ABORT: next exchange resyncs
+        self._wtx = 1  # BWT multiplier for the next wait only (rule 3)
+        self._rx_edge: float | None = None  # leading edge of the last char received
+        self._deadline: float | None = None
+        self._waiting = False  # a block from the card is expected
+        self._draining = False  # LEN=FF received: wait for the line to go quiet
+        self._mute = False  # last failure was a timeout
+        self._dead_error: CardMute | CardProtocolError | None = None
+
+    # ---- contract -------------------------------------------------------------
+    def start(self, apdu: bytes, now: float) -> list:
+        """Begin one APDU exchange (rule 1: the reader sends the first block)."""
+        if self.state is State.DEAD:
+            return [Failed(self._dead_error)]
+        self._begin("apdu")
+        self._cmd = bytes(apdu)
+        if self._resynch_first:
+            return self._resynch(now, "after abort")
+        self.state = State.SENDING
+        return self._send_chunk(now)
+
+    def negotiate_ifsd(self, now: float) -> list:
+        """Announce IFSD with S(IFS request); ends with ``Complete(b"")``."""
+        if self.state is State.DEAD:
+            return [Failed(self._dead_error)]
+        self._begin("ifs")
+        if self._resynch_first:
+            return self._resynch(now, "after abort")
+        self.state = State.IFS
+        return self._send(Block.s(SType.IFS, inf=bytes([self.ifsd]), nad=self.nad), now)
+
+    def transmitted(self, now: float) -> list:
+        """The leading edge of our last character was at ``now``: arm BWT (x WTX)."""
+        if self.state in (State.IDLE, State.DEAD):
+            return []
+        self._deadline = now + self.timing.bwt * self._wtx
+        self._wtx = 1
+        self._waiting = True
+        self._collector.reset()
+        return [Deadline(self._deadline)]
+
+    def receive(self, byte: int, now: float, parity_ok: bool = True) -> list:
+        if not self._waiting:
+            return [Note("t1_stray_char", f"{byte:02X} in {self.state.value}")]
+        self._rx_edge = now
+        self._deadline = now + self.timing.cwt  # CWT, leading edge to leading edge
+        if self._draining:
+            return [Deadline(self._deadline)]
+        got = self._collector.feed(byte, parity_ok)
+        if got is None:
+            return [Deadline(self._deadline)]
+        if got.error == "len_ff":  # length unknown: wait for CWT of silence
+            self._draining = True
+            return [Note("t1_bad_block", "LEN=FF"), Deadline(self._deadline)]
+        self._waiting, self._deadline = False, None
+        return [Deadline(None), *self._on_block(got, now)]
+
+    def timeout(self, now: float) -> list:
+        if not self._waiting or self._deadline is None or now < self._deadline:
+            return []  # stale timer
+        self._waiting, self._deadline = False, None
+        if self._draining:
+            self._draining = False
+            return self._error(R_OTHER_ERROR, now, "LEN=FF")
+        if self._collector.started:  # rule 7.1: a block cut short by CWT is invalid
+            self._collector.reset()
+            return self._error(R_OTHER_ERROR, now, "CWT exceeded")
+        return self._error(R_OTHER_ERROR, now, "BWT exceeded", mute=True)
+
+    # ---- dispatch -------------------------------------------------------------
+    def _on_block(self, got: Received, now: float) -> list:
+        if got.error is not None:  # rule 7.1: EDC/parity -> 1, other -> 2
+            bits = R_EDC_ERROR if got.edc_class else R_OTHER_ERROR
+            return self._error(bits, now, got.error)
+        block = got.block
+        assert block is not None
+        if block.nad != swap_nibbles(self.nad):
+            return self._error(R_OTHER_ERROR, now, f"NAD {block.nad:02X}")
+        handler = TRANSITIONS.get((self.state, event_name(block)), "_invalid")
+        return getattr(self, handler)(block, now)
+
+    # ---- handlers (see TRANSITIONS) -------------------------------------------
+    def _acknowledged_by_i(self, block: Block, now: float) -> list:
+        if self._last_i is None or self._last_i.more:  # rule 5: chain needs R acks
+            return self._invalid(block, now, "I-block during our chain")
+        self._off = len(self._cmd)
+        self.ns ^= 1
+        self.state = State.RECEIVING
+        return self._take_i(block, now)
+
+    def _take_i(self, block: Block, now: float) -> list:
+        if block.ns != self.nr:
+            return self._error(R_OTHER_ERROR, now, f"N(S)={block.ns}, expected {self.nr}")
+        if len(block.inf) > self.ifsd:
+            return self._error(R_OTHER_ERROR, now, f"LEN {len(block.inf)} > IFSD")
+        self._retries = 0
+        self._resp += block.inf
+        self.nr ^= 1
+        if block.more:  # rule 5: acknowledge a chained block with R(N(R))
+            return self._send(Block.r(self.nr, nad=self.nad), now)
+        self.state = State.IDLE
+        return [Complete(bytes(self._resp))]
+
+    def _r_while_sending(self, block: Block, now: float) -> list:
+        last = self._last_i
+        assert last is not None
+        if block.nr != last.ns and last.more:  # rule 5: chain block acknowledged
+            self._retries = 0
+            self._off += len(last.inf)
+            self.ns ^= 1
+            return self._send_chunk(now)
+        if block.nr == last.ns:  # rule 7.1 seen from the card: resend our I-block
+            return self._retry(now, "card asks for our I-block again", last)
+        return self._invalid(block, now, "R-block acknowledging an unchained block")
+
+    def _resend_r(self, block: Block, now: float) -> list:
+        resend = self._last if self._last and self._last.kind is Kind.R else None
+        return self._retry(now, "card missed our R-block", resend or Block.r(self.nr))
+
+    def _answer_ifs(self, block: Block, now: float) -> list:
+        self._retries = 0
+        self.ifsc = block.inf[0]
+        note = Note("t1_ifsc", str(self.ifsc))
+        return [note, *self._send(Block.s(SType.IFS, True, block.inf, self.nad), now)]
+
+    def _answer_wtx(self, block: Block, now: float) -> list:
+        self._retries = 0
+        self._wtx = block.inf[0]  # applies to the next wait only
+        note = Note("t1_wtx", str(self._wtx))
+        return [note, *self._send(Block.s(SType.WTX, True, block.inf, self.nad), now)]
+
+    def _answer_abort(self, block: Block, now: float) -> list:
+        # Rule 9: the card gives up its chain. We answer S(ABORT response) and end
+        # the exchange; the next one starts with a RESYNCH so that both sides are
+        # back to N(S)=0 whatever part of the chain each had seen.
+        sent = self._send(Block.s(SType.ABORT, True, nad=self.nad), now)
+        self.state = State.IDLE
+        self._resynch_first = True
+        error = CardProtocolError("card sent S(ABORT request)", code="t1_aborted")
+        return [*sent, Failed(error)]
+
+    def _ifsd_accepted(self, block: Block, now: float) -> list:
+        if block.inf[0] != self.ifsd:
+            return self._invalid(block, now, f"IFS response {block.inf[0]} != {self.ifsd}")
+        self._retries = 0
+        note = Note("t1_ifsd", str(self.ifsd))
+        if self._goal == "apdu":  # renegotiated after a resynch: resume the APDU
+            self.state = State.SENDING
+            return [note, *self._send_chunk(now)]
+        self.state = State.IDLE
+        return [note, Complete(b"")]
+
+    def _resynchronised(self, block: Block, now: float) -> list:
+        # Rule 6.3: N(S) of both sides back to 0, IFSC/IFSD to their initial values;
+        # the exchange in progress starts again from its first block.
+        self.ns = self.nr = 0
+        self.ifsc = self.ifsc0
+        self._retries = 0
+        self._resynch_first = False
+        note = Note("t1_resynch_ok", f"attempt {self._resynchs}")
+        self._off = 0
+        self._resp.clear()
+        if self._goal == "ifs" or self.ifsd != DEFAULT_IFSC:
+            # The card is back to IFSD = 32: announce ours again first (rule 4);
+            # an APDU exchange then resumes from its first block.
+            self.state = State.IFS
+            block = Block.s(SType.IFS, inf=bytes([self.ifsd]), nad=self.nad)
+            return [note, *self._send(block, now)]
+        self.state = State.SENDING
+        return [note, *self._send_chunk(now)]
+
+    def _invalid(self, block: Block, now: float, why: str = "") -> list:
+        return self._error(R_OTHER_ERROR, now, why or f"unexpected {block.describe()}")
+
+    # ---- error handling (§11.6.3) ---------------------------------------------
+    def _error(self, bits: int, now: float, why: str, mute: bool = False) -> list:
+        self._mute = mute
+        if self.state is State.RESYNCH:  # rule 6.4: repeat S(RESYNCH request)
+            return self._resynch(now, why)
+        if self.state is State.IFS:  # rule 7.3: repeat the S(... request)
+            return self._retry(now, why, self._last)
+        if self._last is not None and self._last.kind is Kind.R:
+            return self._retry(now, why, self._last)  # rule 7.2: repeat our R-block
+        return self._retry(now, why, Block.r(self.nr, bits, self.nad))  # rule 7.1
+
+    def _retry(self, now: float, why: str, block: Block | None) -> list:
+        self._retries += 1
+        if self._retries > MAX_RETRIES or block is None:  # rule 7.4.2
+            return self._resynch(now, why)
+        note = Note("t1_retry", f"{why}; attempt {self._retries}: {block.describe()}")
+        return [note, *self._send(block, now)]
+
+    def _resynch(self, now: float, why: str) -> list:
+        if self._resynchs >= MAX_RESYNCHS:  # rule 6.4: the card is given up
+            return self._die(why)
+        self._resynchs += 1
+        self._retries = 0
+        self.state = State.RESYNCH
+        note = Note("t1_resynch", f"{why}; attempt {self._resynchs}")
+        return [note, *self._send(Block.s(SType.RESYNCH, nad=self.nad), now)]
+
+    def _die(self, why: str) -> list:
+        self.state = State.DEAD
+        self._waiting = False
+        if self._mute:
+            self._dead_error = CardMute(f"T=1: no answer after resynch ({why})")
+        else:
+            self._dead_error = CardProtocolError(f"T=1: resynch failed ({why})")
+        return [Note("t1_dead", why), Failed(self._dead_error)]
+
+    # ---- sending --------------------------------------------------------------
+    def _begin(self, goal: str) -> None:
+        if self.state is not State.IDLE:
+            raise LinkUsageError(f"T=1 exchange already in progress ({self.state.value})")
+        self._goal = goal
+        self._off = 0
+        self._resp.clear()
+        self._retries = 0
+        self._resynchs = 0
+        self._mute = False
+
+    def _send_chunk(self, now: float) -> list:
+        """Rule 5: the next piece of the command, at most IFSC bytes, M=1 if more."""
+        chunk = self._cmd[self._off:self._off + self.ifsc]
+        more = self._off + len(chunk) < len(self._cmd)
+        block = Block.i(self.ns, chunk, more, self.nad)
+        self._last_i = block
+        return self._send(block, now)
+
+    def _send(self, block: Block, now: float) -> list:
+        """Transmit ``block`` no earlier than BGT after the card's last character."""
+        self._last = block
+        self._waiting = False
+        not_before = now
+        if self._rx_edge is not None:
+            bgt = self.timing.bgt_etu * self.timing.etu
+            not_before = max(now, self._rx_edge + bgt)
+        return [Transmit(encode(block, self.checksum), not_before)]
