@@ -196,6 +196,7 @@ class CardEmulator:
             echo_raw = byte ^ 0x10 if index in self.faults.echo_corrupt_at else byte
             echo.append(LineChar(at, echo_raw, False, etu, uart_parity))
             self.log.append(LineChar(at, byte, False, etu, uart_parity))
+            self._drop_partial_block(self._last_reader, at)
             self._last_reader = at
             if index in self.faults.lost_at or self._phase in ("off", "reset", "mute", "silent"):
                 continue
@@ -209,6 +210,16 @@ class CardEmulator:
                 logical ^= 0x5A  # a character at the wrong speed reads as garbage
             replies += self._on_reader_byte(logical, parity_ok)
         return echo, replies
+
+    def _drop_partial_block(self, previous: float, at: float) -> None:
+        """T=1 card side: a gap longer than CWT before a reader character ends any
+        partial block (§11.4.3), so a lost character cannot shift the framing of
+        the following blocks."""
+        idle = getattr(self._side, "idle", None)
+        if idle is None or self._phase != "protocol" or self._atr is None or self._atr.cwi is None:
+            return
+        if at - previous > (11 + 2**self._atr.cwi) * self._etu:
+            idle()
 
     def _on_reader_byte(self, byte: int, parity_ok: bool) -> list[LineChar]:
         if self._phase == "pps":
