@@ -1,0 +1,29 @@
+"""The unit's store: durable (SQLite WAL, synchronous=FULL), crash-safe, and
+sealed record by record. See docs/store.md and docs/security.md."""
+
+from .capacity import Usage
+from .errors import (
+    BadTransition,
+    DuplicateRecord,
+    NoFseNumber,
+    NotProvisioned,
+    StoreCorrupted,
+    StoreError,
+    StoreFull,
+    StoreIOError,
+    StoreLocked,
+    StoreTooNew,
+    StoreUsageError,
+    UnknownRecord,
+    WrongCardProof,
+)
+from .fse import FseInfo, NumberState
+from .records import RecordInfo, Trace
+from .store import Store
+
+__all__ = [
+    "BadTransition", "DuplicateRecord", "FseInfo", "NoFseNumber", "NotProvisioned",
+    "NumberState", "RecordInfo", "Store", "StoreCorrupted", "StoreError", "StoreFull",
+    "StoreIOError", "StoreLocked", "StoreTooNew", "StoreUsageError", "Trace",
+    "UnknownRecord", "Usage", "WrongCardProof",
+]

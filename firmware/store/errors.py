@@ -1,0 +1,103 @@
+"""Errors of the unit's store. Each carries a stable English ``code`` (logs,
+traces, the office link) and a short French ``message_fr`` for the 128x64 screen.
+
+Whose fault it is decides the class (as in h11): :class:`StoreUsageError` means
+the caller asked for something the store's rules forbid (bad transition, unknown
+record, locked store); :class:`StoreCorrupted` and :class:`StoreIOError` mean the
+medium let us down. None of them ever carries keys, PINs or patient data.
+"""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    code = "store_error"
+    message_fr = "Erreur memoire"
+
+    def __init__(self, detail: str = "", *, code: str | None = None, message_fr: str | None = None):
+        super().__init__(detail or self.code)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+        if message_fr is not None:
+            self.message_fr = message_fr
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.detail}" if self.detail else self.code
+
+
+class StoreUsageError(StoreError):
+    """The caller broke a rule of the store (bad transition, duplicate id...)."""
+
+    code = "store_usage"
+    message_fr = "Operation refusee"
+
+
+class UnknownRecord(StoreUsageError):
+    code = "store_unknown_record"
+    message_fr = "Element introuvable"
+
+
+class DuplicateRecord(StoreUsageError):
+    code = "store_duplicate"
+    message_fr = "Element deja present"
+
+
+class BadTransition(StoreUsageError):
+    code = "store_bad_transition"
+    message_fr = "Etat incompatible"
+
+
+class StoreLocked(StoreUsageError):
+    """Patient data needs the unit unlocked with the CPS and its PIN."""
+
+    code = "store_locked"
+    message_fr = "Inserer carte CPS"
+
+
+class NotProvisioned(StoreUsageError):
+    code = "store_not_provisioned"
+    message_fr = "Appairer le terminal"
+
+
+class WrongCardProof(StoreError):
+    """The card proof does not open any enrolled key wrap."""
+
+    code = "store_wrong_card"
+    message_fr = "Carte CPS non reconnue"
+
+
+class StoreFull(StoreError):
+    """A load would eat into the room reserved for signatures."""
+
+    code = "store_full"
+    message_fr = "Memoire pleine"
+
+
+class NoFseNumber(StoreError):
+    code = "store_no_fse_number"
+    message_fr = "Plus de numeros FSE"
+
+
+class StoreIOError(StoreError):
+    """The medium failed a write or a sync; the call was not acknowledged."""
+
+    code = "store_io"
+    message_fr = "Erreur ecriture memoire"
+
+
+class StoreCorrupted(StoreError):
+    """The database failed its integrity check at start. ``export_path`` names
+    the salvage export written before anything else was done."""
+
+    code = "store_corrupted"
+    message_fr = "Memoire endommagee"
+
+    def __init__(self, detail: str = "", *, export_path: str | None = None):
+        super().__init__(detail)
+        self.export_path = export_path
+
+
+class StoreTooNew(StoreError):
+    code = "store_too_new"
+    message_fr = "Memoire d'une version future"

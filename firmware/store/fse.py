@@ -1,0 +1,247 @@
+"""FSE numbering and lifecycle, mixed into :class:`~firmware.store.store.Store`.
+
+Lifecycle (docs/store.md has the table)::
+
+    number:  reserved --signed_fse--> used
+             reserved --abandon / crash recovery--> skipped (reason recorded)
+    FSE:     signed --offer--> offered --confirm_import(ack)--> imported
+             imported --purge(now >= imported_at + retention)--> removed
+
+Nothing signed is removed before the office confirmed a durable import.
+Numbers come from office-allocated ranges; reserving one (cursor move + a
+'reserved' row) is one transaction, using it (FSE row + 'used') another; a crash
+between the two is found at the next start and recorded as a skip with the
+reason ``interrupted_before_signature``: never reused, never silently lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from . import crypto
+from .errors import BadTransition, DuplicateRecord, NoFseNumber, StoreUsageError, UnknownRecord
+
+log = logging.getLogger("opentla.store")
+
+MAX_FSE_NUMBER = 999_999_999  # 9 digits
+DEFAULT_RETENTION_DAYS = 90
+FSE_COLUMNS = ("fse_id, professional_id, fse_number, invoice_id, status, signed_at, offered_at, "
+               "imported_at, import_ack, size")
+
+
+@dataclass(frozen=True)
+class FseInfo:
+    fse_id: str
+    professional_id: str
+    fse_number: int
+    invoice_id: str | None
+    status: str
+    signed_at: float
+    offered_at: float | None
+    imported_at: float | None
+    import_ack: str | None
+    size: int
+
+
+@dataclass(frozen=True)
+class NumberState:
+    number: int
+    range_id: str
+    state: str  # reserved | used | skipped
+    reason: str | None
+    fse_id: str | None
+
+
+class FseMixin:
+    """FSE numbering and lifecycle; relies on Store's _tx, _keys, _wall, _conn."""
+
+    # ---- numbering -------------------------------------------------------------
+    def load_fse_range(self, range_id: str, professional_id: str, first: int, last: int) -> None:
+        """Office allocates numbers ``first..last`` (inclusive) to a professional.
+        Reloading the identical range is a no-op; any overlap is refused."""
+        from .records import check_id
+
+        check_id(range_id, "range id")
+        check_id(professional_id, "professional id")
+        if not (isinstance(first, int) and isinstance(last, int) and 1 <= first <= last <= MAX_FSE_NUMBER):
+            raise StoreUsageError("range must satisfy 1 <= first <= last <= 999999999",
+                                  code="store_bad_range")
+        with self._tx() as c:
+            same = c.execute("SELECT professional_id, first, last FROM fse_ranges WHERE range_id = ?",
+                             (range_id,)).fetchone()
+            if same is not None:
+                if same == (professional_id, first, last):
+                    return
+                raise DuplicateRecord(f"range {range_id} exists with other bounds")
+            if c.execute("SELECT 1 FROM fse_ranges WHERE professional_id = ? AND NOT (last < ? OR first > ?)",
+                         (professional_id, first, last)).fetchone():
+                raise StoreUsageError("range overlaps an existing one", code="store_range_overlap",
+                                      message_fr="Plage FSE en double")
+            c.execute("INSERT INTO fse_ranges VALUES (?, ?, ?, ?, ?, ?)",
+                      (range_id, professional_id, first, last, first, self._wall()))
+
+    def fse_numbers_left(self, professional_id: str) -> int:
+        row = self._conn.execute("SELECT coalesce(sum(last + 1 - next), 0) FROM fse_ranges "
+                                 "WHERE professional_id = ?", (professional_id,)).fetchone()
+        return row[0]
+
+    def next_fse_number(self, professional_id: str) -> int:
+        """Reserve the next number for this professional (one transaction)."""
+        with self._tx(critical=True) as c:
+            row = c.execute("SELECT range_id, next FROM fse_ranges WHERE professional_id = ? "
+                            "AND next <= last ORDER BY first LIMIT 1", (professional_id,)).fetchone()
+            if row is None:
+                raise NoFseNumber(f"no FSE number left for {professional_id}")
+            range_id, number = row
+            c.execute("UPDATE fse_ranges SET next = next + 1 WHERE range_id = ?", (range_id,))
+            c.execute("INSERT INTO fse_numbers (professional_id, number, range_id, state, reserved_at) "
+                      "VALUES (?, ?, ?, 'reserved', ?)", (professional_id, number, range_id, self._wall()))
+        return number
+
+    def abandon_fse_number(self, professional_id: str, number: int, reason: str) -> None:
+        """The signature did not happen (card pulled, patient refused...)."""
+        from .records import check_code
+
+        check_code(reason, "reason")
+        with self._tx() as c:
+            self._settle_number(c, professional_id, number, "skipped", reason, None)
+
+    def _settle_number(self, c, professional_id: str, number: int, state: str,
+                       reason: str | None, fse_id: str | None) -> None:
+        row = c.execute("SELECT state FROM fse_numbers WHERE professional_id = ? AND number = ?",
+                        (professional_id, number)).fetchone()
+        if row is None or row[0] != "reserved":
+            raise BadTransition(f"FSE number {number} is {row[0] if row else 'not reserved'}")
+        c.execute("UPDATE fse_numbers SET state = ?, reason = ?, fse_id = ?, settled_at = ? "
+                  "WHERE professional_id = ? AND number = ?",
+                  (state, reason, fse_id, self._wall(), professional_id, number))
+
+    def numbering(self, professional_id: str) -> list[NumberState]:
+        rows = self._conn.execute("SELECT number, range_id, state, reason, fse_id FROM fse_numbers "
+                                  "WHERE professional_id = ? ORDER BY number", (professional_id,))
+        return [NumberState(*row) for row in rows]
+
+    def _recover(self) -> None:
+        """At start: reservations left by a crash become recorded skips."""
+        with self._tx() as c:
+            n = c.execute("UPDATE fse_numbers SET state = 'skipped', "
+                          "reason = 'interrupted_before_signature', settled_at = ? "
+                          "WHERE state = 'reserved'", (self._wall(),)).rowcount
+        if n:
+            log.warning("store_recovered_skips count=%d", n)
+
+    # ---- lifecycle ---------------------------------------------------------------
+    def signed_fse(self, fse_id: str, professional_id: str, fse_number: int, cose: bytes,
+                   invoice_id: str | None = None) -> FseInfo:
+        """Commit a signed FSE (opaque COSE bytes), its number and its invoice
+        in one transaction. Uses the reserve: never refused for lack of room
+        unless the whole budget is gone."""
+        from .records import check_id
+
+        bundle = self._keys()
+        check_id(fse_id, "FSE id")
+        envelope = crypto.seal_with_record_key(bundle.record_key, "fse", fse_id, cose)
+        with self._tx(critical=True) as c:
+            if c.execute("SELECT 1 FROM fses WHERE fse_id = ?", (fse_id,)).fetchone():
+                raise DuplicateRecord(f"FSE {fse_id} exists")
+            self._settle_number(c, professional_id, fse_number, "used", None, fse_id)
+            if invoice_id is not None:
+                done = c.execute("UPDATE records SET status = 'used', updated_at = ? WHERE kind = "
+                                 "'invoice' AND record_id = ? AND status = 'loaded'",
+                                 (self._wall(), invoice_id)).rowcount
+                if done != 1:
+                    raise BadTransition(f"invoice {invoice_id} is not a loaded invoice")
+            c.execute("INSERT INTO fses (fse_id, professional_id, fse_number, invoice_id, status, "
+                      "signed_at, size, blob) VALUES (?, ?, ?, ?, 'signed', ?, ?, ?)",
+                      (fse_id, professional_id, fse_number, invoice_id, self._wall(),
+                       len(envelope), envelope))
+        log.info("fse_signed id=%s number=%d", fse_id, fse_number)
+        return self.fse_info(fse_id)
+
+    def offer(self, fse_id: str) -> FseInfo:
+        """The FSE was sent to the office (it may be offered again)."""
+        with self._tx() as c:
+            self._move(c, fse_id, ("signed", "offered"), "offered")
+            c.execute("UPDATE fses SET offered_at = ? WHERE fse_id = ?", (self._wall(), fse_id))
+        return self.fse_info(fse_id)
+
+    def confirm_import(self, fse_id: str, ack_id: str) -> FseInfo:
+        """The office durably imported the FSE; ``ack_id`` is its receipt.
+        Repeating the same confirmation is harmless; another ack is refused."""
+        from .records import check_id
+
+        check_id(ack_id, "ack id")
+        with self._tx() as c:
+            row = c.execute("SELECT status, import_ack FROM fses WHERE fse_id = ?", (fse_id,)).fetchone()
+            if row == ("imported", ack_id):
+                return self.fse_info(fse_id)
+            self._move(c, fse_id, ("offered",), "imported")
+            c.execute("UPDATE fses SET imported_at = ?, import_ack = ? WHERE fse_id = ?",
+                      (self._wall(), ack_id, fse_id))
+        log.info("fse_imported id=%s", fse_id)
+        return self.fse_info(fse_id)
+
+    def _move(self, c, fse_id: str, allowed: tuple[str, ...], to: str) -> None:
+        row = c.execute("SELECT status FROM fses WHERE fse_id = ?", (fse_id,)).fetchone()
+        if row is None:
+            raise UnknownRecord(f"no FSE {fse_id}")
+        if row[0] not in allowed:
+            raise BadTransition(f"FSE {fse_id} is {row[0]}, cannot become {to}")
+        c.execute("UPDATE fses SET status = ? WHERE fse_id = ?", (to, fse_id))
+
+    def retention_days(self) -> int:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'retention_days'").fetchone()
+        return DEFAULT_RETENTION_DAYS if row is None else int(row[0])
+
+    def set_retention_days(self, days: int) -> None:
+        if not isinstance(days, int) or not 0 <= days <= 3650:
+            raise StoreUsageError("retention must be 0..3650 days", code="store_bad_retention")
+        with self._tx() as c:
+            c.execute("INSERT INTO meta VALUES ('retention_days', ?) ON CONFLICT (key) "
+                      "DO UPDATE SET value = excluded.value", (days,))
+
+    def purge(self, now: float) -> int:
+        """Remove imported FSEs older than the retention (and their invoices).
+        Returns how many FSEs went. Their numbers stay recorded as used."""
+        cutoff = now - self.retention_days() * 86400.0
+        with self._tx() as c:
+            rows = c.execute("SELECT fse_id, invoice_id FROM fses WHERE status = 'imported' "
+                             "AND imported_at <= ?", (cutoff,)).fetchall()
+            for fse_id, invoice_id in rows:
+                c.execute("DELETE FROM fses WHERE fse_id = ?", (fse_id,))
+                if invoice_id is not None:
+                    c.execute("DELETE FROM records WHERE kind = 'invoice' AND record_id = ? "
+                              "AND status = 'used'", (invoice_id,))
+        if rows:
+            log.info("fse_purged count=%d", len(rows))
+        return len(rows)
+
+    # ---- reading -----------------------------------------------------------------
+    def fse_info(self, fse_id: str) -> FseInfo:
+        row = self._conn.execute(f"SELECT {FSE_COLUMNS} FROM fses WHERE fse_id = ?",
+                                 (fse_id,)).fetchone()
+        if row is None:
+            raise UnknownRecord(f"no FSE {fse_id}")
+        return FseInfo(*row)
+
+    def list_fses(self, status: str | None = None) -> list[FseInfo]:
+        sql = f"SELECT {FSE_COLUMNS} FROM fses"
+        args: tuple = ()
+        if status is not None:
+            sql += " WHERE status = ?"
+            args = (status,)
+        return [FseInfo(*row) for row in self._conn.execute(sql + " ORDER BY signed_at, fse_id", args)]
+
+    def get_fse(self, fse_id: str) -> bytes:
+        """The COSE bytes (store must be unlocked)."""
+        bundle = self._keys()
+        return crypto.open_record(bundle, "fse", fse_id, self.sealed_fse(fse_id))
+
+    def sealed_fse(self, fse_id: str) -> bytes:
+        """The sealed envelope, for unloading to the office without the CPS
+        (the office opens it with :meth:`office_wrap` and its private key)."""
+        row = self._conn.execute("SELECT blob FROM fses WHERE fse_id = ?", (fse_id,)).fetchone()
+        if row is None:
+            raise UnknownRecord(f"no FSE {fse_id}")
+        return row[0]

@@ -1,0 +1,195 @@
+"""Loaded and visit records (invoices, patients, tariffs, opposition list,
+Vitale reads) and traces, mixed into :class:`~firmware.store.store.Store`.
+
+Loads are sealed to the unit's public key, so the office can load while the
+unit is locked; reading them back needs the unlocked key bundle. Vitale reads
+are produced in visit and sealed with the record key. Traces hold only codes
+and durations: their fields are checked so no patient data can ride in.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from . import crypto
+from .capacity import ROW_OVERHEAD, used_bytes
+from .errors import (
+    BadTransition,
+    DuplicateRecord,
+    NotProvisioned,
+    StoreFull,
+    StoreUsageError,
+    UnknownRecord,
+)
+
+log = logging.getLogger("opentla.store")
+
+LOAD_KINDS = ("invoice", "patient", "tariff", "opposition")
+ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+CODE_RE = re.compile(r"[a-z0-9_.]{1,48}")
+MAX_TRACES = 20_000
+
+
+def check_id(value: str, what: str = "id") -> str:
+    if not isinstance(value, str) or not ID_RE.fullmatch(value):
+        raise StoreUsageError(f"bad {what}: expected 1-64 of [A-Za-z0-9._:-]", code="store_bad_id")
+    return value
+
+
+def check_code(value: str, what: str) -> str:
+    if not isinstance(value, str) or not CODE_RE.fullmatch(value):
+        raise StoreUsageError(f"bad {what}: expected 1-48 of [a-z0-9_.]", code="store_bad_code")
+    return value
+
+
+@dataclass(frozen=True)
+class RecordInfo:
+    kind: str
+    record_id: str
+    professional_id: str | None
+    status: str
+    created_at: float
+    updated_at: float
+    size: int
+
+
+@dataclass(frozen=True)
+class Trace:
+    trace_id: int
+    at: float
+    operation: str
+    duration_s: float
+    outcome: str
+
+
+class RecordsMixin:
+    """Relies on Store's _tx, _keys, _wall, _conn, _data_public and budget."""
+
+    def put_invoice(self, invoice_id: str, professional_id: str, payload: bytes) -> RecordInfo:
+        return self._put_loaded("invoice", invoice_id, professional_id, payload)
+
+    def put_patient(self, patient_id: str, payload: bytes) -> RecordInfo:
+        return self._put_loaded("patient", patient_id, None, payload)
+
+    def put_tariff(self, tariff_id: str, payload: bytes) -> RecordInfo:
+        return self._put_loaded("tariff", tariff_id, None, payload)
+
+    def put_opposition_list(self, payload: bytes, list_id: str = "current") -> RecordInfo:
+        return self._put_loaded("opposition", list_id, None, payload)
+
+    def _put_loaded(self, kind: str, record_id: str, professional_id: str | None,
+                    payload: bytes) -> RecordInfo:
+        self.load_batch([(kind, record_id, professional_id, payload)])
+        return self.record_info(kind, record_id)
+
+    def load_batch(self, items: Iterable[tuple[str, str, str | None, bytes]]) -> int:
+        """Load ``(kind, record_id, professional_id, payload)`` items in ONE
+        transaction: all of them or none. Each is sealed to the unit's public
+        key (no unlock needed) and upserted. A load that would eat into the
+        signature reserve is refused with :class:`StoreFull`, the whole batch
+        with it. Returns the number of records loaded."""
+        if not self.provisioned:
+            raise NotProvisioned("pair the unit before loading")
+        sealed = []
+        for kind, record_id, professional_id, payload in items:
+            if kind not in LOAD_KINDS:
+                raise StoreUsageError(f"cannot load kind {kind!r}", code="store_bad_kind")
+            check_id(record_id)
+            if professional_id is not None:
+                check_id(professional_id, "professional id")
+            envelope = crypto.seal_to_unit(self._data_public, kind, record_id, payload)
+            sealed.append((kind, record_id, professional_id, envelope))
+        now = self._wall()
+        with self._tx() as c:
+            for kind, record_id, professional_id, envelope in sealed:
+                row = c.execute("SELECT status, size FROM records WHERE kind = ? AND record_id = ?",
+                                (kind, record_id)).fetchone()
+                if row is not None and row[0] != "loaded":
+                    raise BadTransition(f"{kind} {record_id} is {row[0]}, cannot be reloaded")
+                growth = len(envelope) + ROW_OVERHEAD - (row[1] if row else 0)
+                if used_bytes(c) + growth > self.budget_bytes - self.reserve_bytes:
+                    log.warning("store_full load refused kind=%s", kind)
+                    raise StoreFull(f"no room to load {kind} {record_id}")
+                c.execute(
+                    "INSERT INTO records VALUES (?, ?, ?, 'loaded', ?, ?, ?, ?) ON CONFLICT "
+                    "(kind, record_id) DO UPDATE SET professional_id = excluded.professional_id,"
+                    " updated_at = excluded.updated_at, size = excluded.size, blob = excluded.blob",
+                    (kind, record_id, professional_id, now, now, len(envelope), envelope))
+        return len(sealed)
+
+    def put_vitale_read(self, read_id: str, professional_id: str, payload: bytes) -> RecordInfo:
+        """A Vitale read made in visit (unlocked; sealed with the record key)."""
+        bundle = self._keys()
+        check_id(read_id)
+        check_id(professional_id, "professional id")
+        envelope = crypto.seal_with_record_key(bundle.record_key, "vitale_read", read_id, payload)
+        now = self._wall()
+        with self._tx(critical=True) as c:
+            if c.execute("SELECT 1 FROM records WHERE kind = 'vitale_read' AND record_id = ?",
+                         (read_id,)).fetchone():
+                raise DuplicateRecord(f"vitale read {read_id} exists")
+            c.execute("INSERT INTO records VALUES ('vitale_read', ?, ?, 'new', ?, ?, ?, ?)",
+                      (read_id, professional_id, now, now, len(envelope), envelope))
+        return self.record_info("vitale_read", read_id)
+
+    def record_info(self, kind: str, record_id: str) -> RecordInfo:
+        row = self._conn.execute(
+            "SELECT kind, record_id, professional_id, status, created_at, updated_at, size "
+            "FROM records WHERE kind = ? AND record_id = ?", (kind, record_id)).fetchone()
+        if row is None:
+            raise UnknownRecord(f"no {kind} {record_id}")
+        return RecordInfo(*row)
+
+    def list_records(self, kind: str, professional_id: str | None = None) -> list[RecordInfo]:
+        """Metadata only: works while locked."""
+        sql = ("SELECT kind, record_id, professional_id, status, created_at, updated_at, size "
+               "FROM records WHERE kind = ?")
+        args: tuple = (kind,)
+        if professional_id is not None:
+            sql += " AND professional_id = ?"
+            args += (professional_id,)
+        return [RecordInfo(*row) for row in self._conn.execute(sql + " ORDER BY record_id", args)]
+
+    def get_record(self, kind: str, record_id: str) -> bytes:
+        """The plaintext payload (store must be unlocked)."""
+        bundle = self._keys()
+        row = self._conn.execute("SELECT blob FROM records WHERE kind = ? AND record_id = ?",
+                                 (kind, record_id)).fetchone()
+        if row is None:
+            raise UnknownRecord(f"no {kind} {record_id}")
+        return crypto.open_record(bundle, kind, record_id, row[0])
+
+    def get_invoice(self, invoice_id: str) -> bytes:
+        return self.get_record("invoice", invoice_id)
+
+    def delete_record(self, kind: str, record_id: str) -> None:
+        """The office withdraws a loaded record or has unloaded a Vitale read.
+        An invoice already used by a signed FSE goes only with that FSE's purge."""
+        with self._tx() as c:
+            row = c.execute("SELECT status FROM records WHERE kind = ? AND record_id = ?",
+                            (kind, record_id)).fetchone()
+            if row is None:
+                raise UnknownRecord(f"no {kind} {record_id}")
+            if row[0] == "used":
+                raise BadTransition(f"{kind} {record_id} belongs to a signed FSE")
+            c.execute("DELETE FROM records WHERE kind = ? AND record_id = ?", (kind, record_id))
+
+    # ---- traces and usage ----------------------------------------------------------
+    def add_trace(self, operation: str, duration_s: float, outcome: str) -> None:
+        """Timing trace. Only codes are accepted, so no patient data can ride in."""
+        check_code(operation, "operation")
+        check_code(outcome, "outcome")
+        with self._tx() as c:
+            c.execute("INSERT INTO traces (at, operation, duration_s, outcome) VALUES (?, ?, ?, ?)",
+                      (self._wall(), operation, float(duration_s), outcome))
+            c.execute("DELETE FROM traces WHERE trace_id <= (SELECT max(trace_id) FROM traces) - ?",
+                      (MAX_TRACES,))
+
+    def traces(self, after_id: int = 0) -> list[Trace]:
+        rows = self._conn.execute("SELECT * FROM traces WHERE trace_id > ? ORDER BY trace_id",
+                                  (after_id,))
+        return [Trace(*row) for row in rows]
+
