@@ -1,0 +1,82 @@
+"""Decoding of what the office loads into the store (docs/visit.md §Loaded records).
+
+The store keeps loaded payloads as opaque bytes. The unit reads them as:
+
+- a CBOR data item (RFC 8949), the link's native encoding, or
+- UTF-8 JSON (RFC 8259) when the first byte is ``{`` or ``[`` (no CBOR data item
+  of the kinds below starts with 0x7B or 0x5B: those are a text and a byte
+  string header).
+
+Kinds:
+
+- ``invoice``: the map of :meth:`firmware.billing.invoice.Invoice.to_dict`;
+- ``tariff``: the map of :meth:`firmware.billing.tariffs.TariffTable.from_dict`;
+- ``opposition``: ``{"serials": ["9100000001", ...]}`` or a bare list of serials
+  (Vitale card serials, ASCII digits).
+
+Every failure raises :class:`DocumentError` with a stable code and French text.
+"""
+
+from __future__ import annotations
+
+import json
+
+import cbor2
+
+from firmware.billing.errors import BillingError
+from firmware.billing.invoice import Invoice
+from firmware.billing.tariffs import TariffTable
+
+MAX_SERIAL = 32
+
+
+class DocumentError(Exception):
+    code = "document_invalid"
+    message_fr = "Donnees chargees illisibles"
+
+    def __init__(self, detail: str, *, code: str | None = None, message_fr: str | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        if code:
+            self.code = code
+        if message_fr:
+            self.message_fr = message_fr
+
+
+def decode(payload: bytes, what: str) -> object:
+    """CBOR or JSON (see the module docstring) to plain Python values."""
+    try:
+        if payload[:1] in (b"{", b"["):
+            return json.loads(payload.decode("utf-8"))
+        return cbor2.loads(payload)
+    except (ValueError, UnicodeDecodeError, cbor2.CBORDecodeError, EOFError) as exc:
+        raise DocumentError(f"{what}: not CBOR or JSON ({exc})") from None
+
+
+def invoice(payload: bytes, record_id: str) -> Invoice:
+    try:
+        inv = Invoice.from_dict(decode(payload, f"invoice {record_id}"))
+    except BillingError as exc:
+        raise DocumentError(f"invoice {record_id}: {exc}", code="invoice_invalid",
+                            message_fr="Facture illisible") from None
+    return inv
+
+
+def tariffs(payload: bytes, record_id: str) -> TariffTable:
+    try:
+        return TariffTable.from_dict(decode(payload, f"tariff {record_id}"))
+    except BillingError as exc:
+        raise DocumentError(f"tariff {record_id}: {exc}", code="tariff_invalid",
+                            message_fr="Tarif illisible") from None
+
+
+def opposition(payload: bytes) -> frozenset[str]:
+    raw = decode(payload, "opposition list")
+    if isinstance(raw, dict):
+        raw = raw.get("serials")
+    if not isinstance(raw, list) or not all(
+            isinstance(s, str) and 0 < len(s) <= MAX_SERIAL and s.isascii() and s.isdigit()
+            for s in raw):
+        raise DocumentError("opposition list must be a list of digit serials",
+                            code="opposition_invalid", message_fr="Liste d'opposition illisible")
+    return frozenset(raw)

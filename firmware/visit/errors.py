@@ -1,0 +1,87 @@
+"""Errors of the visit use cases. Every one has a stable English ``code`` (logs,
+traces, the office link) and a French ``message_fr`` for the 128x64 screen
+(ASCII, like the other packages). The keypad UI catches :class:`VisitError` only:
+errors of the cards, the store, the billing core and the unit are translated
+here, keeping their own code and French text (docs/visit.md §Errors).
+"""
+
+from __future__ import annotations
+
+from firmware.billing.errors import BillingError, Issue
+from firmware.card.errors import CardError
+from firmware.store.errors import StoreError
+from firmware.unit.clock import ClockNotSet
+from firmware.unit.device_key import DeviceKeyError
+from firmware.unit.documents import DocumentError
+
+from .vitale_record import VitaleRecordError
+
+
+class VisitError(Exception):
+    """A use case could not be done. ``cause`` is the underlying error, if any."""
+
+    code = "visit_error"
+    message_fr = "Operation impossible"
+
+    def __init__(self, detail: str = "", *, code: str | None = None,
+                 message_fr: str | None = None, cause: BaseException | None = None):
+        super().__init__(detail or code or self.code)
+        self.detail = detail
+        self.cause = cause
+        if code is not None:
+            self.code = code
+        if message_fr is not None:
+            self.message_fr = message_fr
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.detail}" if self.detail else self.code
+
+
+class WrongState(VisitError):
+    """The UI asked for a step the current state does not allow (our bug)."""
+
+    code = "visit_wrong_state"
+    message_fr = "Etape non permise"
+
+
+class PinRejected(VisitError):
+    """Wrong PIN; ``tries_left`` says how many tries remain before blocking."""
+
+    code = "pin_wrong"
+
+    def __init__(self, tries_left: int, cause: BaseException | None = None):
+        plural = "s" if tries_left > 1 else ""
+        super().__init__(f"{tries_left} tries left", cause=cause,
+                         message_fr=f"Code faux, {tries_left} essai{plural} restant{plural}")
+        self.tries_left = tries_left
+
+
+class ChecksRefused(VisitError):
+    """Blocking billing checks; ``issues`` holds them all (errors and warnings),
+    the first error gives the code and the French text."""
+
+    def __init__(self, issues: tuple[Issue, ...]):
+        errors = [i for i in issues if i.blocking]
+        first = errors[0] if errors else Issue("check_failed", "Controle refuse")
+        super().__init__("; ".join(f"{i.code}({i.field})" for i in errors),
+                         code=first.code, message_fr=first.message_fr)
+        self.issues = issues
+
+
+CARD_NAMES = {"cps": "CPS", "vitale": "Vitale"}
+SLOT_MESSAGES = {"card_removed": "Carte {} retiree", "card_absent": "Inserer carte {}"}
+
+
+def translate(exc: BaseException, slot: str = "") -> VisitError:
+    """The VisitError for an error of a lower layer (keeps its code and text).
+    ``slot`` ("cps" or "vitale") names the card for card errors."""
+    if isinstance(exc, VisitError):
+        return exc
+    if isinstance(exc, (CardError, StoreError, BillingError, DocumentError, DeviceKeyError,
+                        ClockNotSet, VitaleRecordError)):
+        detail = f"{slot}: {exc}" if slot else str(exc)
+        message = getattr(exc, "message_fr", None)
+        if slot and exc.code in SLOT_MESSAGES:
+            message = SLOT_MESSAGES[exc.code].format(CARD_NAMES.get(slot, slot))
+        return VisitError(detail, code=exc.code, message_fr=message, cause=exc)
+    raise exc

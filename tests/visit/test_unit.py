@@ -1,0 +1,152 @@
+"""The unit's composition: firmware seal, device key, UnitServices, clock,
+loaded-record decoding."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+from datetime import UTC, datetime
+
+import cbor2
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from firmware.link.groups import UnitGroup
+from firmware.unit import (
+    ClockNotSet,
+    DeviceKeyError,
+    OffsetClock,
+    device_key,
+    documents,
+    firmware_seal,
+    sealed_files,
+)
+from firmware.unit.seal import default_root
+
+from .simboard import SIGN_TIME
+
+
+def test_seal_of_a_small_tree_matches_the_documented_framing(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.py").write_bytes(b"x")
+    (tmp_path / "B.py").write_bytes(b"")
+    (tmp_path / "sub" / "c.json").write_bytes(b"yz")
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"cache")
+    (tmp_path / "sub" / "old.pyc").write_bytes(b"cache")
+    # by hand: order B.py < a.py < sub/c.json (UTF-8 bytes: 'B' 0x42 < 'a' 0x61)
+    expected = hashlib.sha256(
+        b"B.py\x00" + bytes(8)
+        + b"a.py\x00" + bytes(7) + b"\x01" + b"x"
+        + b"sub/c.json\x00" + bytes(7) + b"\x02" + b"yz").digest()
+    assert sealed_files(tmp_path) == ["B.py", "a.py", "sub/c.json"]
+    assert firmware_seal(tmp_path) == expected
+
+
+def test_changing_any_firmware_file_changes_the_seal(tmp_path):
+    root = tmp_path / "firmware"
+    shutil.copytree(default_root(), root, ignore=shutil.ignore_patterns("__pycache__"))
+    original = firmware_seal(root)
+    assert original == firmware_seal(default_root())  # caches do not count
+    target = root / "billing" / "pricing.py"
+    data = target.read_bytes()
+    target.write_bytes(data.replace(b"round", b"r0und", 1))
+    assert firmware_seal(root) != original
+    target.write_bytes(data)
+    assert firmware_seal(root) == original
+    os.rename(target, root / "billing" / "pricing2.py")
+    assert firmware_seal(root) != original
+    os.rename(root / "billing" / "pricing2.py", target)
+    (root / "billing" / "__pycache__").mkdir(exist_ok=True)
+    (root / "billing" / "__pycache__" / "pricing.cpython-311.pyc").write_bytes(b"\x00")
+    assert firmware_seal(root) == original
+    # a byte moved from the end of one file to the start of the next changes it
+    a, b = root / "unit" / "clock.py", root / "unit" / "device_key.py"
+    da, db = a.read_bytes(), b.read_bytes()
+    a.write_bytes(da[:-1])
+    b.write_bytes(da[-1:] + db)
+    assert firmware_seal(root) != original
+
+
+def test_device_key_created_0600_and_reloaded(tmp_path):
+    path = str(tmp_path / "unit.key")
+    key = device_key.load_or_create(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    again = device_key.load_or_create(path)
+    assert device_key.public_raw(again) == device_key.public_raw(key)
+    sig = again.sign(b"payload")
+    Ed25519PublicKey.from_public_bytes(device_key.public_raw(key)).verify(sig, b"payload")
+    assert [p for p in os.listdir(tmp_path)] == ["unit.key"]  # no temporary left
+
+
+def test_device_key_readable_by_others_is_refused(tmp_path):
+    path = str(tmp_path / "unit.key")
+    device_key.load_or_create(path)
+    os.chmod(path, 0o644)
+    with pytest.raises(DeviceKeyError) as exc:
+        device_key.load_or_create(path)
+    assert exc.value.code == "device_key_perms"
+
+
+def test_device_key_file_of_another_kind_is_refused(tmp_path):
+    path = tmp_path / "unit.key"
+    path.write_bytes(b"not a key")
+    os.chmod(path, 0o600)
+    with pytest.raises(DeviceKeyError) as exc:
+        device_key.load_or_create(str(path))
+    assert exc.value.code == "device_key_invalid"
+
+
+def test_unit_services_info_and_clock(board):
+    unit = board.unit
+    info = unit.unit_info()
+    assert info.serial == "TLA-" + unit.store.unit_id[:6].hex().upper()
+    assert info.seal == firmware_seal().hex() and len(info.seal) == 64
+    assert info.firmware == "0.1.0"  # pyproject's version of the installed package
+    assert info.battery_percent == 87 and info.locked
+    assert 0 < info.storage_used <= info.storage_total == unit.store.budget_bytes
+    body = UnitGroup(unit).info(None, None)  # the link's group 81 served by the unit
+    assert (body["serial"], body["seal"], body["battery"], body["locked"]) == (
+        info.serial, info.seal, 87, True)
+    assert body["clock"].startswith("2026-03-10T09:30:00")
+    board.gauge.value = None
+    assert unit.unit_info().battery_percent is None
+    assert unit.clock_now() == SIGN_TIME
+    later = datetime(2026, 4, 1, 8, 0, tzinfo=UTC)
+    unit.set_clock(later)
+    assert unit.clock_now() == later
+
+
+def test_serial_and_device_key_survive_a_restart(board):
+    serial, public = board.unit.serial, board.unit.device_public_key()
+    unit = board.reopen()
+    assert (unit.serial, unit.device_public_key()) == (serial, public)
+
+
+def test_offset_clock():
+    t = [100.0]
+    clock = OffsetClock(base=lambda: t[0])
+    with pytest.raises(ClockNotSet):
+        clock.now()
+    clock.set(datetime(2026, 1, 1, tzinfo=UTC))
+    t[0] += 90.0
+    assert clock.now() == datetime(2026, 1, 1, 0, 1, 30, tzinfo=UTC)
+    with pytest.raises(ValueError):
+        clock.set(datetime(2026, 1, 1))
+
+
+def test_opposition_list_formats():
+    assert documents.opposition(b'["1", "22"]') == {"1", "22"}
+    assert documents.opposition(cbor2.dumps({"serials": ["333"]})) == {"333"}
+    for bad in (b'{"serials": [1]}', b'["12a"]', b"\xff\xff", cbor2.dumps({"x": 1})):
+        with pytest.raises(documents.DocumentError) as exc:
+            documents.opposition(bad)
+        assert exc.value.code in ("opposition_invalid", "document_invalid")
+
+
+def test_bad_invoice_payload_names_the_problem():
+    with pytest.raises(documents.DocumentError) as exc:
+        documents.invoice(cbor2.dumps({"invoice_id": "X"}), "X")
+    assert (exc.value.code, exc.value.message_fr) == ("invoice_invalid", "Facture illisible")
