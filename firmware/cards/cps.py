@@ -23,6 +23,9 @@ from firmware.cards.model import ProfessionalCard, Situation
 from firmware.cards.reader_base import CardAppReader
 
 
+# What a CPS signature may be asked for (see sign_digest).
+SIGN_PURPOSES = ("fse", "lot", "unlock")
+
 class CpsReader(CardAppReader):
     """Reads and uses one inserted CPS-family card (cached for this insertion)."""
 
@@ -124,7 +127,11 @@ class CpsReader(CardAppReader):
     ) -> bytes:
         """MSE SET + PSO:CDS over DigestInfo(SHA-256, digest): a plain
         RSASSA-PKCS1-v1_5/SHA-256 signature (COSE RS256). The situation's
-        habilitation for ``purpose`` ("fse" or "lot") is checked first."""
+        habilitation for ``purpose`` is checked first: "fse" needs SIGNE_FSE,
+        "lot" needs SIGNE_LOT, "unlock" (the proof that unlocks the unit's store,
+        docs/security.md) needs no habilitation, only the verified PIN."""
+        if purpose not in SIGN_PURPOSES:
+            raise ValueError(f"unknown signing purpose {purpose!r}; expected one of {SIGN_PURPOSES}")
         sit = self.situation(situation)
         if purpose == "fse" and not sit.can_sign_fse:
             raise NoFseHabilitation(f"situation {sit.index} ({sit.billing_number}) cannot sign FSEs")

@@ -125,7 +125,7 @@ def device_public(pki: Pki) -> bytes:
 
 
 # ---- card domain objects -----------------------------------------------------
-def situation(profession="24", billing="123456789", can_sign_fse=True, can_sign_lot=True):
+def situation(profession="60", billing="123456789", can_sign_fse=True, can_sign_lot=True):
     return Situation(index=0, billing_number=billing, profession=profession, specialty="00",
                      convention_sector="1", tariff_zone="30", can_sign_fse=can_sign_fse,
                      can_sign_lot=can_sign_lot)

@@ -24,7 +24,7 @@ PATIENT = {"nir": "1800175123456", "nir_key": "42", "birth_date": "15/01/1980",
 
 
 def nurse_invoice(**kw) -> Invoice:
-    raw = {"invoice_id": "INV-1", "billing_number": "123456789", "profession": "24",
+    raw = {"invoice_id": "INV-1", "billing_number": "123456789", "profession": "60",
            "date_of_care": "2026-03-10", "prescription": PRESC,
            "lines": [{"code": "AMI", "coefficient": "1.5"}, {"code": "IFD"}]}
     raw.update(kw)

@@ -29,7 +29,7 @@ def invoice(profession, lines, **kw) -> Invoice:
 CASES = [
     (
         "nurse series AMI 1.5 + AMI 4 + IFD + IK 12 km, tiers payant AMO",
-        invoice("24", [{"code": "AMI", "coefficient": "1.5"}, {"code": "AMI", "coefficient": "4"},
+        invoice("60", [{"code": "AMI", "coefficient": "1.5"}, {"code": "AMI", "coefficient": "4"},
                        {"code": "IFD"}, {"code": "IK", "km": "12"}],
                 prescription=PRESC, tiers_payant="amo"),
         {},
@@ -86,7 +86,7 @@ CASES = [
     ),
     (
         "ALD exoneration 100%: AMI 2 + IFD",
-        invoice("24", [{"code": "AMI", "coefficient": "2"}, {"code": "IFD"}],
+        invoice("60", [{"code": "AMI", "coefficient": "2"}, {"code": "IFD"}],
                 prescription=PRESC, exoneration="ald", tiers_payant="amo"),
         {"ben": beneficiary(rights=(RightsPeriod(date(2025, 1, 1), None, "4", ald=True),))},
         [630, 275],  # 3.15*2=6.30 ; 2.75
@@ -105,7 +105,7 @@ CASES = [
     ),
     (
         "accident du travail 100%: AIS 3",
-        invoice("24", [{"code": "AIS", "coefficient": "3"}], prescription=PRESC, nature="at",
+        invoice("60", [{"code": "AIS", "coefficient": "3"}], prescription=PRESC, nature="at",
                 at_date="2026-02-20", at_number="AT123456", tiers_payant="amo"),
         {},
         [795],  # 2.65*3=7.95
@@ -139,19 +139,19 @@ NURSE = [{"code": "AMI", "coefficient": "1"}]
 
 def test_closed_rights(tariffs):
     ben = beneficiary(rights=(RightsPeriod(date(2025, 1, 1), date(2025, 12, 31)),))
-    r = check_invoice(context(invoice("24", NURSE, prescription=PRESC), tariffs, ben=ben))
+    r = check_invoice(context(invoice("60", NURSE, prescription=PRESC), tariffs, ben=ben))
     assert codes(r) == {"rights_closed"}
     assert r.issues[0].message_fr == "Droits fermes a la date"
 
 
 def test_care_before_rights_start(tariffs):
     ben = beneficiary(rights=(RightsPeriod(date(2026, 3, 11), None),))
-    r = check_invoice(context(invoice("24", NURSE, prescription=PRESC), tariffs, ben=ben))
+    r = check_invoice(context(invoice("60", NURSE, prescription=PRESC), tariffs, ben=ben))
     assert codes(r) == {"care_before_rights"}
 
 
 def test_future_date(tariffs):
-    inv = invoice("24", NURSE, prescription=PRESC, date_of_care="2026-03-11")
+    inv = invoice("60", NURSE, prescription=PRESC, date_of_care="2026-03-11")
     assert codes(check_invoice(context(inv, tariffs))) == {"care_in_future"}
 
 
@@ -163,7 +163,7 @@ def test_twins_are_told_apart_by_birth_rank(tariffs):
     card = vitale(beneficiary(), twin1, twin2)
     patient = {"nir": "1800175123456", "nir_key": "42", "birth_date": "02/06/2019",
                "birth_rank": 2}
-    inv = invoice("24", NURSE, prescription=PRESC, patient=patient)
+    inv = invoice("60", NURSE, prescription=PRESC, patient=patient)
     wrong = check_invoice(context(inv, tariffs, ben=twin1, card=card))
     assert codes(wrong) == {"beneficiary_mismatch"}
     right = check_invoice(context(inv, tariffs, ben=twin2, card=card))
@@ -172,7 +172,7 @@ def test_twins_are_told_apart_by_birth_rank(tariffs):
 
 def test_opposed_and_expired_vitale(tariffs):
     ben = beneficiary()
-    inv = invoice("24", NURSE, prescription=PRESC)
+    inv = invoice("60", NURSE, prescription=PRESC)
     card = vitale(ben, serial="999", valid_until=date(2026, 3, 9))
     r = check_invoice(context(inv, tariffs, ben=ben, card=card, opposition=frozenset({"999"})))
     assert codes(r) == {"vitale_opposed", "vitale_expired"}
@@ -180,15 +180,15 @@ def test_opposed_and_expired_vitale(tariffs):
 
 def test_cpe_without_habilitation(tariffs):
     sit = situation(can_sign_fse=False)
-    inv = invoice("24", NURSE, prescription=PRESC)
+    inv = invoice("60", NURSE, prescription=PRESC)
     r = check_invoice(context(inv, tariffs, sit=sit, ps=ps_card(sit, card_type="CPE")))
     assert codes(r) == {"ps_not_allowed"}
 
 
 def test_prescription_required_and_flagged(tariffs):
-    r = check_invoice(context(invoice("24", NURSE), tariffs))
+    r = check_invoice(context(invoice("60", NURSE), tariffs))
     assert codes(r) == {"prescription_missing"}
-    ok = check_invoice(context(invoice("24", NURSE, prescription=PRESC), tariffs))
+    ok = check_invoice(context(invoice("60", NURSE, prescription=PRESC), tariffs))
     assert ok.ok and ok.pj == ("ORDN",)
     # a GP visit needs no prescription and flags no PJ
     assert check_invoice(context(invoice("10", [{"code": "V"}]), tariffs)).pj == ()
@@ -196,23 +196,23 @@ def test_prescription_required_and_flagged(tariffs):
 
 def test_prescription_after_care(tariffs):
     late = {"prescriber_id": "10001234567", "date": "2026-03-11"}
-    inv = invoice("24", NURSE, prescription=late, date_of_care="2026-03-10")
+    inv = invoice("60", NURSE, prescription=late, date_of_care="2026-03-10")
     assert codes(check_invoice(context(inv, tariffs))) == {"prescription_after_care"}
 
 
 def test_at_needs_date_and_number(tariffs):
-    inv = invoice("24", NURSE, prescription=PRESC, nature="at")
+    inv = invoice("60", NURSE, prescription=PRESC, nature="at")
     assert codes(check_invoice(context(inv, tariffs))) == {"at_details_missing"}
 
 
 def test_ald_claimed_but_not_on_card(tariffs):
-    inv = invoice("24", NURSE, prescription=PRESC, exoneration="ald")
+    inv = invoice("60", NURSE, prescription=PRESC, exoneration="ald")
     assert codes(check_invoice(context(inv, tariffs))) == {"ald_not_on_card"}
 
 
 def test_amount_inconsistent_with_table(tariffs):
     # office said 4.72 for AMI 1.5; the table gives 3.15*1.5 = 4.725 -> 4.73
-    inv = invoice("24", [{"code": "AMI", "coefficient": "1.5", "amount_cents": 472}],
+    inv = invoice("60", [{"code": "AMI", "coefficient": "1.5", "amount_cents": 472}],
                   prescription=PRESC)
     r = check_invoice(context(inv, tariffs))
     assert codes(r) == {"amount_mismatch"}
@@ -237,7 +237,7 @@ def test_act_of_another_profession(tariffs):
 
 
 def test_ik_needs_km_and_fixed_acts_refuse_coefficient(tariffs):
-    r = check_invoice(context(invoice("24", [{"code": "IK"}, {"code": "IFD", "coefficient":
+    r = check_invoice(context(invoice("60", [{"code": "IK"}, {"code": "IFD", "coefficient":
                                                                "2"}]), tariffs))
     assert codes(r) == {"km_missing", "coefficient_unexpected"}
 
@@ -246,13 +246,13 @@ def test_degraded_mode_flags_paper_sheet(tariffs):
     patient = {"nir": "1800175123456", "nir_key": "42", "birth_date": "15/01/1980",
                "name": "DUPONT", "first_name": "JEAN", "regime": "01", "caisse": "341",
                "centre": "0000"}
-    inv = invoice("24", NURSE, prescription=PRESC, patient=patient)
+    inv = invoice("60", NURSE, prescription=PRESC, patient=patient)
     r = check_invoice(context(inv, tariffs, mode="degraded"))
     assert r.ok
     assert r.pj == ("ORDN", "FSP")
     assert "pj_paper_sheet" in {i.code for i in r.issues}
     # degraded without the patient's organism cannot be routed
-    bare = invoice("24", NURSE, prescription=PRESC)
+    bare = invoice("60", NURSE, prescription=PRESC)
     assert codes(check_invoice(context(bare, tariffs, mode="degraded"))) == {
         "patient_data_missing"}
 
@@ -274,6 +274,6 @@ def test_sans_vitale_rules(tariffs):
     old = check_invoice(context(rental, tariffs, mode="sans_vitale", ben=ben,
                                 vitale_read_on=date(2025, 12, 9)))  # 91 days before
     assert codes(old) == {"earlier_read_too_old"}
-    care = check_invoice(context(invoice("24", NURSE, prescription=PRESC), tariffs,
+    care = check_invoice(context(invoice("60", NURSE, prescription=PRESC), tariffs,
                                  mode="sans_vitale", ben=ben, vitale_read_on=date(2026, 3, 1)))
     assert codes(care) == {"sans_vitale_not_allowed"}

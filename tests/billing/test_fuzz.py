@@ -59,7 +59,7 @@ def test_truncated_extended_or_spliced(pki, good, data):
 json_like = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=6) | st.floats(),
     lambda x: st.lists(x, max_size=3) | st.dictionaries(
-        st.sampled_from(["professions", "acts", "24", "label", "amo_rate", "code", "kind",
+        st.sampled_from(["professions", "acts", "60", "label", "amo_rate", "code", "kind",
                          "prices", "from", "to", "unit_price", "profession", "category"]),
         x, max_size=5),
     max_leaves=25)

@@ -12,7 +12,7 @@ from firmware.billing import cbor_det
 from firmware.billing.errors import InvoiceFormatError
 from firmware.billing.invoice import Invoice
 
-BASE = {"invoice_id": "INV-7", "billing_number": "123456789", "profession": "24",
+BASE = {"invoice_id": "INV-7", "billing_number": "123456789", "profession": "60",
         "date_of_care": "2026-03-10", "lines": [{"code": "AMI", "coefficient": "1.5"}]}
 
 

@@ -24,8 +24,8 @@ def test_price_periods(tariffs):
     assert g.price_at(date(2024, 12, 21)) == Decimal("26.50")
     assert g.price_at(date(2024, 12, 22)) == Decimal("30.00")
     assert g.price_at(date(2023, 10, 31)) is None
-    assert tariffs.entry("24", "G") is None  # per profession
-    assert tariffs.amo_rate("10") == 70 and tariffs.amo_rate("24") == 60
+    assert tariffs.entry("60", "G") is None  # per profession
+    assert tariffs.amo_rate("10") == 70 and tariffs.amo_rate("60") == 60
 
 
 def test_yaml_equals_json(tmp_path):
@@ -37,10 +37,10 @@ def test_yaml_equals_json(tmp_path):
 
 
 def minimal(**act):
-    base = {"profession": "24", "code": "AMI", "label": "x", "kind": "coefficient",
+    base = {"profession": "60", "code": "AMI", "label": "x", "kind": "coefficient",
             "prices": [{"from": "2024-01-01", "to": None, "unit_price": "3.15"}]}
     base.update(act)
-    return {"professions": {"24": {"label": "Inf", "amo_rate": 60}}, "acts": [base]}
+    return {"professions": {"60": {"label": "Inf", "amo_rate": 60}}, "acts": [base]}
 
 
 @pytest.mark.parametrize("raw,field", [
@@ -52,8 +52,8 @@ def minimal(**act):
      "acts[0].prices[0].to"),
     (minimal(prices=[{"from": "2024-01-01", "to": None, "unit_price": "1"},
                      {"from": "2025-01-01", "to": None, "unit_price": "2"}]), "acts[0].prices"),
-    ({"professions": {"24": {"label": "Inf", "amo_rate": 101}}, "acts": []},
-     "professions.24.amo_rate"),
+    ({"professions": {"60": {"label": "Inf", "amo_rate": 101}}, "acts": []},
+     "professions.60.amo_rate"),
 ])
 def test_bad_tables_name_the_field(raw, field):
     with pytest.raises(TariffError) as exc:

@@ -225,6 +225,10 @@ def test_signing_needs_pin_and_habilitation():
     with pytest.raises(e.NoFseHabilitation):
         amb.sign_digest(bytes(32))
     assert len(amb.sign_digest(bytes(32), purpose="lot")) == 256
+    # Unlocking the unit needs the PIN, not an FSE or lot habilitation.
+    assert len(amb.sign_digest(bytes(32), purpose="unlock")) == 256
+    with pytest.raises(ValueError, match="unknown signing purpose"):
+        amb.sign_digest(bytes(32), purpose="anything")
     kine = CpsReader(conn("cps_kine"))
     kine.verify_pin("2468")
     with pytest.raises(e.NoLotHabilitation):
