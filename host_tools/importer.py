@@ -1,0 +1,262 @@
+"""Office transfers over the SMP link: loading prepared data, unloading FSEs.
+
+    async with connect(port) as client:
+        unit = await open_session(client, keys)
+        report = await unload(client, OfficeDb(path), trust)
+
+Unload order, so that a pulled cable or a crash at any frame loses nothing and
+imports nothing twice (``docs/protocol.md`` §7):
+
+1. DEVICE: learn the unit's FSE key (kept per unit in the office database);
+2. LIST the pending FSEs; those already in the database (an earlier run crashed
+   before acknowledging) are only acknowledged again, never fetched or imported;
+3. PULL from a cursor (record id + offset) until the unit says ``end``; each FSE,
+   once whole, is verified (firmware.billing FseVerifier) and imported in its own
+   fsync'd transaction;
+4. ACK the imported ones with their import ids: only then may the unit purge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from smpclient import SMPClient
+
+from firmware.billing.errors import BillingError
+from firmware.billing.trust import TrustStore
+from firmware.billing.verify import FseVerifier
+
+from .link.client import LinkRefused, check
+from .office_db import OfficeDb, OfficeDbError
+from .transfer_messages import (
+    FseAck,
+    FseDevice,
+    FseList,
+    FsePull,
+    LoadBatch,
+    LoadChunk,
+    LoadRange,
+    VitaleAck,
+    VitaleList,
+    VitalePull,
+)
+
+ACK_BATCH = 128
+CHUNK_MARGIN = 160  # request header + map keys around a CHUNK's data
+
+
+@dataclass
+class UnloadReport:
+    unit_id: str = ""
+    imported: list[str] = field(default_factory=list)  # fse ids new in the database
+    already: list[str] = field(default_factory=list)  # imported by an earlier run
+    rejected: list[tuple[str, str, str]] = field(default_factory=list)  # (id, code, message)
+    acked: int = 0
+    vitale_imported: int = 0
+    payload_bytes: int = 0
+
+
+Progress = Callable[[int, int], None]
+
+
+async def _list_all(client: SMPClient, request_type) -> list[list]:
+    rows: list[list] = []
+    after = None
+    while True:
+        answer = check(await client.request(request_type(after=after)))
+        rows += answer.recs
+        if not answer.more or not answer.recs:
+            return rows
+        after = answer.recs[-1][0]
+
+
+async def _pull_all(client: SMPClient, request_type, first: str | None, on_record) -> int:
+    """PULL from ``first`` until ``end``; ``on_record(id, bytes)`` for each whole record.
+
+    The next PULL goes out before this answer is verified and imported (its cursor,
+    record id + offset, is known from the answer), so the unit and the link work while
+    the office does; SMP still sees one request at a time.
+    """
+    parts: dict[str, bytearray] = {}
+    total_bytes = 0
+    asking: asyncio.Future | None = asyncio.ensure_future(
+        client.request(request_type(id=first, off=0)))
+    try:
+        while asking is not None:
+            answer = check(await asking)
+            asking = None
+            if not answer.end:
+                if not answer.recs:
+                    raise LinkRefused("link.stalled", "the unit sent no data and no end")
+                last = answer.recs[-1]
+                asking = asyncio.ensure_future(
+                    client.request(request_type(id=last[0], off=last[1] + len(last[3]))))
+                for _ in range(3):
+                    await asyncio.sleep(0)  # let the request go out
+            for rid, off, total, data in answer.recs:
+                buf = parts.setdefault(rid, bytearray())
+                if off != len(buf):
+                    raise LinkRefused("link.bad_offset", f"record {rid}: got offset {off}, "
+                                      f"expected {len(buf)}")
+                buf += data
+                if len(buf) == total:
+                    total_bytes += total
+                    await on_record(rid, bytes(parts.pop(rid)))
+    finally:
+        if asking is not None and not asking.done():
+            asking.cancel()
+    return total_bytes
+
+
+async def _ack(client: SMPClient, request_type, acks: list[list[str]]) -> None:
+    for start in range(0, len(acks), ACK_BATCH):
+        check(await client.request(request_type(acks=acks[start:start + ACK_BATCH])))
+
+
+async def unload(client: SMPClient, db: OfficeDb, trust: TrustStore, *,
+                 reference_seals: list[bytes] | None = None,
+                 progress: Progress | None = None,
+                 before_ack: Callable[[], None] | None = None) -> UnloadReport:
+    """Fetch, verify, import and acknowledge every pending FSE and Vitale read."""
+    report = UnloadReport()
+    device = check(await client.request(FseDevice()))
+    report.unit_id = unit_id = device.unit_id
+    db.remember_unit(unit_id, device.key)
+    verifier = FseVerifier(trust, {unit_id: device.key}, reference_seals=reference_seals)
+    pending = await _list_all(client, FseList)
+    acks: list[list[str]] = []
+    fetch: list[str] = []
+    for rid, *_ in pending:
+        known = db.known_fse(unit_id, rid)
+        if known is None:
+            fetch.append(rid)
+        else:
+            report.already.append(rid)
+            acks.append([rid, known])
+    # what an earlier run imported is acknowledged first: the unit then skips it
+    await _ack(client, FseAck, acks)
+    report.acked += len(acks)
+    acks = []
+    done = [0]
+
+    async def take(rid: str, cose: bytes) -> None:
+        done[0] += 1
+        report.payload_bytes += len(cose)
+        try:
+            verified = verifier.verify(cose)
+            if verified.unit_id != unit_id:
+                raise OfficeDbError("fse_unit_unknown", "FSE signed by another unit")
+            result = db.import_fse(unit_id, rid, cose, verified.payload, verified.seal)
+        except (BillingError, OfficeDbError) as exc:
+            report.rejected.append((rid, exc.code, str(exc)))
+        else:
+            (report.already if result.duplicate else report.imported).append(rid)
+            acks.append([rid, result.import_id])
+        if progress is not None:
+            progress(done[0], len(fetch))
+
+    if fetch:
+        await _pull_all(client, FsePull, fetch[0], take)
+    if before_ack is not None:
+        before_ack()
+    await _ack(client, FseAck, acks)
+    report.acked += len(acks)
+    db.mark_acked("fses", [imp for _, imp in acks])
+    await _unload_vitale(client, db, unit_id, report)
+    return report
+
+
+async def _unload_vitale(client: SMPClient, db: OfficeDb, unit_id: str,
+                         report: UnloadReport) -> None:
+    rows = await _list_all(client, VitaleList)
+    if not rows:
+        return
+    prof = {r[0]: r[2] for r in rows}
+    acks: list[list[str]] = []
+
+    async def take(rid: str, payload: bytes) -> None:
+        result = db.import_vitale_read(unit_id, rid, prof.get(rid, ""), payload)
+        report.vitale_imported += not result.duplicate
+        acks.append([rid, result.import_id])
+
+    await _pull_all(client, VitalePull, rows[0][0], take)
+    await _ack(client, VitaleAck, acks)
+    db.mark_acked("vitale_reads", [imp for _, imp in acks])
+
+
+# ---- trust anchors ------------------------------------------------------------------------
+class TrustFileError(ValueError):
+    """A --trust file cannot be read as certificates (the message names it)."""
+
+
+def load_trust(paths: list[str]) -> TrustStore:
+    """PEM bundles or DER files; self-signed certificates are roots, others intermediates."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    roots: list[bytes] = []
+    intermediates: list[bytes] = []
+    for path in paths:
+        try:
+            data = open(path, "rb").read()
+            certs = (x509.load_pem_x509_certificates(data) if b"-----BEGIN" in data
+                     else [x509.load_der_x509_certificate(data)])
+        except (OSError, ValueError) as exc:
+            raise TrustFileError(f"{path}: not a certificate file ({exc})") from None
+        for cert in certs:
+            der = cert.public_bytes(Encoding.DER)
+            (roots if cert.subject == cert.issuer else intermediates).append(der)
+    if not roots:
+        raise TrustFileError("no root (self-signed) certificate among the --trust files")
+    return TrustStore(roots, intermediates)
+
+
+# ---- loading ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LoadItem:
+    kind: str  # invoice | patient | tariff | opposition
+    record_id: str
+    professional_id: str | None
+    payload: bytes  # deterministic CBOR
+
+
+async def send_load(client: SMPClient, items: list[LoadItem],
+                    ranges: list[tuple[str, str, int, int]]) -> int:
+    """Send records in batches sized to the unit's buffer (large ones in chunks)."""
+    limit = client._transport.max_unencoded_size - CHUNK_MARGIN
+    sent = 0
+    batch: list[list] = []
+    size = 0
+    for item in items:
+        entry = [item.kind, item.record_id, item.professional_id, item.payload]
+        cost = len(item.payload) + len(item.record_id) + 24
+        if cost > limit:
+            await _send_chunked(client, item, limit)
+            sent += 1
+            continue
+        if size + cost > limit:
+            sent += check(await client.request(LoadBatch(items=batch))).n
+            batch, size = [], 0
+        batch.append(entry)
+        size += cost
+    if batch:
+        sent += check(await client.request(LoadBatch(items=batch))).n
+    for start in range(0, len(ranges), 64):
+        chunk = [list(r) for r in ranges[start:start + 64]]
+        sent += check(await client.request(LoadRange(ranges=chunk))).n
+    return sent
+
+
+async def _send_chunked(client: SMPClient, item: LoadItem, limit: int) -> None:
+    offset = 0
+    total = len(item.payload)
+    while True:
+        piece = item.payload[offset:offset + limit]
+        answer = check(await client.request(LoadChunk(
+            kind=item.kind, id=item.record_id, prof=item.professional_id, off=offset,
+            size=total, d=piece)))
+        offset = answer.next
+        if offset >= total:
+            return
