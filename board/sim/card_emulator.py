@@ -76,7 +76,8 @@ def _default_protocol(card: EmulatedCard, protocol: int, atr: Atr) -> CardProtoc
     if protocol == 1:
         from board.sim.t1_card import T1CardSide
 
-        return T1CardSide(card, ifsc=atr.ifsc or 32, checksum=atr.checksum or "LRC")
+        return T1CardSide(card, ifsc=atr.ifsc or 32, checksum=atr.checksum or "LRC",
+                          quiet_before_error=True)
     from board.sim.t0_card import T0CardSide
 
     return T0CardSide(card)
@@ -209,7 +210,20 @@ class CardEmulator:
             if not speed_ok:
                 logical ^= 0x5A  # a character at the wrong speed reads as garbage
             replies += self._on_reader_byte(logical, parity_ok)
+        replies += self._after_quiet()
         return echo, replies
+
+    def _after_quiet(self) -> list[LineChar]:
+        """A T=1 answer to a bad block, held by the card side until CWT of
+        silence after the reader's last character (§11.4.3), goes out now."""
+        quiet = getattr(self._side, "quiet", None)
+        if quiet is None or self._phase != "protocol" or self._atr is None:
+            return []
+        cwt, out = 11 + 2 ** (self._atr.cwi if self._atr.cwi is not None else 13), []
+        for reply in quiet():
+            delay = reply.delay_etu + cwt - TURNAROUND_ETU[1]
+            out += self._send(reply.data, delay, reply.char_delay_etu)
+        return out
 
     def _drop_partial_block(self, previous: float, at: float) -> None:
         """T=1 card side: a gap longer than CWT before a reader character ends any

@@ -44,12 +44,13 @@ class T1CardSide:
 
     def __init__(
         self, card: EmulatedCard, *, ifsc: int, checksum: str = "LRC", nad: int = 0,
-        ifsd: int = DEFAULT_IFSD,
+        ifsd: int = DEFAULT_IFSD, quiet_before_error: bool = False,
     ):
         self.card = card
         self.ifsc0 = ifsc
         self.ifsd0 = ifsd
         self.checksum = checksum
+        self.quiet_before_error = quiet_before_error  # see quiet()
         self.nad = nad  # NAD the reader uses; the card answers with nibbles swapped
         self.commands: list[bytes] = []  # every command APDU passed to the card OS
         self.received: list[Block] = []  # every good block received (for tests)
@@ -87,6 +88,7 @@ class T1CardSide:
     # ---- CardProtocol ---------------------------------------------------------
     def reset(self) -> None:
         self._collector = BlockCollector(self.checksum)
+        self._held: list[CardReply] | None = None  # answer to a bad block, see quiet()
         self._restart()
 
     def _restart(self) -> None:
@@ -109,7 +111,22 @@ class T1CardSide:
         character cannot shift the framing of the next blocks."""
         self._collector.reset()
 
+    def quiet(self) -> list[CardReply]:
+        """The line has been quiet for CWT since the reader's last character.
+
+        With ``quiet_before_error`` the card answers a block that fails its
+        checks only then: such a block may be framed wrongly (a lost or
+        corrupted prologue character) while the reader is still sending, and
+        the half-duplex line allows no answer before the block's end, which is
+        only certain after CWT of silence (§11.4.3). Characters received in
+        between are dropped. Returns the held answer (rules 7.1-7.3), if any."""
+        held, self._held = self._held, None
+        self._collector.reset()
+        return held or []
+
     def receive(self, byte: int, parity_ok: bool = True) -> list[CardReply]:
+        if self._held is not None:  # waiting for the line to go quiet
+            return []
         got = self._collector.feed(byte, parity_ok)
         if got is None:
             return []
@@ -184,6 +201,13 @@ class T1CardSide:
         return self._answer(pending, delay)
 
     def _on_error(self, bits: int) -> list[CardReply]:
+        reply = self._error_reply(bits)
+        if self.quiet_before_error:
+            self._held = reply
+            return []
+        return reply
+
+    def _error_reply(self, bits: int) -> list[CardReply]:
         last = self._last
         if last is not None and last.kind is not Kind.I:
             if last.kind is Kind.R or not last.response:

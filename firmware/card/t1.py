@@ -118,7 +118,8 @@ class T1Engine:
         self._rx_edge: float | None = None  # leading edge of the last char received
         self._deadline: float | None = None
         self._waiting = False  # a block from the card is expected
-        self._draining = False  # LEN=FF received: wait for the line to go quiet
+        self._draining: tuple[int, str] | None = None  # bad block: (error bits, why),
+        # answered once the line has been quiet for CWT (see receive())
         self._mute = False  # last failure was a timeout
         self._dead_error: CardMute | CardProtocolError | None = None
 
@@ -151,6 +152,7 @@ class T1Engine:
         self._deadline = now + self.timing.bwt * self._wtx
         self._wtx = 1
         self._waiting = True
+        self._draining = None
         self._collector.reset()
         return [Deadline(self._deadline)]
 
@@ -159,14 +161,20 @@ class T1Engine:
             return [Note("t1_stray_char", f"{byte:02X} in {self.state.value}")]
         self._rx_edge = now
         self._deadline = now + self.timing.cwt  # CWT, leading edge to leading edge
-        if self._draining:
+        if self._draining is not None:
             return [Deadline(self._deadline)]
         got = self._collector.feed(byte, parity_ok)
         if got is None:
             return [Deadline(self._deadline)]
-        if got.error == "len_ff":  # length unknown: wait for CWT of silence
-            self._draining = True
-            return [Note("t1_bad_block", "LEN=FF"), Deadline(self._deadline)]
+        if got.error is not None:
+            # A block that fails its checks may be framed wrongly (a lost or
+            # corrupted prologue character): the card may still be sending.
+            # The line is half duplex and the end of a block is only certain
+            # after CWT of silence (§11.4.3), so the R-block of rule 7.1 goes
+            # out only then; sending at once would collide with the card.
+            bits = R_EDC_ERROR if got.edc_class else R_OTHER_ERROR
+            self._draining = (bits, got.error)
+            return [Note("t1_bad_block", got.error), Deadline(self._deadline)]
         self._waiting, self._deadline = False, None
         return [Deadline(None), *self._on_block(got, now)]
 
@@ -174,9 +182,10 @@ class T1Engine:
         if not self._waiting or self._deadline is None or now < self._deadline:
             return []  # stale timer
         self._waiting, self._deadline = False, None
-        if self._draining:
-            self._draining = False
-            return self._error(R_OTHER_ERROR, now, "LEN=FF")
+        if self._draining is not None:  # CWT of silence after a bad block
+            (bits, why), self._draining = self._draining, None
+            self._collector.reset()
+            return self._error(bits, now, why)
         if self._collector.started:  # rule 7.1: a block cut short by CWT is invalid
             self._collector.reset()
             return self._error(R_OTHER_ERROR, now, "CWT exceeded")
@@ -184,9 +193,6 @@ class T1Engine:
 
     # ---- dispatch -------------------------------------------------------------
     def _on_block(self, got: Received, now: float) -> list:
-        if got.error is not None:  # rule 7.1: EDC/parity -> 1, other -> 2
-            bits = R_EDC_ERROR if got.edc_class else R_OTHER_ERROR
-            return self._error(bits, now, got.error)
         block = got.block
         assert block is not None
         if block.nad != swap_nibbles(self.nad):

@@ -205,12 +205,13 @@ def test_card_answering_inside_our_character_collides():
     assert not port.vcc
 
 
-def test_t1_length_corrupted_towards_card_ends_in_collision():
+def test_t1_length_corrupted_towards_card_is_recovered():
     # Our I-block's LEN (character 12 after S(IFS)) reaches the card as 06: it
-    # waits for one more byte, takes our R-block's first bytes for it and
-    # answers while we are still sending: a collision, not a silent mix-up.
-    link, _, _, _ = make_link("cps4-t1", faults=Faults(corrupt_at=frozenset({12})))
+    # waits for one more byte and stays silent. BWT later we send R(0) (rule
+    # 7.1); the card dropped its partial block after CWT of silence (§11.4.3),
+    # answers R(0) (our I-block is still expected) and we send it again.
+    link, port, em, _ = make_link("cps4-t1", faults=Faults(corrupt_at=frozenset({12})))
     link.power_on()
-    with pytest.raises(CardProtocolError) as exc:
-        link.transmit(READ)
-    assert exc.value.code == "io_collision"
+    assert link.transmit(READ).data == bytes(range(8))
+    assert port.vcc
+    assert [n.event for n in link.notes].count("t1_retry") >= 1

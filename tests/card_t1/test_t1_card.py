@@ -81,3 +81,19 @@ def test_idle_drops_a_partial_block():
     assert feed(card, "00 00 01") == ""  # a character of this block was lost
     card.idle()  # CWT of silence: the card forgets the partial block
     assert feed(card, "00 00 01 00 01") == "00 00 02 90 00 92"
+
+
+def test_quiet_before_error_holds_the_r_block_until_the_line_is_quiet():
+    # A bad block may be misframed while the reader is still sending (§11.4.3):
+    # with quiet_before_error the card drops what follows and answers only
+    # when the line model reports CWT of silence.
+    os_ = FakeCardOS([b"\x90\x00"])
+    card = T1CardSide(os_, ifsc=32, quiet_before_error=True)
+    # NAD lost: 40 05 00 b0 reads as a block with LEN 0 and a bad LRC
+    assert feed(card, "40 05 00 b0") == ""
+    assert feed(card, "00 00 00 48") == ""  # the rest of the reader's block: dropped
+    assert [r.data.hex(" ") for r in card.quiet()] == ["00 81 00 81"]  # R(0), EDC error
+    assert card.quiet() == []  # released once
+    # the reader's repetition is then taken normally
+    assert feed(card, "00 00 01 00 01") == "00 00 02 90 00 92"
+    assert os_.commands == [b"\x00"]

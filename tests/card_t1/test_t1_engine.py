@@ -30,14 +30,22 @@ def sent(actions) -> bytes:
     return tx[0].data
 
 
-def card_sends(e: T1Engine, hexbytes: str, t0: float, parity=None) -> list:
-    """Feed a card block, 12 etu per character; return the actions of the last."""
+def card_sends(e: T1Engine, hexbytes: str, t0: float, parity=None, quiet=True) -> list:
+    """Feed a card block, 12 etu per character; return the actions of the last.
+
+    A block that fails its checks is answered only after CWT of silence (the
+    card may still be sending, §11.4.3): with ``quiet`` the line then stays
+    quiet and the CWT timeout's actions are returned too."""
     raw = bytes.fromhex(hexbytes)
     for i, b in enumerate(raw):
         ok = True if parity is None else parity[i]
         acts = e.receive(b, t0 + i * 12 * ETU, ok)
         if i < len(raw) - 1 and not e.state.value == "DEAD":
             assert acts == [Deadline(pytest.approx(t0 + i * 12 * ETU + CWT))], acts
+    if quiet and any(isinstance(a, Note) and a.event == "t1_bad_block" for a in acts):
+        last = t0 + (len(raw) - 1) * 12 * ETU
+        assert of(acts, Transmit) == [] and acts[-1] == Deadline(pytest.approx(last + CWT))
+        acts = acts + e.timeout(last + CWT)
     return acts
 
 
@@ -172,7 +180,7 @@ def test_invalid_pcb_and_len_ff():
     assert sent(card_sends(e, "00 a0 00 a0", 0.1)) == bytes.fromhex("00 82 00 82")
     e.transmitted(0.2)
     # LEN=FF: the length is unknown, so the engine waits for CWT of silence
-    acts = card_sends(e, "00 00 ff", 0.3)
+    acts = card_sends(e, "00 00 ff", 0.3, quiet=False)
     assert of(acts, Transmit) == []
     quiet = e.receive(0x12, 0.31)
     assert quiet == [Deadline(pytest.approx(0.31 + CWT))]
