@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from firmware.errors import TlaError
 
-class BillingError(Exception):
+
+class BillingError(TlaError):
     """Base class. ``field`` names the offending field (e.g. ``lines[2].coefficient``)."""
 
     code = "billing_error"
@@ -24,13 +26,8 @@ class BillingError(Exception):
         message_fr: str | None = None,
         field: str = "",
     ):
-        super().__init__(detail or code or self.code)
-        self.detail = detail
+        super().__init__(detail, code=code, message_fr=message_fr)
         self.field = field
-        if code is not None:
-            self.code = code
-        if message_fr is not None:
-            self.message_fr = message_fr
 
     def __str__(self) -> str:
         where = f" [{self.field}]" if self.field else ""

@@ -9,21 +9,12 @@ Following h11, whose fault it is decides the class:
 
 from __future__ import annotations
 
+from firmware.errors import TlaError
 
-class CardError(Exception):
+
+class CardError(TlaError):
     code = "card_error"
     message_fr = "Erreur carte"
-
-    def __init__(self, detail: str = "", *, code: str | None = None, message_fr: str | None = None):
-        super().__init__(detail or self.code)
-        self.detail = detail
-        if code is not None:
-            self.code = code
-        if message_fr is not None:
-            self.message_fr = message_fr
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.detail}" if self.detail else self.code
 
 
 class CardAbsent(CardError):

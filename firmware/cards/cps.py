@@ -22,7 +22,6 @@ from firmware.cards.errors import (
 from firmware.cards.model import ProfessionalCard, Situation
 from firmware.cards.reader_base import CardAppReader
 
-
 # What a CPS signature may be asked for (see sign_digest).
 SIGN_PURPOSES = ("fse", "lot", "unlock")
 

@@ -9,21 +9,12 @@ medium let us down. None of them ever carries keys, PINs or patient data.
 
 from __future__ import annotations
 
+from firmware.errors import TlaError
 
-class StoreError(Exception):
+
+class StoreError(TlaError):
     code = "store_error"
     message_fr = "Erreur memoire"
-
-    def __init__(self, detail: str = "", *, code: str | None = None, message_fr: str | None = None):
-        super().__init__(detail or self.code)
-        self.detail = detail
-        if code is not None:
-            self.code = code
-        if message_fr is not None:
-            self.message_fr = message_fr
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.detail}" if self.detail else self.code
 
 
 class StoreUsageError(StoreError):

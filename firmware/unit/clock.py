@@ -14,8 +14,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
+from firmware.errors import TlaError
 
-class ClockNotSet(RuntimeError):
+
+class ClockNotSet(TlaError):
     """The clock was never set by the office."""
 
     code = "clock_not_set"

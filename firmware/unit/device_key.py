@@ -20,16 +20,12 @@ import stat
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from firmware.errors import TlaError
 
-class DeviceKeyError(Exception):
+
+class DeviceKeyError(TlaError):
     code = "device_key_invalid"
     message_fr = "Cle terminal invalide"
-
-    def __init__(self, detail: str, *, code: str | None = None):
-        super().__init__(detail)
-        self.detail = detail
-        if code:
-            self.code = code
 
 
 def _fsync_dir(path: str) -> None:

@@ -26,21 +26,14 @@ import cbor2
 from firmware.billing.errors import BillingError
 from firmware.billing.invoice import Invoice
 from firmware.billing.tariffs import TariffTable
+from firmware.errors import TlaError
 
 MAX_SERIAL = 32
 
 
-class DocumentError(Exception):
+class DocumentError(TlaError):
     code = "document_invalid"
     message_fr = "Donnees chargees illisibles"
-
-    def __init__(self, detail: str, *, code: str | None = None, message_fr: str | None = None):
-        super().__init__(detail)
-        self.detail = detail
-        if code:
-            self.code = code
-        if message_fr:
-            self.message_fr = message_fr
 
 
 def decode(payload: bytes, what: str) -> object:

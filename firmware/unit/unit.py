@@ -32,7 +32,7 @@ from firmware.store import Store
 from firmware.store.errors import StoreError
 
 from . import device_key, documents
-from .clock import UnitClock
+from .clock import ClockNotSet, UnitClock
 from .seal import firmware_seal
 
 log = logging.getLogger("opentla.unit")
@@ -113,7 +113,7 @@ class Unit:
     def _wall(self) -> float:
         try:
             return self.clock.now().timestamp()
-        except RuntimeError:  # never set: the store still needs a timestamp
+        except ClockNotSet:  # never set: the store still needs a timestamp
             return time.time()
 
     # ---- loaded data (store must be unlocked) -------------------------------------

@@ -7,17 +7,11 @@ here, keeping their own code and French text (docs/visit.md §Errors).
 
 from __future__ import annotations
 
-from firmware.billing.errors import BillingError, Issue
-from firmware.card.errors import CardError
-from firmware.store.errors import StoreError
-from firmware.unit.clock import ClockNotSet
-from firmware.unit.device_key import DeviceKeyError
-from firmware.unit.documents import DocumentError
-
-from .vitale_record import VitaleRecordError
+from firmware.billing.errors import Issue
+from firmware.errors import TlaError
 
 
-class VisitError(Exception):
+class VisitError(TlaError):
     """A use case could not be done. ``cause`` is the underlying error, if any."""
 
     code = "visit_error"
@@ -25,16 +19,8 @@ class VisitError(Exception):
 
     def __init__(self, detail: str = "", *, code: str | None = None,
                  message_fr: str | None = None, cause: BaseException | None = None):
-        super().__init__(detail or code or self.code)
-        self.detail = detail
+        super().__init__(detail, code=code, message_fr=message_fr)
         self.cause = cause
-        if code is not None:
-            self.code = code
-        if message_fr is not None:
-            self.message_fr = message_fr
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.detail}" if self.detail else self.code
 
 
 class WrongState(VisitError):
@@ -77,8 +63,7 @@ def translate(exc: BaseException, slot: str = "") -> VisitError:
     ``slot`` ("cps" or "vitale") names the card for card errors."""
     if isinstance(exc, VisitError):
         return exc
-    if isinstance(exc, (CardError, StoreError, BillingError, DocumentError, DeviceKeyError,
-                        ClockNotSet, VitaleRecordError)):
+    if isinstance(exc, TlaError):
         detail = f"{slot}: {exc}" if slot else str(exc)
         message = getattr(exc, "message_fr", None)
         if slot and exc.code in SLOT_MESSAGES:

@@ -28,6 +28,7 @@ from firmware.cards.cps_profile import PIN_TRIES
 from firmware.cards.errors import WrongPin
 from firmware.cards.model import ProfessionalCard, Situation
 from firmware.store.errors import StoreError
+from firmware.unit.clock import ClockNotSet
 from firmware.unit.documents import DocumentError
 from firmware.unit.unit import Unit
 
@@ -60,7 +61,7 @@ class Terminal:
     def now(self) -> datetime:
         try:
             return self.unit.clock.now()
-        except RuntimeError as exc:
+        except ClockNotSet as exc:
             raise translate(exc) from exc
 
     def today(self) -> date:

@@ -29,11 +29,12 @@ from datetime import UTC, date, datetime
 
 from firmware.billing import cbor_det
 from firmware.cards.model import AmcData, Beneficiary, PartialDate, RightsPeriod, VitaleCard
+from firmware.errors import TlaError
 
 FORMAT = "opentla-vitale-read/1"
 
 
-class VitaleRecordError(ValueError):
+class VitaleRecordError(TlaError, ValueError):
     code = "vitale_read_invalid"
     message_fr = "Lecture Vitale illisible"
 
