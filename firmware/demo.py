@@ -1,95 +1,242 @@
-"""``tla-unit demo``: the card link on the simulated board, end to end.
+"""``tla-unit demo``: a whole day of a home nurse on the simulated board (docs/demo.md).
 
-Inserts a Vitale 2 card in slot "vitale" and a CPS4 in slot "ps", activates
-both (ATR, PPS, protocol), and runs a few APDUs with their wire timing.
-
-The emulated cards come from :func:`demo_cards`: until the Vitale/CPS card OS
-(``board/sim/cardos``) lands they are the generic memory test card behind the
-real ATRs; swap them there (one place) for the real emulated profiles.
+The unit runs in-process (:class:`firmware.sim.SimUnit`, state in a temporary
+directory unless ``state`` is given) with its link on a pty; the office side is
+the real ``tla`` command line (:func:`host_tools.cli.main`) talking to it over
+that pty. Steps: pair (the nurse presses Valider, scripted), set the clock,
+enrol the CPS, load the sample office files (host_tools/samples/ and the sample
+tariff), run the visits through the use-case layer (:mod:`firmware.visit`):
+two prepared invoices signed in secured mode, one in degraded mode, one invoice
+made on the spot, one Vitale read only; then unload (verify, import once,
+acknowledge), unload again (nothing new), and print the imported FSEs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
+import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 
-from board.sim.card_emulator import CardEmulator, MemoryTestCard
-from board.sim.card_side import EmulatedCard
-from board.sim.slot import REFERENCE_ATRS, SimCardSlot
-from firmware.card.apdu import CommandAPDU
-from firmware.card.atr import Atr, parse_atr
-from firmware.card.errors import CardError
-from firmware.card.link import CardLink
-from firmware.card.slot import SlotConfig
+import cbor2
+from cryptography.hazmat.primitives.serialization import Encoding
 
-# slot name -> (card factory, preferred protocol)
-DemoCards = dict[str, tuple[Callable[[], EmulatedCard], int | None]]
+from board.sim.pki import TestPki
+from firmware.billing.amounts import format_euros
+from firmware.billing.tariffs import SAMPLE_PATH, TariffTable
+from firmware.sim import SimUnit
+from firmware.visit import ActChoice, Terminal
 
-DEMO_APDUS: dict[str, list[tuple[str, CommandAPDU]]] = {
-    "vitale": [
-        ("SELECT", CommandAPDU(0x00, 0xA4, 0x00, 0x00, data=bytes.fromhex("2F20"))),
-        ("READ BINARY 32", CommandAPDU(0x00, 0xB0, 0x00, 0x00, le=32)),
-        ("READ BINARY 255", CommandAPDU(0x00, 0xB0, 0x00, 0x00, le=255)),
-    ],
-    "ps": [
-        ("SELECT", CommandAPDU(0x00, 0xA4, 0x00, 0x00, data=bytes.fromhex("2F20"))),
-        ("READ BINARY 64", CommandAPDU(0x00, 0xB0, 0x00, 0x00, le=64)),
-        ("SIGN (PSO:CDS 35 B)", CommandAPDU(0x00, 0x2A, 0x9E, 0x9A, data=bytes(35), le=256)),
-    ],
-}
+SAMPLES = Path(__file__).resolve().parents[1] / "host_tools" / "samples"
+SAMPLE_FILES = ("invoices.json", "patients.csv", "fse_ranges.csv", "opposition.csv")
+DAY_START = datetime(2026, 3, 10, 7, 30, tzinfo=UTC)  # the cards are valid on that day
+CPS_CARD, CPS_PIN = "cps_infirmier", "4321"
+VITALE_CARD = "vitale_famille_essai"
+PRESCRIPTION = {"prescriber_id": "10001234567", "date": "2026-03-05",
+                "prescriber_name": "DR EXEMPLE"}
+# the invoice made on the spot: AMI 1 + IFD for PAUL, read from the card
+SPOT_ACTS = (ActChoice("AMI", coefficient="1"), ActChoice("IFD"))
 
-
-def demo_cards() -> DemoCards:
-    """The cards inserted by the demo. Replace the factories here with the
-    Vitale 2 and CPS4 card OS emulations when available."""
-    return {
-        "vitale": (lambda: MemoryTestCard(atr=REFERENCE_ATRS["vitale2"][0]), None),
-        "ps": (lambda: MemoryTestCard(atr=REFERENCE_ATRS["cps4-t1"][0]), 1),
-    }
+Print = Callable[[str], None]
 
 
-def describe_atr(atr: Atr) -> str:
-    parts = [f"convention {atr.convention}", f"T={','.join(map(str, atr.protocols or []))}"]
-    if atr.ta(1) is not None:
-        parts.append(f"TA1={atr.ta(1):02X} (Fi {atr.fi}, Di {atr.di}, f max {atr.f_max / 1e6:g} MHz)")
-    parts.append(f"N={atr.n} WI={atr.wi}")
-    if atr.ifsc is not None:
-        parts.append(f"IFSC={atr.ifsc} BWI={atr.bwi} CWI={atr.cwi} {atr.checksum}")
-    parts.append("specific mode" if atr.specific else "negotiable mode")
-    parts.append(f"historical {atr.historical.hex(' ').upper()}")
-    return ", ".join(parts)
+class DemoFailed(RuntimeError):
+    """A step of the day did not give what it should."""
 
 
-def run_demo(print_=print, cards: DemoCards | None = None) -> int:
-    """Run the demo; returns 0 when every slot worked."""
-    status = 0
-    for slot_name, (factory, prefer) in (cards or demo_cards()).items():
-        port = SimCardSlot(CardEmulator(factory()))
-        link = CardLink(port, SlotConfig(prefer_protocol=prefer))
-        print_(f"== slot {slot_name}")
-        try:
-            atr = link.power_on()
-        except CardError as exc:
-            print_(f"   activation failed: {exc.code} ({exc.message_fr})")
-            status = 1
-            continue
-        t = link.timing
-        print_(f"   ATR {atr.hex(' ').upper()}")
-        print_(f"   {describe_atr(parse_atr(atr))}")
-        pps = link.slot.pps_outcome
-        print_("   PPS " + (f"accepted: T={pps.protocol} Fi={pps.fi} Di={pps.di}" if pps
-                            else "not needed or not possible"))
-        print_(f"   T={link.protocol}, etu {t.etu * 1e6:.2f} us ({t.baud:.0f} baud at "
-               f"{t.clock_hz / 1e6:g} MHz)")
-        for label, cmd in DEMO_APDUS.get(slot_name, []):
-            try:
-                resp = link.transmit(cmd)
-            except CardError as exc:
-                print_(f"   {label}: {exc.code} ({exc.message_fr})")
-                status = 1
-                break
-            w = link.stats.last
-            print_(f"   {label:20} -> {resp.describe():32} {len(resp.data):3} B, "
-                   f"{w.chars_sent}+{w.chars_received} chars, {w.etu:.0f} etu, "
-                   f"{w.seconds * 1e3:.2f} ms")
-        link.power_off()
-    return status
+@dataclass
+class DayResult:
+    """What the demo did: the FSEs it signed and the office database's rows."""
+
+    signed: dict[str, str]  # fse_id -> mode
+    vitale_reads: list[str]
+    office_db: Path
+    rows: list[dict]
+
+
+def _tla(args: list[str], print_: Print) -> str:
+    """Run the office command line in-process; its output, or DemoFailed."""
+    from host_tools.cli import main as tla
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = tla(args)
+    if rc != 0:
+        raise DemoFailed(f"tla {args[4] if len(args) > 4 else args}: exit {rc}: "
+                         f"{err.getvalue().strip() or out.getvalue().strip()}")
+    return out.getvalue()
+
+
+def office_files(office: Path, pki: TestPki) -> tuple[list[Path], Path]:
+    """The files the office loads (samples + the sample tariff) and the trust PEM."""
+    tariffs = office / "tariffs.json"
+    tariffs.write_text(json.dumps({"tariffs": json.loads(SAMPLE_PATH.read_text("utf-8"))}),
+                       encoding="utf-8")
+    trust = office / "card-cas.pem"
+    trust.write_bytes(b"".join(c.public_bytes(Encoding.PEM)
+                               for c in (pki.root, pki.cps_ca, pki.vitale_ca)))
+    return [tariffs, *(SAMPLES / name for name in SAMPLE_FILES)], trust
+
+
+def _visits(sim: SimUnit, print_: Print) -> tuple[dict[str, str], list[str]]:
+    """The nurse's round, through the use-case layer on the unit's thread."""
+    signed: dict[str, str] = {}
+
+    def on_unit(fn: Callable[[Terminal], object]):
+        return sim.terminal_call(fn)
+
+    def finish(visit, label: str) -> None:
+        report = visit.check()
+        if not report.ok:
+            raise DemoFailed(f"{label}: checks refused: {[e.code for e in report.errors]}")
+        result = visit.sign()
+        signed[result.fse_id] = result.mode
+        print_(f"   {label}: FSE n{result.fse_number} {result.mode}, "
+               f"{format_euros(result.total_cents)} (AMO {format_euros(report.amo_cents)})")
+
+    prepared = on_unit(lambda t: t.prepared_invoices())
+    print_(f"   {len(prepared)} prepared invoices: "
+           + ", ".join(f"{p.invoice_id} {p.patient_name}" for p in prepared))
+    by_patient = {p.patient_name: p.invoice_id for p in prepared}
+
+    for name in ("ESSAI PAUL", "ESSAI EMMA"):  # secured: both cards sign
+        sim.insert("vitale", VITALE_CARD)
+
+        def secured(t: Terminal, invoice_id: str = by_patient[name], label: str = name) -> None:
+            visit = t.start_visit(invoice_id)
+            view = visit.read_vitale()
+            if view.suggested is None:
+                raise DemoFailed(f"{label}: the card does not hold the invoice's patient")
+            visit.choose_beneficiary(view.suggested)  # the patient confirms on the screen
+            finish(visit, f"{invoice_id} {label} (Vitale read, beneficiary {view.suggested})")
+        on_unit(secured)
+        sim.remove("vitale")
+
+    def degraded(t: Terminal) -> None:  # the family card stayed at home
+        invoice_id = by_patient["ESSAI LUCAS"]
+        visit = t.start_visit(invoice_id)
+        visit.use_degraded()
+        finish(visit, f"{invoice_id} ESSAI LUCAS (no Vitale: degraded)")
+    on_unit(degraded)
+
+    sim.insert("vitale", VITALE_CARD)
+
+    def on_the_spot(t: Terminal) -> None:  # an unplanned visit to PAUL
+        visit = t.new_visit(list(SPOT_ACTS), prescription=PRESCRIPTION)
+        view = visit.read_vitale()
+        visit.choose_beneficiary(view.beneficiaries[0].index)
+        finish(visit, "on the spot, ESSAI PAUL (AMI 1 + IFD)")
+    on_unit(on_the_spot)
+
+    read = on_unit(lambda t: t.read_vitale_only())
+    print_(f"   Vitale read only: {read.read_id} ({len(read.beneficiaries)} beneficiaries)")
+    sim.remove("vitale")
+    return signed, [read.read_id]
+
+
+def _act(tariffs: TariffTable, profession: str, line: dict) -> str:
+    """``AMI 2``, ``IFD``, ``IK 4 km``: the coefficient only for coefficient acts."""
+    entry = tariffs.entry(profession, line["code"])
+    text = line["code"]
+    if entry is not None and entry.kind == "coefficient" and line.get("coefficient"):
+        text += f" {line['coefficient']}"
+    if line.get("km"):
+        text += f" {line['km']} km"
+    return text
+
+
+def fse_rows(db_path: Path) -> list[dict]:
+    """Imported FSEs with their acts (from the verified payload kept in the office DB)."""
+    from host_tools.office_db import OfficeDb
+
+    tariffs = TariffTable.load_sample()
+    rows = []
+    with OfficeDb(db_path) as db:
+        for row in db.fses():
+            _, cose = db.fse(row["import_id"])
+            payload = cbor2.loads(cbor2.loads(cose).value[2])
+            lines = payload["invoice"]["lines"]
+            profession = payload["invoice"]["profession"]
+            acts = " + ".join(_act(tariffs, profession, line) for line in lines)
+            rows.append({**row, "acts": acts})
+    return sorted(rows, key=lambda r: (r["billing_number"], r["fse_number"]))
+
+
+def table(rows: list[dict]) -> list[str]:
+    head = (f"{'No':>3}  {'Mode':<11} {'Patient':<12} {'Date':<10}  {'Acts':<24} "
+            f"{'Total':>11} {'AMO':>11} {'Patient':>11}")
+    out = [head, "-" * len(head)]
+    for r in rows:
+        out.append(f"{r['fse_number']:>3}  {r['mode']:<11} {r['patient_name'][:12]:<12} "
+                   f"{r['date_of_care']:<10}  {r['acts'][:24]:<24} "
+                   f"{format_euros(r['total_cents']):>11} {format_euros(r['amo_cents']):>11} "
+                   f"{format_euros(r['patient_cents']):>11}")
+    total = sum(r["total_cents"] for r in rows)
+    out.append(f"{len(rows)} FSEs, {format_euros(total)} in all")
+    return out
+
+
+def run_day(state: Path, print_: Print = print) -> DayResult:
+    """The whole day with the unit's state and the office files under ``state``."""
+    pki = TestPki.create()
+    office = state / "office"
+    office.mkdir(parents=True, exist_ok=True)
+    files, trust = office_files(office, pki)
+    db = office / "office.db"
+    sim = SimUnit(state / "unit", pki=pki, auto_confirm=True)
+    with sim:
+        base = ["--keys", str(office / "host_keys.json"), "--timeout", "10"]
+        port = ["--port", sim.path]
+        print_(f"1. Simulated unit started, link on {sim.path}")
+        out = _tla([*base, "pair", *port, "--name", "Cabinet demo", "--wait", "30"], print_)
+        print_(f"2. Paired (code {sim.pairing_codes[-1]} shown, Valider pressed): "
+               + out.strip().splitlines()[-1])
+        _tla([*base, "clock", "set", *port, "--time", DAY_START.strftime("%Y-%m-%dT%H:%M:%S")],
+             print_)
+        print_(f"3. Clock set to {DAY_START:%Y-%m-%d %H:%M} UTC")
+        sim.insert("ps", CPS_CARD)
+        pro = sim.terminal_call(lambda t: t.enrol(CPS_PIN))
+        sim.terminal_call(lambda t: t.lock())
+        print_(f"4. CPS of {pro.first_name} {pro.name} enrolled (PIN entered)")
+        out = _tla([*base, "load", *port, *map(str, files)], print_)
+        print_(f"5. {out.strip().rstrip('.')} from {', '.join(f.name for f in files)}")
+        pro = sim.terminal_call(lambda t: t.unlock(CPS_PIN))
+        print_("6. Unit unlocked by the CPS + PIN; the round:")
+        signed, reads = _visits(sim, print_)
+        seal = sim.call(lambda: sim.unit.seal.hex())
+        unload = [*base, "unload", *port, "--db", str(db), "--trust", str(trust), "--seal", seal]
+        print_(f"7. Unload: {_tla(unload, print_).strip()}")
+        print_(f"8. Unload again: {_tla(unload, print_).strip()}")
+        left = sim.call(lambda: [(f.fse_id, f.status) for f in sim.unit.store.list_fses()])
+    rows = fse_rows(db)
+    imported = {r["fse_id"]: r["mode"] for r in rows}
+    if imported != signed:
+        raise DemoFailed(f"the office holds {imported}, the unit signed {signed}")
+    if any(not r["acked_at"] for r in rows):
+        raise DemoFailed("an imported FSE was not acknowledged")
+    if any(status != "imported" for _, status in left):
+        raise DemoFailed(f"FSEs left on the unit not acknowledged: {left}")
+    return DayResult(signed, reads, db, rows)
+
+
+def run_demo(print_: Print = print, state: Path | None = None) -> int:
+    """``tla-unit demo``: 0 only when every step worked."""
+    print_("OpenTLA demo: a home nurse's day on the simulated board")
+    try:
+        if state is not None:
+            result = run_day(Path(state), print_)
+        else:
+            with tempfile.TemporaryDirectory(prefix="tla-demo-") as tmp:
+                result = run_day(Path(tmp), print_)
+    except Exception as exc:  # noqa: BLE001 - the demo reports any failure and exits 1
+        print_(f"DEMO FAILED: {type(exc).__name__}: {exc}")
+        return 1
+    print_("9. FSEs imported into the office database:")
+    for line in table(result.rows):
+        print_("   " + line)
+    print_("Demo complete: every FSE verified, imported once and acknowledged.")
+    return 0

@@ -17,8 +17,9 @@ from typing import Protocol
 from firmware.errors import TlaError
 
 
-class ClockNotSet(TlaError):
-    """The clock was never set by the office."""
+class ClockNotSet(TlaError, RuntimeError):
+    """The clock was never set by the office. A RuntimeError too: that is what
+    the office link's UnitServices contract expects from ``clock_now``."""
 
     code = "clock_not_set"
     message_fr = "Heure non reglee"

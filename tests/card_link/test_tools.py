@@ -52,7 +52,7 @@ def test_apdu_fault_and_errors(capsys):
 
 
 def test_unit_demo(capsys):
-    assert unit_main(["demo"]) == 0
+    assert unit_main(["cards"]) == 0
     out = capsys.readouterr().out
     assert "slot vitale" in out and "slot ps" in out
     assert "PPS accepted: T=0 Fi=372 Di=4" in out  # Vitale 2 TA1=13

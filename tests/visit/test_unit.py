@@ -13,7 +13,8 @@ import cbor2
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from firmware.link.groups import UnitGroup
+from firmware.link.groups import OsErr, OsGroup, UnitGroup
+from firmware.link.header import GroupError
 from firmware.unit import (
     ClockNotSet,
     DeviceKeyError,
@@ -117,6 +118,17 @@ def test_unit_services_info_and_clock(board):
     later = datetime(2026, 4, 1, 8, 0, tzinfo=UTC)
     unit.set_clock(later)
     assert unit.clock_now() == later
+
+
+def test_link_serves_a_unit_whose_clock_was_never_set(board):
+    # A new unit out of the box: the office must still pair, read its info and
+    # be told (not crash) that the clock needs setting.
+    unit = board.unit
+    unit.clock = OffsetClock(base=lambda: 0.0)  # never set
+    assert UnitGroup(unit).info(None, None)["clock"] == ""
+    with pytest.raises(GroupError) as exc:
+        OsGroup(unit, 2048).datetime_read(None, None)
+    assert exc.value.rc == OsErr.RTC_NOT_SET
 
 
 def test_serial_and_device_key_survive_a_restart(board):

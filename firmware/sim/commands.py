@@ -1,0 +1,207 @@
+"""``tla-unit sim``: the unit on the simulated board, driven by a small command language.
+
+The unit's link is served on a pseudo-terminal whose path is printed
+(``link port: /dev/pts/N``) and, with ``--link PATH``, symlinked there; the
+office tools open it like a USB port. What a person does at the unit is typed
+on stdin or read from ``--script FILE``, one command per line (docs/demo.md):
+
+    insert ps cps_infirmier      put an emulated card (board/sim/cards) in a slot
+    remove vitale                pull the card out (pulling the CPS locks the unit)
+    wait-pairing [SECONDS]       wait until a pairing code shows on the screen
+    key valider | key annuler    press a key (accept / refuse the pairing code)
+    enrol PIN                    enrol the CPS in slot ps (right after pairing)
+    unlock PIN | lock            open / close the professional's session
+    battery PERCENT              set the simulated fuel gauge
+    info                         what the unit says about itself
+    sleep SECONDS                pause (scripts)
+    quit                         stop (EOF, Ctrl-C and SIGTERM stop too)
+
+Blank lines and ``#`` comments are ignored. Each command answers one line,
+``ok ...`` or ``error: CODE (French screen text)``. A failing script line stops
+the run with exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from firmware.link.events import Action, LinkError, PairingRequested, Send
+
+from .unit import SimUnit, SimUnitError
+
+Print = Callable[[str], None]
+
+
+class Quit(Exception):
+    """The ``quit`` command."""
+
+
+def _usage(text: str) -> SimUnitError:
+    return SimUnitError(f"usage: {text}")
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise SimUnitError(f"{what} must be a number, not {text!r}") from None
+
+
+def execute(sim: SimUnit, line: str) -> str | None:
+    """Run one command line; returns the ``ok`` answer (None for blank/comment).
+    Raises :class:`Quit`, or any error of the unit (code + message_fr)."""
+    words = shlex.split(line, comments=True)
+    if not words:
+        return None
+    name, args = words[0].lower(), words[1:]
+    if name == "insert":
+        if len(args) != 2:
+            raise _usage("insert vitale|ps CARD")
+        sim.insert(args[0], args[1])
+        return f"ok {args[1]} in slot {args[0]}"
+    if name == "remove":
+        if len(args) != 1:
+            raise _usage("remove vitale|ps")
+        sim.remove(args[0])
+        return f"ok slot {args[0]} empty"
+    if name == "key":
+        if len(args) != 1:
+            raise _usage("key valider|annuler")
+        sim.press(args[0].lower())
+        return f"ok {args[0].lower()} pressed"
+    if name == "wait-pairing":
+        code = sim.wait_pairing(_number(args[0], "timeout") if args else 60.0)
+        return f"ok pairing code {code} on screen"
+    if name in ("enrol", "unlock"):
+        if len(args) != 1:
+            raise _usage(f"{name} PIN")
+        pin = args[0]
+        pro = sim.terminal_call(lambda t: t.enrol(pin) if name == "enrol" else t.unlock(pin))
+        return f"ok {pro.card_type} {pro.name} {pro.first_name} " + (
+            "enrolled, unlocked" if name == "enrol" else "unlocked")
+    if name == "lock":
+        sim.terminal_call(lambda t: t.lock())
+        return "ok locked"
+    if name == "battery":
+        if len(args) != 1:
+            raise _usage("battery PERCENT")
+        try:
+            sim.gauge.set(_number(args[0], "battery"))
+        except ValueError as exc:
+            raise SimUnitError(str(exc)) from None
+        return f"ok battery {sim.gauge.percent()} %"
+    if name == "info":
+        info = sim.call(lambda: sim.unit.unit_info())
+        return (f"ok serial {info.serial} firmware {info.firmware} battery "
+                f"{info.battery_percent} % storage {info.storage_used}/{info.storage_total} "
+                f"{'locked' if info.locked else 'unlocked'} cards "
+                + (" ".join(f"{k}={v}" for k, v in sorted(sim.cards.items())) or "none"))
+    if name == "sleep":
+        if len(args) != 1:
+            raise _usage("sleep SECONDS")
+        time.sleep(_number(args[0], "sleep"))
+        return "ok"
+    if name == "quit":
+        raise Quit()
+    raise SimUnitError(f"unknown command {name!r} (insert, remove, wait-pairing, key, enrol, "
+                       "unlock, lock, battery, info, sleep, quit)")
+
+
+def describe_error(exc: BaseException) -> str:
+    code = getattr(exc, "code", None)
+    text = getattr(exc, "message_fr", None)
+    if code and text:
+        return f"error: {code} ({text})"
+    return f"error: {exc}"
+
+
+def run_lines(sim: SimUnit, lines: Iterable[str], print_: Print, *, stop_on_error: bool) -> bool:
+    """Run commands; False if one failed and ``stop_on_error``. Raises Quit."""
+    for line in lines:
+        try:
+            answer = execute(sim, line)
+        except Quit:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure is reported, the unit goes on
+            print_(describe_error(exc))
+            if stop_on_error:
+                return False
+            continue
+        if answer is not None:
+            print_(answer)
+    return True
+
+
+def _show(print_: Print) -> Callable[[Action], None]:
+    def show(action: Action) -> None:
+        if isinstance(action, Send):
+            return
+        text = getattr(action, "message_fr", None)
+        if isinstance(action, LinkError):
+            text = f"link: {action.code} ({action.detail})"
+        elif isinstance(action, PairingRequested):
+            text = f"pairing code {action.code} for {action.host_name!r}: key valider?"
+        print_(f"[unit] {text.replace(chr(10), ' / ') if text else type(action).__name__}")
+    return show
+
+
+def run_sim(*, link: Path | None = None, state: Path | None = None, script: Path | None = None,
+            stdin: Iterable[str] | None = None, print_: Print | None = None) -> int:
+    """The ``tla-unit sim`` loop; returns the exit code."""
+    out: Print = print_ or (lambda text: print(text, flush=True))
+    tmp = tempfile.TemporaryDirectory(prefix="tla-sim-") if state is None else None
+    state_dir = Path(tmp.name) if tmp is not None else Path(state)  # type: ignore[arg-type]
+    restore = None
+    if threading.current_thread() is threading.main_thread():
+        def on_term(signum, frame):  # SIGTERM stops like Ctrl-C
+            raise KeyboardInterrupt
+        restore = signal.signal(signal.SIGTERM, on_term)
+    sim = SimUnit(state_dir, on_event=_show(out))
+    status = 0
+    try:
+        sim.start()
+        if link is not None:
+            if link.is_symlink():
+                link.unlink()
+            link.symlink_to(sim.path)
+        out(f"link port: {sim.path}")
+        out(f"state: {state_dir}" + (" (temporary)" if tmp is not None else ""))
+        if script is not None and not run_lines(sim, script.read_text(encoding="utf-8")
+                                                .splitlines(), out, stop_on_error=True):
+            status = 1
+        else:
+            run_lines(sim, stdin if stdin is not None else sys.stdin, out, stop_on_error=False)
+    except Quit:
+        pass
+    except KeyboardInterrupt:
+        pass
+    except SimUnitError as exc:
+        out(describe_error(exc))
+        status = 1
+    finally:
+        sim.stop()
+        if link is not None and link.is_symlink() and os.readlink(link).startswith("/dev/"):
+            link.unlink()
+        if tmp is not None:
+            tmp.cleanup()
+        if restore is not None:
+            signal.signal(signal.SIGTERM, restore)
+    out("stopped")
+    return status
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    sim = sub.add_parser("sim", help="the unit on the simulated board, link on a pty")
+    sim.add_argument("--link", type=Path, help="also make this symlink to the pty")
+    sim.add_argument("--state", type=Path, help="state directory (default: temporary)")
+    sim.add_argument("--script", type=Path, help="commands to run first (docs/demo.md)")
+    sim.set_defaults(func=lambda a: run_sim(link=a.link, state=a.state, script=a.script))
