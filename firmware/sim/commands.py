@@ -124,6 +124,19 @@ def describe_error(exc: BaseException) -> str:
     return f"error: {exc}"
 
 
+def _line_printer(stream) -> Print:
+    """Print whole lines from several threads (the command loop and the unit's
+    link events) without interleaving them: one locked write per line."""
+    lock = threading.Lock()
+
+    def write(text: str) -> None:
+        with lock:
+            stream.write(text + "\n")
+            stream.flush()
+
+    return write
+
+
 def run_lines(sim: SimUnit, lines: Iterable[str], print_: Print, *, stop_on_error: bool) -> bool:
     """Run commands; False if one failed and ``stop_on_error``. Raises Quit."""
     for line in lines:
@@ -157,7 +170,7 @@ def _show(print_: Print) -> Callable[[Action], None]:
 def run_sim(*, link: Path | None = None, state: Path | None = None, script: Path | None = None,
             stdin: Iterable[str] | None = None, print_: Print | None = None) -> int:
     """The ``tla-unit sim`` loop; returns the exit code."""
-    out: Print = print_ or (lambda text: print(text, flush=True))
+    out: Print = print_ or _line_printer(sys.stdout)
     tmp = tempfile.TemporaryDirectory(prefix="tla-sim-") if state is None else None
     state_dir = Path(tmp.name) if tmp is not None else Path(state)  # type: ignore[arg-type]
     restore = None
