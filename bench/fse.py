@@ -74,14 +74,14 @@ def setup():
     vit_cert = _cert("Vitale", vit_key, "Bench Root", root_key, False)
     dev_key = Ed25519PrivateKey.generate()
     seal = bytes(32)
-    sit = Situation(0, "123456789", "24", "00", "1", "30", True, True)
+    sit = Situation(0, "123456789", "60", "00", "1", "30", True, True)
     ps = ProfessionalCard("CPS", "8", "810001234567", "MARTIN", "CLAIRE", "CPS1",
                           date(2028, 1, 1), (sit,))
     ben = Beneficiary(0, "DUPONT", "JEAN", PartialDate(1980, 1, 15), 1, "00", "1800175123456",
                       "42", "01", "341", "0000", (RightsPeriod(date(2025, 1, 1), None),))
     card = VitaleCard("0123456789", "vitale2", None, ben.nir, (ben,))
     inv = Invoice.from_dict({
-        "invoice_id": "INV-1", "billing_number": "123456789", "profession": "24",
+        "invoice_id": "INV-1", "billing_number": "123456789", "profession": "60",
         "date_of_care": "2026-03-10", "tiers_payant": "amo",
         "prescription": {"prescriber_id": "10001234567", "date": "2026-03-01"},
         "lines": [{"code": "AMI", "coefficient": "1.5"}, {"code": "AMI", "coefficient": "4"},

@@ -4,8 +4,8 @@ validity dates, per profession, and each profession's default AMO rate.
 File format (JSON or YAML, documented with an example in docs/billing.md)::
 
     {"name": "...", "sample": true,
-     "professions": {"24": {"label": "Infirmier", "amo_rate": 60}},
-     "acts": [{"profession": "24", "code": "AMI", "label": "...", "kind": "coefficient",
+     "professions": {"60": {"label": "Infirmier", "amo_rate": 60}},
+     "acts": [{"profession": "60", "code": "AMI", "label": "...", "kind": "coefficient",
                "prescription": true, "category": "care",
                "prices": [{"from": "2024-01-01", "to": null, "unit_price": "3.15"}]}]}
 

@@ -1,0 +1,50 @@
+"""Every bench still runs and prints the one JSON object its issue names.
+
+Speeds are not asserted here (they live in the bench output). The card-link
+ratios are asserted because they are emulated wire time, not wall-clock time:
+deterministic figures of the protocol engines.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+BENCHES = [
+    ("card_link.py", [], {"worst_ratio"}),
+    ("card_reads.py", [], {"worst_ratio"}),
+    ("fse.py", ["--batch", "200", "--build", "20"], {"build_per_s", "verify_per_s", "payload_bytes"}),
+    ("store.py", ["--fse", "20", "--invoices", "200", "--full-mib", "2"],
+     {"commit_p50_s", "commit_p99_s", "fsync_floor_s"}),
+    ("offload.py", ["--count", "20"], {"fse_per_s", "wire_bytes_per_fse", "payload_bytes_per_fse"}),
+]
+
+
+def run_bench(name: str, args: list[str], tmp_path: Path) -> dict:
+    extra = ["--dir", str(tmp_path)] if name == "store.py" else []
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / name), *args, *extra, "--json"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, f"{name} --json printed {len(lines)} lines"
+    return json.loads(lines[0])
+
+
+@pytest.mark.parametrize(("name", "args", "keys"), BENCHES, ids=[b[0] for b in BENCHES])
+def test_bench_prints_its_json_keys(name, args, keys, tmp_path):
+    figures = run_bench(name, args, tmp_path)
+    assert keys <= figures.keys()
+    for key in keys:
+        assert isinstance(figures[key], int | float) and figures[key] > 0
+
+
+def test_card_wire_time_stays_within_the_iso_bounds(tmp_path):
+    # Emulated wire time against the ISO 7816-3 lower bound (issue targets).
+    assert run_bench("card_link.py", [], tmp_path)["worst_ratio"] <= 1.05
+    assert run_bench("card_reads.py", [], tmp_path)["worst_ratio"] <= 1.2
