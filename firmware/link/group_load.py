@@ -70,8 +70,10 @@ def check_payload(kind: str, record_id: str, payload: bytes) -> None:
                 raise BillingError("serials must be a list of texts", field="serials")
         elif not isinstance(value, dict):
             raise BillingError("patient must be a map", field="$")
-    except BillingError as exc:
-        raise data_error(GROUP_LOAD, DataErr.BAD_RECORD, f"{kind} {record_id}: {exc}") from None
+    except BillingError as exc:  # name the field, never its value: this reason is logged
+        where = exc.field or "$"
+        raise data_error(GROUP_LOAD, DataErr.BAD_RECORD,
+                         f"{kind} {record_id}: field {where} invalid ({exc.code})") from None
 
 
 class LoadGroup:

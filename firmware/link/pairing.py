@@ -2,13 +2,16 @@
 
 States and moves (``now`` is the driver's monotonic clock, in seconds)::
 
-    pairing:  none --pair_begin--> waiting --confirm (key press)--> confirmed
+    pairing:  none --pair_begin(commitment)--> committed (no code shown yet)
+              committed --pair_finish(hn opens the commitment, good sig)--> waiting,
+                  code shown, error PAIRING_PENDING
+              waiting --confirm (key press)--> confirmed
               waiting --reject (key press)--> rejected
-              waiting|confirmed|rejected --deadline--> none (expired)
-              confirmed --pair_finish(good sig)--> none, host stored (paired)
+              any --deadline--> none (expired)
+              confirmed --pair_finish(same hn, good sig)--> none, host stored (paired)
               waiting --pair_finish--> waiting, error PAIRING_PENDING (host polls)
               rejected --pair_finish--> none, error PAIRING_REJECTED
-              any --pair_finish(bad sig)--> none, error BAD_SIGNATURE
+              any --pair_finish(bad sig, other hn)--> none, error BAD_SIGNATURE
 
     session:  closed --session_begin(paired host)--> challenged (one nonce, 30 s)
               challenged --session_auth(good sig + key confirmation)--> open
@@ -91,10 +94,14 @@ def field_bytes(body: dict[str, Any], name: str, size: int) -> bytes:
 @dataclass
 class _Pairing:
     host: sec.PairedHost
-    transcript: bytes
-    code: str
+    shared: bytes  # X25519 secret, kept until the host reveals its nonce
+    un: bytes
+    commitment: bytes
     deadline: float
-    state: str = "waiting"  # waiting | confirmed | rejected
+    hn: bytes = b""
+    transcript: bytes = b""
+    code: str = ""
+    state: str = "committed"  # committed | waiting | confirmed | rejected
 
 
 @dataclass
@@ -150,7 +157,7 @@ class LinkSecurity:
     def tick(self, now: float) -> None:
         """Let deadlines pass: expire a pairing request and an idle session."""
         if self._pairing is not None and now >= self._pairing.deadline:
-            if self._pairing.state != "rejected":
+            if self._pairing.state in ("waiting", "confirmed"):
                 self.events.append(PairingEnded("expired", self._pairing.host.name))
             self._pairing = None
         if self._challenge is not None and now >= self._challenge.deadline:
@@ -178,7 +185,7 @@ class LinkSecurity:
         self._check_lockout(now)
         hid = field_bytes(body, "hid", sec.KEY_SIZE)
         hkx = field_bytes(body, "hkx", sec.KEY_SIZE)
-        hn = field_bytes(body, "hn", sec.NONCE_SIZE)
+        commitment = field_bytes(body, "hc", 32)
         name = body.get("name", "")
         if not isinstance(name, str) or len(name) > NAME_MAX:
             raise MgmtError(MgmtErr.EINVAL, f"'name' must be a text of at most {NAME_MAX} characters")
@@ -189,25 +196,38 @@ class LinkSecurity:
         except ValueError as exc:
             raise refuse(SecurityErr.BAD_KEY, str(exc)) from None
         un = self.random_bytes(sec.NONCE_SIZE)
-        uid, ukx = self.identity.id, self.identity.kx_public
-        transcript = sec.pairing_transcript(uid, ukx, hid, hkx, un, hn)
-        code = sec.pairing_code(shared, transcript)
         host = sec.PairedHost(hid, hkx, name)
-        self._pairing = _Pairing(host, transcript, code, now + PAIRING_WINDOW_S)
-        self.events.append(PairingRequested(code, name))
+        self._pairing = _Pairing(host, shared, un, commitment, now + PAIRING_WINDOW_S)
+        uid, ukx = self.identity.id, self.identity.kx_public
         return {"uid": uid, "ukx": ukx, "un": un, "ttl": int(PAIRING_WINDOW_S)}
 
     def pair_finish(self, body: dict[str, Any], now: float) -> dict[str, Any]:
         self.tick(now)
         signature = field_bytes(body, "sig", sec.SIGNATURE_SIZE)
+        hn = field_bytes(body, "hn", sec.NONCE_SIZE)
         pairing = self._pairing
         if pairing is None:
             raise refuse(SecurityErr.NO_PAIRING, "no pairing in progress (expired?)")
         host = pairing.host
-        if not sec.verify(host.host_id, sec.LABEL_PAIR_HOST, pairing.transcript, signature):
+        if pairing.state == "committed":
+            opened = sec.pairing_commitment(host.host_id, host.kx_public, hn)
+            if hmac.compare_digest(opened, pairing.commitment):
+                pairing.hn = hn
+                pairing.transcript = sec.pairing_transcript(
+                    self.identity.id, self.identity.kx_public, host.host_id, host.kx_public,
+                    pairing.un, hn)
+        same_nonce = bool(pairing.hn) and hmac.compare_digest(hn, pairing.hn)
+        if not (same_nonce and sec.verify(host.host_id, sec.LABEL_PAIR_HOST, pairing.transcript,
+                                          signature)):
             self._pairing = None
-            self.events.append(PairingEnded("failed", host.name))
-            raise refuse(SecurityErr.BAD_SIGNATURE, "host signature does not verify")
+            if pairing.state != "committed":
+                self.events.append(PairingEnded("failed", host.name))
+            raise refuse(SecurityErr.BAD_SIGNATURE, "host nonce or signature does not verify")
+        if pairing.state == "committed":  # revealed: only now can both screens show the code
+            pairing.code = sec.pairing_code(pairing.shared, pairing.transcript)
+            pairing.shared = b""
+            pairing.state = "waiting"
+            self.events.append(PairingRequested(pairing.code, host.name))
         if pairing.state == "rejected":
             self._pairing = None
             raise refuse(SecurityErr.PAIRING_REJECTED, "refused at the unit")

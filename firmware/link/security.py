@@ -39,6 +39,7 @@ LABEL_PAIR_HOST = b"OpenTLA pairing v1 host"
 LABEL_SESSION_UNIT = b"OpenTLA session v1 unit"
 LABEL_SESSION_HOST = b"OpenTLA session v1 host"
 INFO_CODE = b"OpenTLA pairing code v1"
+COMMIT_CONTEXT = b"OpenTLA pairing commit v1"
 INFO_SESSION_KEY = b"OpenTLA session key v1"
 KEY_CONFIRM_HOST = b"OpenTLA key confirmation v1 host"
 
@@ -100,6 +101,18 @@ def verify(public_id: bytes, label: bytes, transcript: bytes, signature: bytes) 
 def pairing_transcript(uid: bytes, ukx: bytes, hid: bytes, hkx: bytes, un: bytes, hn: bytes) -> bytes:
     """All fields have fixed sizes, so plain concatenation is unambiguous."""
     return PAIR_CONTEXT + uid + ukx + hid + hkx + un + hn
+
+
+def pairing_commitment(hid: bytes, hkx: bytes, hn: bytes) -> bytes:
+    """SHA-256 commitment the host sends instead of its nonce in PAIR_BEGIN.
+
+    The nonce is revealed only after the unit has chosen ``un``, so whoever answers
+    the host (the unit, or a man in the middle) fixes ``un`` before knowing ``hn`` and
+    cannot search for a ``un`` that makes the two screens' codes agree: each MITM try
+    then matches with probability 10^-6 (the commit-then-reveal of Bluetooth's
+    numeric comparison, Core spec Vol 3 Part H §2.3.5.6.2).
+    """
+    return hashlib.sha256(COMMIT_CONTEXT + hid + hkx + hn).digest()
 
 
 def session_transcript(uid: bytes, hid: bytes, un: bytes, hn: bytes) -> bytes:
@@ -188,8 +201,11 @@ def write_atomically(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Replace ``path`` with ``data`` so a crash leaves the old or the new file, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    # O_NOFOLLOW: a planted symlink is not followed; fchmod: a stale temporary file
+    # with wider permissions (O_CREAT keeps an existing file's mode) gets ``mode``.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
     try:
+        os.fchmod(fd, mode)
         os.write(fd, data)
         os.fsync(fd)
     finally:

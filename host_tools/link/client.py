@@ -114,7 +114,9 @@ async def pair(
     """Pair with the unit: shows the code, waits for Valider at the unit, stores its keys."""
     me = keys.identity
     hn = os.urandom(sec.NONCE_SIZE)
-    begun = check(await client.request(PairBegin(hid=me.id, hkx=me.kx_public, hn=hn, name=keys.name)))
+    commitment = sec.pairing_commitment(me.id, me.kx_public, hn)  # hn stays secret until un is fixed
+    begun = check(await client.request(PairBegin(hid=me.id, hkx=me.kx_public, hc=commitment,
+                                                 name=keys.name)))
     transcript = sec.pairing_transcript(begun.uid, begun.ukx, me.id, me.kx_public, begun.un, hn)
     code = sec.pairing_code(me.shared_secret(begun.ukx), transcript)
     show_code(code)
@@ -122,7 +124,7 @@ async def pair(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(wait_s, float(begun.ttl))
     while True:
-        response = await client.request(PairFinish(sig=signature))
+        response = await client.request(PairFinish(hn=hn, sig=signature))
         pending = (
             error(response)
             and not error_v1(response)

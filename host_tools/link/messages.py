@@ -34,7 +34,7 @@ class PairBeginRequest(smpmsg.WriteRequest):
 
     hid: bytes  # host Ed25519 public key
     hkx: bytes  # host X25519 public key
-    hn: bytes  # host nonce, 16 bytes
+    hc: bytes  # commitment to the host nonce: SHA-256("OpenTLA pairing commit v1" | hid | hkx | hn)
     name: str  # host name shown on the unit
 
 
@@ -56,6 +56,7 @@ class PairFinishRequest(smpmsg.WriteRequest):
     _GROUP_ID = GROUP_SECURITY
     _COMMAND_ID = SecurityCommand.PAIR_FINISH
 
+    hn: bytes  # the host nonce, revealed now that the unit's nonce is fixed
     sig: bytes
 
 

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from firmware.link.events import (
     ClockSet,
+    LinkError,
     PairingEnded,
     PairingRequested,
     SessionClosed,
@@ -48,16 +49,26 @@ class DocHost:
 
     def pair_begin(self, hn: bytes = b"H" * 16) -> bytes:
         self.hn = hn
-        body = {"hid": self.hid, "hkx": self.hkx, "hn": hn, "name": self.name}
+        hc = hashlib.sha256(b"OpenTLA pairing commit v1" + self.hid + self.hkx + hn).digest()
+        body = {"hid": self.hid, "hkx": self.hkx, "hc": hc, "name": self.name}
         return raw_request(WRITE, SEC, 0, body)
 
     def pair_finish(self, begun: dict) -> bytes:
+        """Reveal hn and sign (the first one makes the unit show its code)."""
         self.unit = begun
         self.transcript = (
             b"OpenTLA pairing v1" + begun["uid"] + begun["ukx"] + self.hid + self.hkx + begun["un"] + self.hn
         )
         sig = self.sign.sign(b"OpenTLA pairing v1 host\x00" + self.transcript)
-        return raw_request(WRITE, SEC, 1, {"sig": sig})
+        return raw_request(WRITE, SEC, 1, {"hn": self.hn, "sig": sig})
+
+    def begin_and_reveal(self, server, now: float = 0.0):
+        """PAIR_BEGIN, then the first PAIR_FINISH: the unit shows the code and says wait."""
+        begun, events = exchange(server, self.pair_begin(), now)
+        assert events == [] and set(begun.body) == {"uid", "ukx", "un", "ttl"}
+        pending, events = exchange(server, self.pair_finish(begun.body), now)
+        assert pending.body == {"err": {"group": 80, "rc": 1}}
+        return begun, [e for e in events if not isinstance(e, LinkError)]  # drop the rc 1 log line
 
     def session_begin(self, hn: bytes) -> bytes:
         self.hn = hn
@@ -83,7 +94,7 @@ def unit():
 
 
 def pair(server, host: DocHost, now: float = 0.0) -> dict:
-    begun, events = exchange(server, host.pair_begin(), now)
+    begun, events = host.begin_and_reveal(server, now)
     assert events == [PairingRequested(events[0].code, host.name)]
     server.confirm_pairing(now + 1)
     done, _ = exchange(server, host.pair_finish(begun.body), now + 2)
@@ -100,7 +111,7 @@ def open_session(server, host: DocHost, ukx: bytes, now: float, hn: bytes = b"n"
 
 def test_pairing_code_is_the_documented_derivation_and_unit_signs(unit):
     host = DocHost()
-    begun, events = exchange(unit, host.pair_begin())
+    begun, events = host.begin_and_reveal(unit)
     [requested] = events
     body = begun.body
     transcript = b"OpenTLA pairing v1" + body["uid"] + body["ukx"] + host.hid + host.hkx + body["un"] + host.hn
@@ -122,11 +133,11 @@ def test_pairing_code_is_the_documented_derivation_and_unit_signs(unit):
 
 def test_rejected_and_expired_pairings_store_nothing(unit):
     host = DocHost()
-    begun, _ = exchange(unit, host.pair_begin())
+    begun, _ = host.begin_and_reveal(unit)
     assert unit.reject_pairing(1.0) == [PairingEnded("rejected", "cabinet")]
     refused, _ = exchange(unit, host.pair_finish(begun.body), 2.0)
     assert refused.body == {"err": {"group": 80, "rc": 2}}
-    begun, _ = exchange(unit, host.pair_begin(), 10.0)
+    begun, _ = host.begin_and_reveal(unit, 10.0)
     assert unit.tick(10.0 + 121) == [PairingEnded("expired", "cabinet")]
     assert unit.confirm_pairing(10.0 + 122) == []
     gone, _ = exchange(unit, host.pair_finish(begun.body), 10.0 + 123)
