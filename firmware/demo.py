@@ -8,7 +8,8 @@ enrol the CPS, load the sample office files (host_tools/samples/ and the sample
 tariff), run the visits through the use-case layer (:mod:`firmware.visit`):
 two prepared invoices signed in secured mode, one in degraded mode, one invoice
 made on the spot, one Vitale read only; then unload (verify, import once,
-acknowledge), unload again (nothing new), and print the imported FSEs.
+acknowledge), unload again (nothing new), fetch the unit's timing traces and print
+the per-operation report, and print the imported FSEs.
 """
 
 from __future__ import annotations
@@ -211,6 +212,11 @@ def run_day(state: Path, print_: Print = print) -> DayResult:
         unload = [*base, "unload", *port, "--db", str(db), "--trust", str(trust), "--seal", seal]
         print_(f"7. Unload: {_tla(unload, print_).strip()}")
         print_(f"8. Unload again: {_tla(unload, print_).strip()}")
+        fetched = _tla([*base, "traces", *port, "--db", str(db)], print_).strip()
+        print_(f"9. Traces: {fetched} Per operation:")
+        for line in _tla([*base, "traces", "report", "--db", str(db)],
+                         print_).splitlines()[1:]:
+            print_("   " + line)
         left = sim.call(lambda: [(f.fse_id, f.status) for f in sim.unit.store.list_fses()])
     rows = fse_rows(db)
     imported = {r["fse_id"]: r["mode"] for r in rows}
@@ -235,7 +241,7 @@ def run_demo(print_: Print = print, state: Path | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the demo reports any failure and exits 1
         print_(f"DEMO FAILED: {type(exc).__name__}: {exc}")
         return 1
-    print_("9. FSEs imported into the office database:")
+    print_("10. FSEs imported into the office database:")
     for line in table(result.rows):
         print_("   " + line)
     print_("Demo complete: every FSE verified, imported once and acknowledged.")

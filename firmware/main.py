@@ -4,24 +4,39 @@
     tla-unit sim [--link PATH] [--state DIR] [--script FILE]
                                     the unit on the simulated board, link on a pty
     tla-unit cards                  the card link alone: ATR, PPS, APDU timing
+
+Exit codes: 0 done, 1 the demo or a sim script failed, 2 bad usage, 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import sys
+
+EPILOG = """exit codes:
+  0    done (demo complete, sim stopped)
+  1    the demo found a problem, or a sim --script line failed
+  2    bad usage (options, --state, --script, --link)
+  130  interrupted (Ctrl-C)"""
 
 
 def build_parser() -> argparse.ArgumentParser:
     from firmware.sim.commands import add_parser as add_sim
+    from firmware.sim.commands import state_dir
 
-    parser = argparse.ArgumentParser(prog="tla-unit", description="OpenTLA portable terminal.")
+    h = {"epilog": EPILOG, "formatter_class": argparse.RawDescriptionHelpFormatter}
+    parser = argparse.ArgumentParser(prog="tla-unit", description="OpenTLA portable terminal.",
+                                     **h)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    demo = sub.add_parser("demo", help="a whole day on the simulated board")
-    demo.add_argument("--state", type=Path, help="keep the unit and office files here")
+    demo = sub.add_parser("demo", help="a whole day on the simulated board", **h,
+                          description="A home nurse's day on the simulated unit: pair, load, "
+                          "visits, unload, import (docs/demo.md).")
+    demo.add_argument("--state", type=state_dir,
+                      help="keep the unit and office files in this directory "
+                           "(default: a temporary one, removed after)")
     demo.set_defaults(func=_demo)
     add_sim(sub)
-    cards = sub.add_parser("cards", help="card link demo on the simulated board")
+    cards = sub.add_parser("cards", help="card link demo on the simulated board", **h)
     cards.set_defaults(func=_cards)
     return parser
 
@@ -40,7 +55,11 @@ def _cards(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,6 +13,7 @@ plugged in, simulated cards answer as the generic memory test card
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -29,12 +30,18 @@ FAULT_HELP = (
     "parity:N, lost:N, corrupt:N, echo:N (protocol character N), remove:N, mute, "
     "slow:ETU, pps-refuse, pps-garble, pps-decline"
 )
+EPILOG = """exit codes:
+  0  every APDU was exchanged (whatever its status word)
+  1  the card or reader failed: no ATR, link error, reader unavailable
+  2  bad usage: APDU not hex or shorter than its 4-byte header, bad --atr, --fault or --file"""
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "apdu", help="send APDUs to a simulated card or a PC/SC reader",
-        description="Send command APDUs (hex) and print each response with its wire timing.",
+        description="Send command APDUs (hex) and print each response with its wire timing. "
+                    "With no APDU, only power the card on and show the negotiated link.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("apdus", nargs="*", help="command APDUs in hex (spaces inside need quotes)")
     p.add_argument("--file", type=Path, help="read APDUs from FILE, one per line, # comments")
@@ -49,34 +56,73 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def _hex_bytes(text: str, what: str) -> bytes:
+    """Bytes from hex (spaces allowed); ValueError naming ``what`` and the problem."""
+    digits = "".join(text.split())
+    bad = next((c for c in digits if c not in "0123456789abcdefABCDEF"), None)
+    if bad is not None:
+        raise ValueError(f"{what}: not hexadecimal (character {bad!r})")
+    if len(digits) % 2:
+        raise ValueError(f"{what}: odd number of hex digits ({len(digits)})")
+    return bytes.fromhex(digits)
+
+
 def parse_apdus(args) -> list[CommandAPDU]:
-    lines = list(args.apdus)
+    """Command APDUs from the arguments, then ``--file``; ValueError names the argument
+    or file line (ISO/IEC 7816-4 §5.1: at least CLA INS P1 P2)."""
+    sources = [(f"APDU {line.strip()!r}", line) for line in args.apdus]
     if args.file:
-        lines += [ln.split("#", 1)[0] for ln in args.file.read_text().splitlines()]
+        try:
+            text = args.file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"cannot read {args.file}: {getattr(exc, 'strerror', None) or exc}"
+                             ) from None
+        sources += [(f"{args.file}:{n}", ln.split("#", 1)[0])
+                    for n, ln in enumerate(text.splitlines(), start=1)]
     out = []
-    for line in lines:
-        text = "".join(line.split())
-        if text:
-            out.append(CommandAPDU.from_bytes(bytes.fromhex(text)))
+    for what, line in sources:
+        if not line.strip():
+            continue
+        data = _hex_bytes(line, what)
+        if len(data) < 4:
+            raise ValueError(f"{what}: {len(data)} byte(s), shorter than the 4-byte header "
+                             "CLA INS P1 P2")
+        try:
+            out.append(CommandAPDU.from_bytes(data))
+        except ApduError as exc:
+            raise ValueError(f"{what}: {exc}") from None
     return out
+
+
+def _fault_number(fault: str, value: str, cast=int):
+    try:
+        number = cast(value)
+    except ValueError:
+        raise ValueError(f"fault {fault!r}: expected a number after ':' "
+                         f"(known: {FAULT_HELP})") from None
+    if not 0 <= number < 1e9:  # also refuses nan and inf
+        raise ValueError(f"fault {fault!r}: the number must be 0 or more")
+    return number
 
 
 def build_emulator(card: str, atr_hex: str | None, faults: list[str]) -> CardEmulator:
     atr = bytes.fromhex("3B00") if card == "memory" else REFERENCE_ATRS[card][0]
     if atr_hex:
-        atr = bytes.fromhex("".join(atr_hex.split()))
+        atr = _hex_bytes(atr_hex, "--atr")
+        if not atr:
+            raise ValueError("--atr: no bytes")
     config, sets = EmulatorConfig(), {"parity": set(), "lost": set(), "corrupt": set(), "echo": set()}
     remove_at = None
     for fault in faults:
         kind, _, value = fault.partition(":")
         if kind in sets:
-            sets[kind].add(int(value))
+            sets[kind].add(_fault_number(fault, value))
         elif kind == "remove":
-            remove_at = int(value)
+            remove_at = _fault_number(fault, value)
         elif kind == "mute":
             config.atr_script = [None]
         elif kind == "slow":
-            config.delay_etu = float(value)
+            config.delay_etu = _fault_number(fault, value, float)
         elif kind in ("pps-refuse", "pps-garble", "pps-decline"):
             config.pps = kind[4:]
         else:
@@ -96,7 +142,7 @@ def _hex(data: bytes) -> str:
 def run(args) -> int:
     try:
         commands = parse_apdus(args)
-    except (ValueError, ApduError, OSError) as exc:
+    except ValueError as exc:
         print(f"error: bad APDU input: {exc}", file=sys.stderr)
         return 2
     if args.pcsc:

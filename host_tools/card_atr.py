@@ -9,6 +9,7 @@ is malformed, 2 when an input is not hexadecimal.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -16,6 +17,10 @@ from firmware.card.atr import Atr, parse_atr
 from firmware.card.timing import DI_TABLE, FI_TABLE
 
 EXIT_OK, EXIT_MALFORMED, EXIT_USAGE = 0, 1, 2
+EPILOG = """exit codes:
+  0  every ATR is well formed
+  1  at least one ATR is malformed (its errors are printed)
+  2  bad usage: an input is not hexadecimal or has an odd number of digits"""
 
 _CLOCK_STOP = {0: "not supported", 1: "state L", 2: "state H", 3: "no preference"}
 _CLASSES = ((0x01, "A (5 V)"), (0x02, "B (3 V)"), (0x04, "C (1.8 V)"))
@@ -26,6 +31,7 @@ def register(subparsers) -> None:
         "atr",
         help="decode an ATR (ISO 7816-3 section 8)",
         description="Decode an Answer-to-Reset. HEX may contain spaces; '-' reads one ATR per line from stdin.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("hex", nargs="+", help="ATR bytes in hex (spaces allowed), or - for stdin")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -125,19 +131,26 @@ def _meaning(atr: Atr, name: str, i: int, v: int) -> str:
 
 
 def _decode_hex(text: str) -> bytes:
-    return bytes.fromhex("".join(text.split()))
+    """Bytes from hex with optional spaces; ValueError with a one-line English reason."""
+    digits = "".join(text.split())
+    bad = next((c for c in digits if c not in "0123456789abcdefABCDEF"), None)
+    if bad is not None:
+        raise ValueError(f"not hexadecimal: {text.strip()!r} (character {bad!r})")
+    if len(digits) % 2:
+        raise ValueError(f"odd number of hex digits ({len(digits)}) in {text.strip()!r}")
+    if not digits:
+        raise ValueError("no hex digits")
+    return bytes.fromhex(digits)
 
 
 def _one(text: str, as_json: bool, out) -> int:
     try:
         data = _decode_hex(text)
-    except ValueError:
+    except ValueError as exc:
         if as_json:
-            out.write(
-                json.dumps({"input": text, "error": "not_hex: input is not hexadecimal"}) + "\n"
-            )
+            out.write(json.dumps({"input": text.strip(), "error": f"not_hex: {exc}"}) + "\n")
         else:
-            out.write(f"error: not hexadecimal: {text!r}\n")
+            out.write(f"error: {exc}\n")
         return EXIT_USAGE
     atr = parse_atr(data)
     if as_json:

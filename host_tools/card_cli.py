@@ -9,15 +9,25 @@ which adds its parser and sets ``func(args) -> int`` as the default.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from . import card_apdu, card_atr, card_read
 
 SUBCOMMANDS = (card_atr, card_apdu, card_read)
 
 
+EPILOG = """exit codes:
+  0    done
+  1    the ATR is malformed, the card failed, or the reader is unavailable
+  2    bad usage (hex, APDU, sample card name, PIN); read: also a card refusal
+  130  interrupted (Ctrl-C)
+Each command's --help details its own."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="tla-card", description="Smartcard link tools (ISO 7816-3 ATR, PPS, APDUs)."
+        prog="tla-card", description="Smartcard link tools (ISO 7816-3 ATR, PPS, APDUs).",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in SUBCOMMANDS:
@@ -27,7 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,24 +17,50 @@ import getpass
 import hashlib
 import json
 import sys
+import warnings
 from datetime import date
 
 from firmware.card.errors import CardError
 
 DEFAULT_SAMPLE = {"vitale": "vitale_famille_essai", "cps": "cps_medecin"}
+EPILOG = """exit codes:
+  0    the card was read
+  1    PC/SC unavailable: no such reader, or the PC/SC service (pcscd) is not running
+  2    the card refused (wrong PIN, wrong card type, no card) or bad usage (unknown sample
+       card, no PIN given in a non-interactive run: use --pin)
+  130  interrupted at the PIN prompt"""
+
+
+class _NoPin(Exception):
+    """No PIN could be asked for (stdin closed, no terminal)."""
 
 
 def register(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("read", help="read a Vitale or CPS card")
+    p = subparsers.add_parser(
+        "read", help="read a Vitale or CPS card", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Read a Carte Vitale or a CPS-family card with the firmware's readers, "
+                    f"from a simulated sample card (default {DEFAULT_SAMPLE['vitale']} / "
+                    f"{DEFAULT_SAMPLE['cps']}) or a PC/SC reader.")
     p.add_argument("kind", choices=("vitale", "cps"))
     src = p.add_mutually_exclusive_group()
     src.add_argument("--card", help="simulated sample card name (see --list)")
     src.add_argument("--pcsc", metavar="READER", help="PC/SC reader name (or its prefix)")
     src.add_argument("--list", action="store_true", help="list sample cards and PC/SC readers")
-    p.add_argument("--pin", help="CPS PIN (prompted when absent; for scripts only)")
+    p.add_argument("--pin", help="CPS PIN (prompted when absent; needed when not run "
+                   "from a terminal)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
     return p
+
+
+def _ask_pin() -> str:
+    try:
+        with warnings.catch_warnings():  # no terminal: read from stdin, without a warning
+            warnings.simplefilter("ignore", getpass.GetPassWarning)
+            return getpass.getpass("CPS PIN: ")
+    except EOFError:
+        raise _NoPin() from None
 
 
 def _connection(args):
@@ -113,7 +139,13 @@ def run(args, out=None) -> int:
             print(f"PC/SC readers: unavailable ({exc})", file=out)
         return 0
     try:
-        conn = _connection(args)
+        try:
+            conn = _connection(args)
+        except (CardError, ValueError):
+            raise
+        except Exception as exc:  # noqa: BLE001 (pyscard raises its own types when pcscd is down)
+            print(f"error: PC/SC reader {args.pcsc!r} unavailable: {exc}", file=sys.stderr)
+            return 1
         if args.kind == "vitale":
             from firmware.cards.vitale import VitaleReader
 
@@ -123,7 +155,7 @@ def run(args, out=None) -> int:
             from firmware.cards.cps import CpsReader
 
             reader = CpsReader(conn)
-            pin = args.pin if args.pin is not None else getpass.getpass("CPS PIN: ")
+            pin = args.pin if args.pin is not None else _ask_pin()
             reader.verify_pin(pin)
             del pin
             card = reader.read()
@@ -134,6 +166,12 @@ def run(args, out=None) -> int:
     except ValueError as exc:  # unknown sample name, bad personalisation
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except _NoPin:
+        print("error: no PIN: stdin is not a terminal; give it with --pin", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
     if args.json:
         print(json.dumps(_plain(card), ensure_ascii=False, sort_keys=True), file=out)
     else:

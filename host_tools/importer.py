@@ -200,11 +200,17 @@ def load_trust(paths: list[str]) -> TrustStore:
     intermediates: list[bytes] = []
     for path in paths:
         try:
-            data = open(path, "rb").read()
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            raise TrustFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        try:
             certs = (x509.load_pem_x509_certificates(data) if b"-----BEGIN" in data
                      else [x509.load_der_x509_certificate(data)])
-        except (OSError, ValueError) as exc:
-            raise TrustFileError(f"{path}: not a certificate file ({exc})") from None
+        except ValueError:
+            kind = "PEM" if b"-----BEGIN" in data else "DER"
+            raise TrustFileError(f"{path}: not a certificate file (no valid {kind} "
+                                 "X.509 certificate in it)") from None
         for cert in certs:
             der = cert.public_bytes(Encoding.DER)
             (roots if cert.subject == cert.issuer else intermediates).append(der)

@@ -45,6 +45,12 @@ INVOICE_COLUMNS = ("invoice_id", "billing_number", "profession", "date_of_care",
                    "exoneration", "tiers_payant", "at_date", "at_number")
 LINE_COLUMNS = ("code", "coefficient", "quantity", "km", "amount_cents")
 INT_FIELDS = ("quantity", "amount_cents", "birth_rank", "first", "last")
+PRESCRIPTION_FIELDS = ("prescriber_id", "date", "prescriber_name")
+INVOICE_FIELDS = (*INVOICE_COLUMNS, "patient", "prescription", "lines")
+CSV_INVOICE_COLUMNS = (*INVOICE_COLUMNS, *LINE_COLUMNS, "prescriber_id", "prescription_date",
+                       "prescriber_name", *(f"patient_{k}" for k in PATIENT_FIELDS))
+CSV_RANGE_COLUMNS = ("range_id", "professional_id", "first", "last")
+CSV_PATIENT_COLUMNS = ("patient_id", *PATIENT_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,24 @@ class LoadSet:
     ranges: list[tuple[str, str, int, int]] = field(default_factory=list)
     opposition: set[str] = field(default_factory=set)
     problems: list[LoadProblem] = field(default_factory=list)
+    seen: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, id) -> file:line
+
+    def add(self, value: LoadItem | tuple[str, str, int, int], where: LoadProblem) -> None:
+        """Keep a record or a range unless its id was already given (in any file): the
+        unit would silently keep only the last one, so a duplicate is an error."""
+        kind, rid = ("fse_range", value[0]) if isinstance(value, tuple) else (
+            value.kind, value.record_id)
+        label = {"fse_range": "range_id", "tariff": "tariff_id"}.get(kind, f"{kind}_id")
+        if (kind, rid) in self.seen:
+            self.problems.append(LoadProblem(where.file, where.line, where.field or label,
+                                             f"duplicate {label} {rid!r} (first at "
+                                             f"{self.seen[kind, rid]})"))
+            return
+        self.seen[kind, rid] = f"{where.file}:{where.line}" if where.line else where.file
+        if isinstance(value, tuple):
+            self.ranges.append(value)
+        else:
+            self.items.append(value)
 
     def all_items(self) -> list[LoadItem]:
         extra = []
@@ -81,7 +105,23 @@ class LoadSet:
 
 
 # ---- validation shared by both formats ---------------------------------------------------
+def _unknown(raw: object, known: tuple[str, ...], prefix: str = "") -> None:
+    """A misspelt field would otherwise be ignored and its default used: refuse it."""
+    if isinstance(raw, dict):
+        unknown = sorted(str(k) for k in raw if k not in known)
+        if unknown:
+            raise BillingError(f"unknown field (known: {', '.join(known)})",
+                               field=prefix + unknown[0])
+
+
 def _invoice(raw: object) -> LoadItem:
+    _unknown(raw, INVOICE_FIELDS)
+    if isinstance(raw, dict):
+        lines = raw.get("lines")
+        for i, line in enumerate(lines if isinstance(lines, list) else []):
+            _unknown(line, LINE_COLUMNS, f"lines[{i}].")
+        _unknown(raw.get("prescription"), PRESCRIPTION_FIELDS, "prescription.")
+        _unknown(raw.get("patient"), PATIENT_FIELDS, "patient.")
     invoice = Invoice.from_dict(raw)
     if not ID.fullmatch(invoice.invoice_id):
         raise BillingError("1-64 of [A-Za-z0-9._:-]", field="invoice_id")
@@ -163,6 +203,9 @@ def _field_path(field_text: str) -> list:
 
 
 def read_json(name: str, text: str, out: LoadSet) -> None:
+    if not text.strip():
+        out.problems.append(LoadProblem(name, None, "", "empty file (expected a JSON object)"))
+        return
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -192,12 +235,13 @@ def read_json(name: str, text: str, out: LoadSet) -> None:
                 label = f"{key}[{i}]" + (f".{sub}" if sub else "")
                 out.problems.append(LoadProblem(name, line_of(path), label, exc.detail or str(exc)))
                 continue
-            if key == "fse_ranges":
-                out.ranges.append(value)
-            elif key == "opposition":
+            if key == "opposition":
                 out.opposition.add(value)
             else:
-                out.items.append(value)
+                id_field = {"invoices": "invoice_id", "patients": "patient_id",
+                            "fse_ranges": "range_id"}[key]
+                out.add(value, LoadProblem(name, line_of([key, i, id_field]),
+                                           f"{key}[{i}].{id_field}", ""))
     if "tariffs" in data:
         table = data["tariffs"]
         try:
@@ -210,7 +254,8 @@ def read_json(name: str, text: str, out: LoadSet) -> None:
             out.problems.append(LoadProblem(name, line_of(path), f"tariffs.{exc.field}".rstrip(".$"),
                                             exc.detail or str(exc)))
         else:
-            out.items.append(LoadItem("tariff", tid, None, encode(table)))
+            out.add(LoadItem("tariff", tid, None, encode(table)),
+                    LoadProblem(name, line_of(["tariffs"]), "tariffs", ""))
 
 
 # ---- CSV --------------------------------------------------------------------------------------
@@ -230,27 +275,56 @@ def _cells(row: dict[str, str]) -> dict[str, Any]:
 
 
 def read_csv(name: str, text: str, out: LoadSet) -> None:
+    if not text.strip():
+        out.problems.append(LoadProblem(name, None, "", "empty file (expected a header row)"))
+        return
     reader = csv.DictReader(io.StringIO(text))
-    header = set(reader.fieldnames or [])
+    columns = [c.strip() for c in reader.fieldnames or []]
+    reader.fieldnames = columns
+    header = set(columns)
 
     def problem(line: int, field_name: str, message: str) -> None:
         out.problems.append(LoadProblem(name, line, field_name, message))
 
-    rows = [(reader.line_num, _cells(r)) for r in reader]
+    def where(line: int, field_name: str) -> LoadProblem:
+        return LoadProblem(name, line, field_name, "")
+
+    def columns_ok(known: tuple[str, ...]) -> bool:
+        unknown = [c for c in columns if c not in known]
+        for c in unknown:
+            problem(1, c or "(empty)", f"unknown column (known: {', '.join(known)})")
+        if len(set(columns)) != len(columns):
+            problem(1, "", "a column name appears twice in the header")
+            return False
+        return not unknown
+
+    try:
+        raw_rows = [(reader.line_num, r) for r in reader]
+    except csv.Error as exc:
+        problem(reader.line_num, "", f"not CSV: {exc}")
+        return
+    extra = next((ln for ln, r in raw_rows if None in r), None)
+    if extra is not None:
+        problem(extra, "", f"more cells than the {len(columns)} header columns")
+        return
+    rows = [(ln, _cells(r)) for ln, r in raw_rows]
     if {"invoice_id", "code"} <= header:
-        _csv_invoices(rows, problem, out)
+        if columns_ok(CSV_INVOICE_COLUMNS):
+            _csv_invoices(rows, problem, out, where)
     elif "patient_id" in header:
-        for line, cells in rows:
-            try:
-                out.items.append(_patient(cells))
-            except BillingError as exc:
-                problem(line, exc.field, exc.detail or str(exc))
+        if columns_ok(CSV_PATIENT_COLUMNS):
+            for line, cells in rows:
+                try:
+                    out.add(_patient(cells), where(line, "patient_id"))
+                except BillingError as exc:
+                    problem(line, exc.field, exc.detail or str(exc))
     elif "range_id" in header:
-        for line, cells in rows:
-            try:
-                out.ranges.append(_range(cells))
-            except BillingError as exc:
-                problem(line, exc.field, exc.detail or str(exc))
+        if columns_ok(CSV_RANGE_COLUMNS):
+            for line, cells in rows:
+                try:
+                    out.add(_range(cells), where(line, "range_id"))
+                except BillingError as exc:
+                    problem(line, exc.field, exc.detail or str(exc))
     elif header == {"serial"}:
         for line, cells in rows:
             try:
@@ -261,7 +335,7 @@ def read_csv(name: str, text: str, out: LoadSet) -> None:
         problem(1, "", "unknown CSV header: expected invoice, patient, range or serial columns")
 
 
-def _csv_invoices(rows, problem, out: LoadSet) -> None:
+def _csv_invoices(rows, problem, out: LoadSet, where) -> None:
     groups: dict[str, list[tuple[int, dict]]] = {}
     for line, cells in rows:
         groups.setdefault(str(cells.get("invoice_id", "")), []).append((line, cells))
@@ -282,7 +356,7 @@ def _csv_invoices(rows, problem, out: LoadSet) -> None:
             problem(clash[0], clash[1], f"differs from line {first_line} of invoice {invoice_id}")
             continue
         try:
-            out.items.append(_invoice(raw))
+            out.add(_invoice(raw), where(first_line, "invoice_id"))
         except BillingError as exc:
             line, column = first_line, exc.field
             m = re.fullmatch(r"lines\[(\d+)\]\.(\w+)", exc.field)

@@ -1,4 +1,4 @@
-"""The office's local database of imported FSEs and Vitale reads (SQLite).
+"""The office's local database of imported FSEs, Vitale reads and traces (SQLite).
 
 Durability: WAL journal with ``synchronous=FULL`` (every commit is fsync'd before
 it returns, https://sqlite.org/pragma.html#pragma_synchronous), one transaction per
@@ -42,7 +42,12 @@ CREATE TABLE IF NOT EXISTS vitale_reads (
     unit_id TEXT NOT NULL, read_id TEXT NOT NULL, professional_id TEXT NOT NULL,
     sha256 BLOB NOT NULL, payload BLOB NOT NULL, imported_at REAL NOT NULL, acked_at REAL,
     UNIQUE (unit_id, read_id));
+CREATE TABLE IF NOT EXISTS traces (
+    unit_id TEXT NOT NULL, trace_id INTEGER NOT NULL, at REAL NOT NULL,
+    operation TEXT NOT NULL, duration_s REAL NOT NULL, outcome TEXT NOT NULL,
+    imported_at REAL NOT NULL, PRIMARY KEY (unit_id, trace_id));
 """
+TRACE_FIELDS = ("unit_id", "trace_id", "at", "operation", "duration_s", "outcome")
 
 FSE_FIELDS = ("import_id", "unit_id", "fse_id", "billing_number", "fse_number", "mode",
               "signed_at", "date_of_care", "total_cents", "amo_cents", "patient_cents", "nir",
@@ -197,3 +202,36 @@ class OfficeDb:
         fields = ("import_id", "unit_id", "read_id", "professional_id", "imported_at", "acked_at")
         rows = self.conn.execute(f"SELECT {', '.join(fields)} FROM vitale_reads ORDER BY row_id")
         return [dict(zip(fields, r, strict=True)) for r in rows]
+
+    # ---- traces (DESIGN.md §4.7) ------------------------------------------------------------
+    def last_trace_id(self, unit_id: str) -> int:
+        """The highest trace id imported from ``unit_id`` (0: none): where a fetch resumes."""
+        row = self.conn.execute("SELECT max(trace_id) FROM traces WHERE unit_id=?",
+                                (unit_id,)).fetchone()
+        return int(row[0] or 0)
+
+    def import_traces(self, unit_id: str, rows: list[tuple[int, float, str, float, str]]) -> int:
+        """Store ``(trace_id, at, operation, duration_s, outcome)`` rows of one unit in one
+        transaction; a (unit, trace id) already there is kept as it was. Returns how
+        many rows were new."""
+        c = self.conn
+        now = time.time()
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            before = c.total_changes
+            c.executemany("INSERT OR IGNORE INTO traces VALUES (?, ?, ?, ?, ?, ?, ?)",
+                          [(unit_id, *row, now) for row in rows])
+            added = c.total_changes - before
+            c.execute("COMMIT")
+        except sqlite3.Error:
+            if c.in_transaction:
+                c.execute("ROLLBACK")
+            raise
+        return added
+
+    def traces(self, unit_id: str | None = None) -> list[dict]:
+        """Imported traces (of one unit, or all), by unit then trace id."""
+        where, args = ("WHERE unit_id=?", (unit_id,)) if unit_id else ("", ())
+        rows = self.conn.execute(f"SELECT {', '.join(TRACE_FIELDS)} FROM traces {where} "
+                                 "ORDER BY unit_id, trace_id", args)
+        return [dict(zip(TRACE_FIELDS, r, strict=True)) for r in rows]

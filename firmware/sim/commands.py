@@ -18,7 +18,8 @@ on stdin or read from ``--script FILE``, one command per line (docs/demo.md):
 
 Blank lines and ``#`` comments are ignored. Each command answers one line,
 ``ok ...`` or ``error: CODE (French screen text)``. A failing script line stops
-the run with exit code 1.
+the run with exit code 1; an unreadable ``--script``, an unusable ``--state`` or
+``--link`` is exit code 2, before or right after the unit starts.
 """
 
 from __future__ import annotations
@@ -41,8 +42,26 @@ from .unit import SimUnit, SimUnitError
 Print = Callable[[str], None]
 
 
+EPILOG = """exit codes:
+  0  stopped (quit, end of input, Ctrl-C or SIGTERM)
+  1  a --script line failed (its error is printed), or the unit could not run
+  2  bad usage: unreadable --script, --state not a directory, --link not creatable"""
+
+
 class Quit(Exception):
     """The ``quit`` command."""
+
+
+class UsageError(Exception):
+    """A bad ``--script``, ``--state`` or ``--link`` (exit code 2)."""
+
+
+def state_dir(text: str) -> Path:
+    """argparse type for ``--state``: a directory, or a path where one can be made."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} exists and is not a directory")
+    return path
 
 
 def _usage(text: str) -> SimUnitError:
@@ -59,7 +78,10 @@ def _number(text: str, what: str) -> float:
 def execute(sim: SimUnit, line: str) -> str | None:
     """Run one command line; returns the ``ok`` answer (None for blank/comment).
     Raises :class:`Quit`, or any error of the unit (code + message_fr)."""
-    words = shlex.split(line, comments=True)
+    try:
+        words = shlex.split(line, comments=True)
+    except ValueError as exc:  # an unclosed quote
+        raise SimUnitError(f"bad quoting: {exc}") from None
     if not words:
         return None
     name, args = words[0].lower(), words[1:]
@@ -94,8 +116,11 @@ def execute(sim: SimUnit, line: str) -> str | None:
     if name == "battery":
         if len(args) != 1:
             raise _usage("battery PERCENT")
+        percent = _number(args[0], "battery")
+        if not 0 <= percent <= 100:
+            raise SimUnitError(f"battery must be 0..100 percent, not {args[0]}")
         try:
-            sim.gauge.set(_number(args[0], "battery"))
+            sim.gauge.set(percent)
         except ValueError as exc:
             raise SimUnitError(str(exc)) from None
         return f"ok battery {sim.gauge.percent()} %"
@@ -171,6 +196,19 @@ def run_sim(*, link: Path | None = None, state: Path | None = None, script: Path
             stdin: Iterable[str] | None = None, print_: Print | None = None) -> int:
     """The ``tla-unit sim`` loop; returns the exit code."""
     out: Print = print_ or _line_printer(sys.stdout)
+    try:
+        script_lines = (script.read_text(encoding="utf-8").splitlines()
+                        if script is not None else None)
+        if state is not None and state.exists() and not state.is_dir():
+            raise UsageError(f"state {state} exists and is not a directory")
+        if link is not None and link.exists() and not link.is_symlink():
+            raise UsageError(f"link {link} exists and is not a symlink: not replaced")
+    except (OSError, UnicodeDecodeError) as exc:
+        out(f"error: cannot read script {script}: {getattr(exc, 'strerror', None) or exc}")
+        return 2
+    except UsageError as exc:
+        out(f"error: {exc}")
+        return 2
     tmp = tempfile.TemporaryDirectory(prefix="tla-sim-") if state is None else None
     state_dir = Path(tmp.name) if tmp is not None else Path(state)  # type: ignore[arg-type]
     restore = None
@@ -181,15 +219,24 @@ def run_sim(*, link: Path | None = None, state: Path | None = None, script: Path
     sim = SimUnit(state_dir, on_event=_show(out))
     status = 0
     try:
-        sim.start()
+        try:
+            sim.start()
+        except OSError as exc:
+            raise UsageError(f"cannot use state directory {state_dir}: "
+                             f"{exc.strerror or exc}") from None
         if link is not None:
-            if link.is_symlink():
-                link.unlink()
-            link.symlink_to(sim.path)
+            try:
+                if link.is_symlink():
+                    link.unlink()
+                link.symlink_to(sim.path)
+            except OSError as exc:
+                link = None  # nothing of ours to remove on exit
+                raise UsageError(f"cannot create link {exc.filename2 or exc.filename}: "
+                                 f"{exc.strerror or exc}") from None
         out(f"link port: {sim.path}")
         out(f"state: {state_dir}" + (" (temporary)" if tmp is not None else ""))
-        if script is not None and not run_lines(sim, script.read_text(encoding="utf-8")
-                                                .splitlines(), out, stop_on_error=True):
+        if script_lines is not None and not run_lines(sim, script_lines, out,
+                                                      stop_on_error=True):
             status = 1
         else:
             run_lines(sim, stdin if stdin is not None else sys.stdin, out, stop_on_error=False)
@@ -200,6 +247,9 @@ def run_sim(*, link: Path | None = None, state: Path | None = None, script: Path
     except SimUnitError as exc:
         out(describe_error(exc))
         status = 1
+    except UsageError as exc:
+        out(f"error: {exc}")
+        status = 2
     finally:
         sim.stop()
         if link is not None and link.is_symlink() and os.readlink(link).startswith("/dev/"):
@@ -213,8 +263,13 @@ def run_sim(*, link: Path | None = None, state: Path | None = None, script: Path
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    sim = sub.add_parser("sim", help="the unit on the simulated board, link on a pty")
+    sim = sub.add_parser("sim", help="the unit on the simulated board, link on a pty",
+                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+                         description="The unit on the simulated board; its link is served on "
+                         "a pseudo-terminal. Commands (one per line, --script then stdin): "
+                         "insert, remove, wait-pairing, key, enrol, unlock, lock, battery, "
+                         "info, sleep, quit (docs/demo.md).")
     sim.add_argument("--link", type=Path, help="also make this symlink to the pty")
-    sim.add_argument("--state", type=Path, help="state directory (default: temporary)")
+    sim.add_argument("--state", type=state_dir, help="state directory (default: temporary)")
     sim.add_argument("--script", type=Path, help="commands to run first (docs/demo.md)")
     sim.set_defaults(func=lambda a: run_sim(link=a.link, state=a.state, script=a.script))

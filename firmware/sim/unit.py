@@ -41,6 +41,7 @@ from firmware.card.slot import SlotConfig
 from firmware.link.data_groups import TRANSFER_BUF_SIZE, data_groups
 from firmware.link.events import Action, PairingRequested
 from firmware.link.group_fse import DeviceIdentity
+from firmware.link.group_traces import LinkTracer, traced_groups
 from firmware.link.security import JsonTrustStore, PairedHost, write_atomically
 from firmware.link.server import SMPServer
 from firmware.unit import OffsetClock, Unit, UnitConfig
@@ -133,6 +134,7 @@ class SimUnit:
         self.unit: Unit | None = None
         self.terminal: Terminal | None = None
         self.port: _Port | None = None
+        self._tracer: LinkTracer | None = None
 
     # ---- life cycle ---------------------------------------------------------------------
     def start(self) -> SimUnit:
@@ -162,9 +164,11 @@ class SimUnit:
             device = DeviceIdentity(unit.serial, unit.device_public_key())
             server = SMPServer(load_identity(self.state_dir / "unit_identity.json"), trust,
                                unit,
-                               groups=data_groups(unit.store, device, TRANSFER_BUF_SIZE),
+                               groups=traced_groups(
+                                   data_groups(unit.store, device, TRANSFER_BUF_SIZE), unit),
                                buf_size=TRANSFER_BUF_SIZE)
             self.unit, self.terminal = unit, Terminal(unit)
+            self._tracer = LinkTracer(unit)  # pairing, sessions, link errors as traces
             self.port = _Port(server, auto_confirm=self.auto_confirm, on_event=self._event)
         except BaseException as exc:
             unit.close()
@@ -262,6 +266,8 @@ class SimUnit:
         return self.pairing_codes[-1]
 
     def _event(self, action: Action) -> None:
+        if self._tracer is not None:
+            self._tracer.observe(action)
         if isinstance(action, PairingRequested):
             self.pairing_codes.append(action.code)
             self._pairing.set()

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from firmware.billing.cose import DeviceSigner
 from firmware.billing.tariffs import TariffTable
@@ -38,6 +38,7 @@ from .seal import firmware_seal
 log = logging.getLogger("opentla.unit")
 
 SlotFactory = Callable[[], CardConnection]
+T = TypeVar("T")
 
 
 class BatteryGauge(Protocol):
@@ -148,6 +149,18 @@ class Unit:
                                  trace_code(outcome))
         except StoreError as exc:
             log.warning("trace_not_written operation=%s code=%s", operation, exc.code)
+
+    def timed(self, operation: str, fn: Callable[[], T]) -> T:
+        """Run ``fn()`` and trace it as ``operation``: outcome ``ok``, or the raised
+        error's ``code`` (``error`` when it has none); the error is re-raised."""
+        started = self.monotonic()
+        try:
+            result = fn()
+        except Exception as exc:
+            self.trace(operation, started, str(getattr(exc, "code", "") or "error"))
+            raise
+        self.trace(operation, started, "ok")
+        return result
 
     # ---- UnitServices (firmware/link/services.py) ---------------------------------
     def unit_info(self) -> UnitInfo:

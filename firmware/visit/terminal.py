@@ -108,8 +108,8 @@ class Terminal:
         RSASSA-PKCS1-v1_5 signature (deterministic, RFC 8017 §8.2) of SHA-256 of
         ``store.unlock_challenge`` (docs/store.md)."""
         try:
-            reader = CpsReader(self.unit.connect_cps())
-            card = reader.read()
+            reader = self.unit.timed("card.cps.connect", lambda: CpsReader(self.unit.connect_cps()))
+            card = self.unit.timed("card.cps.read", reader.read)
         except (CardError, StoreError) as exc:
             raise translate(exc, "cps") from exc
         try:
@@ -120,9 +120,10 @@ class Terminal:
         if card.pin_tries_left == 0:
             raise VisitError("PIN blocked", code="pin_blocked", message_fr="Carte bloquee")
         try:
-            reader.verify_pin(pin)
+            self.unit.timed("card.cps.verify_pin", lambda: reader.verify_pin(pin))
             digest = hashlib.sha256(self.unit.store.unlock_challenge).digest()
-            proof = reader.sign_digest(digest, purpose="unlock")
+            proof = self.unit.timed("card.cps.sign",
+                                    lambda: reader.sign_digest(digest, purpose="unlock"))
         except WrongPin as exc:
             raise PinRejected(exc.tries_left, cause=exc) from exc
         except CardError as exc:  # PinBlocked, PinFormatError, card pulled...
@@ -159,11 +160,17 @@ class Terminal:
         if not self.unit.store.is_unlocked:
             raise VisitError("enrolment needs an unlocked store", code="unit_locked",
                              message_fr="Inserer carte CPS")
-        reader, card, proof = self._prove(pin)
+        started = self.unit.monotonic()
         try:
-            self.unit.store.enrol_card(proof, label=card.card_type.lower())
-        except StoreError as exc:
-            raise translate(exc) from exc
+            reader, card, proof = self._prove(pin)
+            try:
+                self.unit.store.enrol_card(proof, label=card.card_type.lower())
+            except StoreError as exc:
+                raise translate(exc) from exc
+        except VisitError as exc:
+            self.unit.trace("visit.enrol", started, exc.code)
+            raise
+        self.unit.trace("visit.enrol", started, "ok")
         self._cps, self._card = reader, card  # the session goes on with this card
         return self._professional(card)
 
@@ -301,6 +308,9 @@ class Terminal:
         (and for SESAM sans Vitale). An opposed or expired card is refused and
         nothing is stored."""
         _, card = self._require_unlocked()
+        return self.unit.timed("visit.read_vitale_only", lambda: self._read_and_keep(card))
+
+    def _read_and_keep(self, card: ProfessionalCard) -> VitaleReadResult:
         now = self.now()
         _, vitale = read_checked_vitale(self.unit, now.date())
         read_id = f"VR-{vitale.serial}-{now.strftime('%Y%m%dT%H%M%S')}"

@@ -71,11 +71,13 @@ def _views(issues) -> tuple[IssueView, ...]:
     return tuple(IssueView(i.code, i.message_fr, i.field) for i in issues)
 
 
+
+
 def read_checked_vitale(unit, today: date) -> tuple[VitaleReader, VitaleCard]:
     """Read the card in the Vitale slot; refuse an opposed or expired card."""
     try:
-        reader = VitaleReader(unit.connect_vitale())
-        card = reader.read()
+        reader = unit.timed("card.vitale.connect", lambda: VitaleReader(unit.connect_vitale()))
+        card = unit.timed("card.vitale.read", reader.read)
         check_vitale(card, today, unit.opposition())
     except VitaleOpposed as exc:
         raise translate(exc) from exc
@@ -269,22 +271,24 @@ class Visit:
                                        self._signing("vitale", self._vitale_reader.sign_digest))
         cps_signer = CardSigner(card.certificate or b"", self._signing(
             "cps", lambda d: self._cps.sign_digest(d, self.situation)))
+        device = self.unit.device_signer()
         try:
             number = store.next_fse_number(bn)
         except StoreError as exc:
             raise translate(exc) from exc
         self._slot = ""
         try:
-            fse = build_fse(ctx, number=number, unit_id=self.unit.serial, signed_at=now,
-                            cps=cps_signer, vitale=vitale_signer,
-                            device=self.unit.device_signer())
+            fse = self.unit.timed("fse.build", lambda: build_fse(
+                ctx, number=number, unit_id=self.unit.serial, signed_at=now,
+                cps=cps_signer, vitale=vitale_signer, device=device))
         except (CardError, BillingError, ValueError) as exc:
             self._abandon(bn, number, exc)
             raise self._failed(exc) from exc
         fse_id = f"FSE-{bn}-{number:09d}"
         try:
-            info = store.signed_fse(fse_id, bn, number, fse.encoded,
-                                    invoice_id=self.invoice.invoice_id if self.prepared else None)
+            info = self.unit.timed("fse.commit", lambda: store.signed_fse(
+                fse_id, bn, number, fse.encoded,
+                invoice_id=self.invoice.invoice_id if self.prepared else None))
         except StoreError as exc:
             self._abandon(bn, number, exc)
             raise translate(exc) from exc
@@ -300,7 +304,7 @@ class Visit:
     def _signing(self, slot: str, sign):
         def run(digest: bytes) -> bytes:
             self._slot = slot
-            return sign(digest)
+            return self.unit.timed(f"card.{slot}.sign", lambda: sign(digest))
 
         return run
 

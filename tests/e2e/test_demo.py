@@ -96,7 +96,7 @@ def test_tla_unit_demo_prints_the_table_and_exits_0(tmp_path, capsys):
     text = capsys.readouterr().out
     lines = text.splitlines()
     assert "4 FSEs imported, 0 already imported, 4 acknowledged, 1 Vitale reads imported" in text
-    table = lines[lines.index("9. FSEs imported into the office database:") + 3:][:4]
+    table = lines[lines.index("10. FSEs imported into the office database:") + 3:][:4]
     for row, (n, mode, who, acts, total, amo, part) in zip(table, EXPECTED, strict=True):
         cells = row.split()
         assert cells[0] == str(n) and cells[1] == mode and who in row and acts in row
