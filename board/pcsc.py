@@ -13,6 +13,7 @@ from firmware.cards.reader_base import redacted
 try:  # pyscard is in the "host" extra; the unit itself does not need it
     from smartcard.CardConnection import CardConnection as _PyscardConnection
     from smartcard.Exceptions import CardConnectionException, NoCardException
+    from smartcard.pcsc.PCSCExceptions import BaseSCardException, EstablishContextException
     from smartcard.System import readers as _readers
 except ImportError:  # pragma: no cover - reported when used
     _readers = None
@@ -22,8 +23,13 @@ PROTOCOLS = {"T0": 0x1, "T1": 0x2, "any": 0x3}
 
 
 class PcscUnavailable(CardError):
+    """No PC/SC reader to use: pyscard missing, pcscd not running, or no such reader."""
+
     code = "pcsc_unavailable"
     message_fr = "Lecteur PC/SC absent"
+
+
+PCSCD_DOWN = "pcscd (the PC/SC service) is not running: start it (sudo systemctl start pcscd)"
 
 
 def _need_pyscard() -> None:
@@ -31,13 +37,21 @@ def _need_pyscard() -> None:
         raise PcscUnavailable("pyscard is not installed (pip install pyscard)")
 
 
-def list_readers() -> list[str]:
-    """Names of the PC/SC readers (empty if pcscd runs with none)."""
+def _pcsc_readers() -> list:
+    """pyscard's reader objects; SCardEstablishContext failing means pcscd is down."""
     _need_pyscard()
     try:
-        return [str(r) for r in _readers()]
-    except Exception as exc:  # pyscard raises its own types when pcscd is down
-        raise PcscUnavailable(f"PC/SC service not reachable: {exc}") from exc
+        return list(_readers())
+    except EstablishContextException as exc:
+        raise PcscUnavailable(f"{PCSCD_DOWN} ({exc})") from exc
+    except BaseSCardException as exc:  # e.g. ListReadersException: the service failed
+        raise PcscUnavailable(f"the PC/SC service failed: {exc}") from exc
+
+
+def list_readers() -> list[str]:
+    """Names of the PC/SC readers (empty if pcscd runs with none)."""
+    readers = _pcsc_readers()
+    return [str(r) for r in readers]
 
 
 def _release(conn) -> None:
@@ -60,12 +74,13 @@ class PcscConnection:
 
     @classmethod
     def open(cls, reader: str, protocol: str = "any") -> PcscConnection:
-        _need_pyscard()
-        matches = [r for r in _readers() if str(r) == reader] or [
-            r for r in _readers() if str(r).startswith(reader)
+        readers = _pcsc_readers()
+        matches = [r for r in readers if str(r) == reader] or [
+            r for r in readers if str(r).startswith(reader)
         ]
         if not matches:
-            raise PcscUnavailable(f"no PC/SC reader named {reader!r}; have {list_readers()}")
+            have = [str(r) for r in readers]
+            raise PcscUnavailable(f"no PC/SC reader named {reader!r}; have {have}")
         conn = matches[0].createConnection()
         flags = {
             "T0": _PyscardConnection.T0_protocol,

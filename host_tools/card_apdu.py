@@ -197,14 +197,16 @@ def _fail(args, report: dict, exc: CardError) -> int:
 
 
 def _run_pcsc(args, commands: list[CommandAPDU]) -> int:
-    try:
-        from board.pcsc import PcscConnection  # lazy: pyscard only when asked
+    from board.pcsc import PcscConnection, PcscUnavailable  # lazy: pyscard only when asked
 
-        protocol = {"auto": "any", "0": "T0", "1": "T1"}[args.protocol]
+    protocol = {"auto": "any", "0": "T0", "1": "T1"}[args.protocol]
+    try:
         conn = PcscConnection.open(args.pcsc, protocol)
-    except Exception as exc:  # noqa: BLE001 (pyscard raises its own types when pcscd is down)
-        print(f"error: PC/SC reader {args.pcsc!r} unavailable: {exc}", file=sys.stderr)
+    except PcscUnavailable as exc:  # no such reader, or pcscd is not running
+        print(f"error: PC/SC reader {args.pcsc!r} unavailable: {exc.detail}", file=sys.stderr)
         return 1
+    except CardError as exc:  # CardAbsent: no usable card in that reader
+        return _fail(args, {"exchanges": []}, exc)
     report: dict = {"atr": conn.atr.hex().upper(), "exchanges": []}
     if not args.json:
         print(f"ATR {_hex(conn.atr)}  (PC/SC reader {conn.reader}: no wire timing)")

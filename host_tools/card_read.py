@@ -20,6 +20,7 @@ import sys
 import warnings
 from datetime import date
 
+from board.pcsc import PcscUnavailable
 from firmware.card.errors import CardError
 
 DEFAULT_SAMPLE = {"vitale": "vitale_famille_essai", "cps": "cps_medecin"}
@@ -141,10 +142,8 @@ def run(args, out=None) -> int:
     try:
         try:
             conn = _connection(args)
-        except (CardError, ValueError):
-            raise
-        except Exception as exc:  # noqa: BLE001 (pyscard raises its own types when pcscd is down)
-            print(f"error: PC/SC reader {args.pcsc!r} unavailable: {exc}", file=sys.stderr)
+        except PcscUnavailable as exc:  # no such reader, or pcscd is not running
+            print(f"error: PC/SC reader {args.pcsc!r} unavailable: {exc.detail}", file=sys.stderr)
             return 1
         if args.kind == "vitale":
             from firmware.cards.vitale import VitaleReader

@@ -76,18 +76,3 @@ def test_ctrl_c_at_the_pin_prompt(capsys, monkeypatch):
     monkeypatch.setattr(card_read.getpass, "getpass", ctrl_c)
     rc, _, err = run(capsys, "read", "cps")
     assert rc == 130 and err.strip() == "interrupted"
-
-
-def test_read_with_pcsc_service_down_is_one_line(capsys, monkeypatch):
-    import board.pcsc
-
-    class EstablishContextException(Exception):  # stands for pyscard's own type
-        pass
-
-    def down(cls, reader, protocol="any"):
-        raise EstablishContextException("Failed to establish context: Service not available.")
-
-    monkeypatch.setattr(board.pcsc.PcscConnection, "open", classmethod(down))
-    rc, _, err = run(capsys, "read", "vitale", "--pcsc", "ACS")
-    assert rc == 1 and err == ("error: PC/SC reader 'ACS' unavailable: Failed to establish "
-                               "context: Service not available.\n")

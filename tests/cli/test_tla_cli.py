@@ -8,7 +8,7 @@ import os
 import pytest
 from transfer.helpers import SimUnit, pair_host, run, trust_pem
 
-from host_tools import cli
+from host_tools import cli, cli_common
 from host_tools.office_db import OfficeDb
 
 HELPS = [["units"], ["pair"], ["info"], ["clock", "set"], ["load"], ["unload"],
@@ -148,7 +148,7 @@ def test_ctrl_c_during_unload_keeps_only_whole_fses_and_a_rerun_finishes(
         if done == 2:
             raise KeyboardInterrupt  # what Ctrl-C raises in the importing code
 
-    monkeypatch.setattr(cli, "_progress", interrupt_after_two)
+    monkeypatch.setattr(cli_common, "progress", interrupt_after_two)
     assert cli.main(args) == 130
     err = capsys.readouterr().err
     assert "Traceback" not in err

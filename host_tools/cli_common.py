@@ -1,0 +1,68 @@
+"""What every ``tla`` subcommand shares: exit codes, help layout, the session
+wrapper, the usage error and the progress bar. The entry point (host_tools/cli.py)
+and the command modules (host_tools/cmd_*.py) both import it."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Awaitable, Callable
+
+from smpclient import SMPClient
+
+from .link import client as link
+from .link.keystore import HostKeys
+
+EPILOG = """exit codes:
+  0    done
+  1    the unit refused, did not answer, or an FSE was rejected (left on the unit)
+  2    bad usage: options, input files, port, host key file, office database
+  130  interrupted (Ctrl-C): what was imported is whole and kept; run the command again"""
+
+# keyword arguments for every subcommand parser: the exit codes under each --help
+HELP_FORMAT = {"epilog": EPILOG, "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
+class UsageError(Exception):
+    """Bad options, port or paths (exit code 2); the message is one English line."""
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type: a positive number of seconds below 1e6."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < 1e6:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {text!r}")
+    return value
+
+
+async def authenticated(
+    args: argparse.Namespace, keys: HostKeys, body: Callable[[SMPClient], Awaitable[int]]
+) -> int:
+    """Connect to ``args.port``, open a session, run ``body`` and close the session."""
+    async with link.connect(args.port, args.timeout) as client:
+        await link.open_session(client, keys)
+        try:
+            result = await body(client)
+        except BaseException:
+            # Ctrl-C or an error mid-request: the link may still carry that request's
+            # answer, so closing can fail; the first error is the one to report (the
+            # unit ends an abandoned session by itself).
+            with contextlib.suppress(Exception):
+                await link.close_session(client)
+            raise
+        await link.close_session(client)
+        return result
+
+
+def progress(done: int, total: int) -> None:
+    """The progress bar on stderr (tla unload)."""
+    width = 30
+    filled = width * done // max(total, 1)
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} FSE")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()

@@ -1,0 +1,87 @@
+"""``tla load`` (prepared data to the unit) and ``tla unload`` (signed FSEs to the office
+database, verified, then acknowledged): docs/protocol.md section 6, docs/fse.md."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from smpclient import SMPClient
+
+from . import cli_common as cli
+from .link.keystore import HostKeys
+
+LOAD_INTERRUPTED = ("interrupted: the unit may hold part of the files; run tla load again "
+                    "(records are replaced, never duplicated)")
+UNLOAD_INTERRUPTED = ("interrupted: the FSEs imported so far are whole and kept; run tla "
+                      "unload again to acknowledge them and fetch the rest")
+
+
+def seal(text: str) -> bytes:
+    """A reference firmware seal: 32 bytes (SHA-256) in hex, docs/fse.md."""
+    try:
+        value = bytes.fromhex("".join(text.split()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not hexadecimal: {text!r}") from None
+    if len(value) != 32:
+        raise argparse.ArgumentTypeError(f"a seal is 32 bytes (64 hex digits), got {len(value)}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add load and unload; each sets ``run(args, keys)`` and its Ctrl-C message."""
+    h = cli.HELP_FORMAT
+    load = sub.add_parser("load", help="send prepared data (JSON/CSV files) to the unit", **h,
+                          description="Check every file first (errors name file, line and "
+                          "field); nothing is sent unless all are valid. Formats: "
+                          "docs/protocol.md section 6, examples in host_tools/samples/.")
+    load.add_argument("--port", required=True, help="the unit's serial port")
+    load.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                      help="JSON (.json) or CSV (.csv) file")
+    load.set_defaults(run=cmd_load, interrupted=LOAD_INTERRUPTED)
+
+    unload = sub.add_parser("unload", help="fetch, verify and import signed FSEs", **h)
+    unload.add_argument("--port", required=True, help="the unit's serial port")
+    unload.add_argument("--db", type=Path, help="office database (default ~/.local/share/opentla)")
+    unload.add_argument("--trust", action="append", required=True,
+                        help="PEM/DER certificates: roots (self-signed) and intermediates")
+    unload.add_argument("--seal", action="append", default=[], type=seal,
+                        help="reference firmware seal, 64 hex digits (repeatable)")
+    unload.set_defaults(run=cmd_unload, interrupted=UNLOAD_INTERRUPTED)
+
+
+async def cmd_load(args: argparse.Namespace, keys: HostKeys) -> int:
+    from .importer import send_load
+    from .load_files import read_files
+
+    files = read_files(args.files)  # LoadFilesError before anything is sent
+    items = files.all_items()
+
+    async def body(client: SMPClient) -> int:
+        sent = await send_load(client, items, files.ranges)
+        print(f"Loaded {sent} records ({len(items)} data records, {len(files.ranges)} FSE ranges).")
+        return 0
+
+    return await cli.authenticated(args, keys, body)
+
+
+async def cmd_unload(args: argparse.Namespace, keys: HostKeys) -> int:
+    from .importer import load_trust, unload
+    from .office_db import OfficeDb, default_path
+
+    trust = load_trust(args.trust)
+    seals = list(args.seal) or None
+    with OfficeDb(args.db or default_path()) as db:
+        async def body(client: SMPClient) -> int:
+            # progress is looked up now, not at import, so a test can replace it
+            report = await unload(client, db, trust, reference_seals=seals,
+                                  progress=cli.progress)
+            print(f"Unit {report.unit_id}: {len(report.imported)} FSEs imported, "
+                  f"{len(report.already)} already imported, {report.acked} acknowledged, "
+                  f"{report.vitale_imported} Vitale reads imported.")
+            for fse_id, code, message in report.rejected:
+                print(f"REJECTED {fse_id}: {message} [{code}] (left on the unit)", file=sys.stderr)
+            return 1 if report.rejected else 0
+
+        return await cli.authenticated(args, keys, body)
