@@ -1,5 +1,5 @@
 """``tla load`` (prepared data to the unit) and ``tla unload`` (signed FSEs to the office
-database, verified, then acknowledged): docs/protocol.md section 6, docs/fse.md."""
+database, verified, then acknowledged): docs/protocol.md §8-9, docs/fse.md."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     load = sub.add_parser("load", help="send prepared data (JSON/CSV files) to the unit", **h,
                           description="Check every file first (errors name file, line and "
                           "field); nothing is sent unless all are valid. Formats: "
-                          "docs/protocol.md section 6, examples in host_tools/samples/.")
+                          "docs/protocol.md §8 (Loading), examples in host_tools/samples/.")
     load.add_argument("--port", required=True, help="the unit's serial port")
     load.add_argument("files", nargs="+", type=Path, metavar="FILE",
                       help="JSON (.json) or CSV (.csv) file")
