@@ -59,7 +59,7 @@ async def cmd_load(args: argparse.Namespace, keys: HostKeys) -> int:
     items = files.all_items()
 
     async def body(client: SMPClient) -> int:
-        sent = await send_load(client, items, files.ranges)
+        sent = await send_load(client, items, files.ranges, keys.identity.sign_key)
         print(f"Loaded {sent} records ({len(items)} data records, {len(files.ranges)} FSE ranges).")
         return 0
 

@@ -22,11 +22,13 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from smpclient import SMPClient
 
 from firmware.billing.errors import BillingError
 from firmware.billing.trust import TrustStore
 from firmware.billing.verify import FseVerifier
+from firmware.store.office_sig import sign_load
 
 from .link.client import LinkRefused, check
 from .office_db import OfficeDb, OfficeDbError
@@ -37,6 +39,7 @@ from .transfer_messages import (
     FsePull,
     LoadBatch,
     LoadChunk,
+    LoadInfo,
     LoadRange,
     VitaleAck,
     VitaleList,
@@ -229,17 +232,22 @@ class LoadItem:
 
 
 async def send_load(client: SMPClient, items: list[LoadItem],
-                    ranges: list[tuple[str, str, int, int]]) -> int:
-    """Send records in batches sized to the unit's buffer (large ones in chunks)."""
+                    ranges: list[tuple[str, str, int, int]], signer: Ed25519PrivateKey) -> int:
+    """Send records in batches sized to the unit's buffer (large ones in chunks),
+    each signed with the office's paired identity key ``signer`` over the unit's
+    id (firmware/store/office_sig.py, docs/protocol.md §6)."""
     limit = client._transport.max_unencoded_size - CHUNK_MARGIN
+    unit_id = check(await client.request(LoadInfo())).unit
     sent = 0
     batch: list[list] = []
     size = 0
     for item in items:
-        entry = [item.kind, item.record_id, item.professional_id, item.payload]
-        cost = len(item.payload) + len(item.record_id) + 24
+        sig = sign_load(signer, unit_id, item.kind, item.record_id, item.professional_id,
+                        item.payload)
+        entry = [item.kind, item.record_id, item.professional_id, item.payload, sig]
+        cost = len(item.payload) + len(item.record_id) + 24 + 66
         if cost > limit:
-            await _send_chunked(client, item, limit)
+            await _send_chunked(client, item, limit, sig)
             sent += 1
             continue
         if size + cost > limit:
@@ -255,14 +263,14 @@ async def send_load(client: SMPClient, items: list[LoadItem],
     return sent
 
 
-async def _send_chunked(client: SMPClient, item: LoadItem, limit: int) -> None:
+async def _send_chunked(client: SMPClient, item: LoadItem, limit: int, sig: bytes) -> None:
     offset = 0
     total = len(item.payload)
     while True:
         piece = item.payload[offset:offset + limit]
         answer = check(await client.request(LoadChunk(
             kind=item.kind, id=item.record_id, prof=item.professional_id, off=offset,
-            size=total, d=piece)))
+            size=total, d=piece, sig=sig)))
         offset = answer.next
         if offset >= total:
             return

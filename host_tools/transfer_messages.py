@@ -1,4 +1,4 @@
-"""smpclient request/response models of the data groups 82-85 (``docs/protocol.md`` §6-8).
+"""smpclient request/response models of the data groups 82-85 (``docs/protocol.md`` §8-11).
 
 Group and command numbers come from the firmware modules, so both ends agree.
 """
@@ -47,10 +47,12 @@ _ACK_RSP = {"n": int}
 LoadBatch = _pair("LoadBatch", GROUP_LOAD, LoadCommand.BATCH, True,
                   {"items": list[list[Any]]}, {"n": int})
 LoadChunk = _pair("LoadChunk", GROUP_LOAD, LoadCommand.CHUNK, True,
-                  {"kind": str, "id": str, "prof": str | None, "off": int, "size": int, "d": bytes},
+                  {"kind": str, "id": str, "prof": str | None, "off": int, "size": int, "d": bytes,
+                   "sig": bytes},
                   {"next": int})
 LoadRange = _pair("LoadRange", GROUP_LOAD, LoadCommand.RANGE, True,
                   {"ranges": list[list[Any]]}, {"n": int})
+LoadInfo = _pair("LoadInfo", GROUP_LOAD, LoadCommand.INFO, False, {}, {"unit": bytes})
 
 VitaleList = _pair("VitaleList", GROUP_VITALE_READS, UnloadCommand.LIST, False, _LIST_REQ, _LIST_RSP)
 VitalePull = _pair("VitalePull", GROUP_VITALE_READS, UnloadCommand.PULL, False, _PULL_REQ, _PULL_RSP)

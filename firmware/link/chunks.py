@@ -39,6 +39,7 @@ class DataErr(IntEnum):
     BAD_OFFSET = 7  # chunk offset is not where the unit expects it
     STORE_FAILED = 8  # the unit's storage failed; nothing was acknowledged
     TOO_LARGE = 9  # record larger than the unit accepts
+    BAD_SIGNATURE = 10  # the office signature of a loaded record does not verify
 
 
 V1_CODES = {
@@ -51,6 +52,7 @@ V1_CODES = {
     DataErr.BAD_OFFSET: MgmtErr.EINVAL,
     DataErr.STORE_FAILED: MgmtErr.EUNKNOWN,
     DataErr.TOO_LARGE: MgmtErr.EMSGSIZE,
+    DataErr.BAD_SIGNATURE: MgmtErr.EACCESSDENIED,
 }
 
 

@@ -1,14 +1,21 @@
-"""Group 82: loading prepared data into the unit (``docs/protocol.md`` §6).
+"""Group 82: loading prepared data into the unit (``docs/protocol.md`` §8).
 
 Loading works while the unit is locked: the store seals each record to the unit's
 public key (HPKE, see firmware/store/crypto.py). Every command needs a session.
+Every record carries ``sig``: the session host's Ed25519 signature of
+firmware/store/office_sig.py ``load_message`` (unit id from INFO); a record whose
+signature does not verify under the session's paired host key is refused with
+BAD_SIGNATURE (reason ``bad_office_signature``) and nothing of its batch is stored.
 
-- BATCH (cmd 0, write) ``{"items": [[kind, id, prof|null, h'payload']]}`` ->
+- INFO (cmd 3, read) ``{}`` -> ``{"unit": h'16 bytes'}``: the store's unit id, the
+  first field of every load signature (binds a signed record to this unit);
+- BATCH (cmd 0, write) ``{"items": [[kind, id, prof|null, h'payload', h'sig']]}`` ->
   ``{"n": count}``: whole records, all in ONE store transaction (all or none);
   reloading a record replaces it (idempotent);
-- CHUNK (cmd 1, write) ``{"kind", "id", "prof"?, "off", "size", "d": h'..'}`` ->
+- CHUNK (cmd 1, write) ``{"kind", "id", "prof"?, "off", "size", "d": h'..', "sig"}`` ->
   ``{"next": n}``: one record too large for a frame, in pieces; the unit keeps one
-  upload in RAM and stores it when ``next == size``. ``off == 0`` restarts it; any
+  upload in RAM and stores it when ``next == size`` (``sig`` covers the whole
+  record; only the last piece's ``sig`` is used). ``off == 0`` restarts it; any
   other offset must equal the unit's ``next`` (else BAD_OFFSET: restart at 0);
 - RANGE (cmd 2, write) ``{"ranges": [[range_id, prof, first, last]]}`` -> ``{"n"}``:
   FSE number ranges; reloading an identical range is a no-op.
@@ -51,6 +58,7 @@ class LoadCommand:
     BATCH = 0
     CHUNK = 1
     RANGE = 2
+    INFO = 3
 
 
 def check_payload(kind: str, record_id: str, payload: bytes) -> None:
@@ -90,12 +98,22 @@ class LoadGroup:
             Route(LoadCommand.BATCH, Op.WRITE, self.batch),
             Route(LoadCommand.CHUNK, Op.WRITE, self.chunk),
             Route(LoadCommand.RANGE, Op.WRITE, self.ranges),
+            Route(LoadCommand.INFO, Op.READ, self.info),
         ]
 
-    def _store(self, items: list[tuple[str, str, str | None, bytes]]) -> int:
+    def info(self, request: Request, ctx: Context) -> dict[str, Any]:
+        return {"unit": self.store.unit_id}
+
+    def _store(self, items: list[tuple[str, str, str | None, bytes, bytes]], ctx: Context) -> int:
+        """Store the items signed by the session's paired host (the store checks
+        each signature before anything is written)."""
+        signer = ctx.session.host.host_id if ctx.session is not None else b""
         try:
-            return self.store.load_batch(items)
+            return self.store.load_batch([(*item, signer) for item in items])
         except Exception as exc:
+            if getattr(exc, "code", "") == "store_bad_office_signature":
+                raise data_error(GROUP_LOAD, DataErr.BAD_SIGNATURE,
+                                 f"bad_office_signature: {exc}") from None
             raise store_error(GROUP_LOAD, exc) from None
 
     @staticmethod
@@ -107,17 +125,19 @@ class LoadGroup:
     def batch(self, request: Request, ctx: Context) -> dict[str, Any]:
         items = []
         for item in list_field(request.body, "items", 1024):
-            if not (isinstance(item, list) and len(item) == 4):
-                raise MgmtError(MgmtErr.EINVAL, "'items' entries are [kind, id, prof, payload]")
-            kind, record_id, prof, payload = item
-            fields = {"kind": kind, "id": record_id, "prof": prof, "d": payload}
+            if not (isinstance(item, list) and len(item) == 5):
+                raise MgmtError(MgmtErr.EINVAL,
+                                "'items' entries are [kind, id, prof, payload, signature]")
+            kind, record_id, prof, payload, sig = item
+            fields = {"kind": kind, "id": record_id, "prof": prof, "d": payload, "sig": sig}
             kind = self._kind(kind)
             record_id = text_field(fields, "id")
             prof = text_field(fields, "prof", optional=True)
             payload = bytes_field(fields, "d")
+            sig = bytes_field(fields, "sig")
             check_payload(kind, record_id, payload)
-            items.append((kind, record_id, prof, payload))
-        return {"n": self._store(items)}
+            items.append((kind, record_id, prof, payload, sig))
+        return {"n": self._store(items, ctx)}
 
     def chunk(self, request: Request, ctx: Context) -> dict[str, Any]:
         body = request.body
@@ -127,6 +147,7 @@ class LoadGroup:
         size = int_field(body, "size", low=0, high=MAX_RECORD)
         offset = int_field(body, "off", high=MAX_RECORD)
         data = bytes_field(body, "d")
+        sig = bytes_field(body, "sig")
         key = (kind, record_id, prof, size)
         up = self._upload
         if offset == 0:
@@ -143,7 +164,7 @@ class LoadGroup:
         self._upload = None
         payload = bytes(up["data"])
         check_payload(kind, record_id, payload)
-        self._store([(kind, record_id, prof, payload)])
+        self._store([(kind, record_id, prof, payload, sig)], ctx)
         return {"next": size}
 
     def ranges(self, request: Request, ctx: Context) -> dict[str, Any]:

@@ -76,7 +76,11 @@ class SavedClock(OffsetClock):
 
 class ProvisioningTrust:
     """The paired-hosts list; the first host paired also provisions the store
-    (its X25519 public key becomes the office key, docs/security.md)."""
+    (its X25519 public key becomes the office key and its Ed25519 identity the
+    first trusted load signer, docs/security.md). A host paired later is trusted
+    as a load signer only if the store is unlocked then (the trusted list is
+    keyed from the card-wrapped bundle); otherwise its loads are stored but
+    refused at read (store_untrusted_office) until it pairs again unlocked."""
 
     def __init__(self, inner: JsonTrustStore, unit: Unit):
         self.inner = inner
@@ -87,9 +91,14 @@ class ProvisioningTrust:
 
     def add(self, host: PairedHost) -> None:
         self.inner.add(host)
-        if not self.unit.store.provisioned:
-            self.unit.store.provision(host.kx_public)
+        store = self.unit.store
+        if not store.provisioned:
+            store.provision(host.kx_public, host.host_id)
             log.info("store_provisioned host=%s", host.name)
+        elif store.is_unlocked:
+            store.trust_office(host.host_id)
+        else:
+            log.warning("store_office_not_trusted host=%s reason=locked", host.name)
 
 
 class _Port(PtyLinkPort):

@@ -18,12 +18,13 @@ from .errors import (
     WrongCardProof,
 )
 from .fse import FseInfo, NumberState
+from .office_sig import BadOfficeSignature, OfficeListTampered, UnsignedRecord, UntrustedOffice
 from .records import RecordInfo, Trace
 from .store import Store
 
 __all__ = [
-    "BadTransition", "DuplicateRecord", "FseInfo", "NoFseNumber", "NotProvisioned",
+    "BadOfficeSignature", "BadTransition", "DuplicateRecord", "OfficeListTampered", "FseInfo", "NoFseNumber", "NotProvisioned",
     "NumberState", "RecordInfo", "Store", "StoreCorrupted", "StoreError", "StoreFull",
     "StoreIOError", "StoreLocked", "StoreTooNew", "StoreUsageError", "Trace",
-    "UnknownRecord", "Usage", "WrongCardProof",
+    "UnknownRecord", "UnsignedRecord", "UntrustedOffice", "Usage", "WrongCardProof",
 ]

@@ -2,7 +2,10 @@
 Vitale reads) and traces, mixed into :class:`~firmware.store.store.Store`.
 
 Loads are sealed to the unit's public key, so the office can load while the
-unit is locked; reading them back needs the unlocked key bundle. Vitale reads
+unit is locked; reading them back needs the unlocked key bundle. Each load
+carries the office's Ed25519 signature (office_sig.py), checked when stored and
+again at every read against the trusted office keys, so a record planted on the
+SD card (sealing needs no secret) is never used. Vitale reads
 are produced in visit and sealed with the record key. Traces hold only codes
 and durations: their fields are checked so no patient data can ride in.
 """
@@ -14,7 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from . import crypto
+from . import crypto, office_sig
 from .capacity import ROW_OVERHEAD, used_bytes
 from .errors import (
     BadTransition,
@@ -28,6 +31,8 @@ from .errors import (
 log = logging.getLogger("opentla.store")
 
 LOAD_KINDS = ("invoice", "patient", "tariff", "opposition")
+# (kind, record_id, professional_id, payload, office signature, signer's Ed25519 key)
+LoadItem = tuple[str, str, "str | None", bytes, bytes, bytes]
 ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 CODE_RE = re.compile(r"[a-z0-9_.]{1,48}")
 MAX_TRACES = 20_000
@@ -68,43 +73,50 @@ class Trace:
 class RecordsMixin:
     """Relies on Store's _tx, _keys, _wall, _conn, _data_public and budget."""
 
-    def put_invoice(self, invoice_id: str, professional_id: str, payload: bytes) -> RecordInfo:
-        return self._put_loaded("invoice", invoice_id, professional_id, payload)
+    def put_invoice(self, invoice_id: str, professional_id: str, payload: bytes,
+                    signature: bytes, signer: bytes) -> RecordInfo:
+        return self._put_loaded(("invoice", invoice_id, professional_id, payload, signature, signer))
 
-    def put_patient(self, patient_id: str, payload: bytes) -> RecordInfo:
-        return self._put_loaded("patient", patient_id, None, payload)
+    def put_patient(self, patient_id: str, payload: bytes, signature: bytes,
+                    signer: bytes) -> RecordInfo:
+        return self._put_loaded(("patient", patient_id, None, payload, signature, signer))
 
-    def put_tariff(self, tariff_id: str, payload: bytes) -> RecordInfo:
-        return self._put_loaded("tariff", tariff_id, None, payload)
+    def put_tariff(self, tariff_id: str, payload: bytes, signature: bytes,
+                   signer: bytes) -> RecordInfo:
+        return self._put_loaded(("tariff", tariff_id, None, payload, signature, signer))
 
-    def put_opposition_list(self, payload: bytes, list_id: str = "current") -> RecordInfo:
-        return self._put_loaded("opposition", list_id, None, payload)
+    def put_opposition_list(self, payload: bytes, signature: bytes, signer: bytes,
+                            list_id: str = "current") -> RecordInfo:
+        return self._put_loaded(("opposition", list_id, None, payload, signature, signer))
 
-    def _put_loaded(self, kind: str, record_id: str, professional_id: str | None,
-                    payload: bytes) -> RecordInfo:
-        self.load_batch([(kind, record_id, professional_id, payload)])
-        return self.record_info(kind, record_id)
+    def _put_loaded(self, item: LoadItem) -> RecordInfo:
+        self.load_batch([item])
+        return self.record_info(item[0], item[1])
 
-    def load_batch(self, items: Iterable[tuple[str, str, str | None, bytes]]) -> int:
-        """Load ``(kind, record_id, professional_id, payload)`` items in ONE
-        transaction: all of them or none. Each is sealed to the unit's public
-        key (no unlock needed) and upserted. A load that would eat into the
+    def load_batch(self, items: Iterable[LoadItem]) -> int:
+        """Load ``(kind, record_id, professional_id, payload, signature, signer)``
+        items in ONE transaction: all of them or none. Each office signature must
+        verify (:class:`~.office_sig.BadOfficeSignature` otherwise; the caller
+        checks that ``signer`` is the paired host). Each payload is sealed to the
+        unit's public key (no unlock needed) and upserted with its signature. A load that would eat into the
         signature reserve is refused with :class:`StoreFull`, the whole batch
         with it. Returns the number of records loaded."""
         if not self.provisioned:
             raise NotProvisioned("pair the unit before loading")
         sealed = []
-        for kind, record_id, professional_id, payload in items:
+        for kind, record_id, professional_id, payload, signature, signer in items:
             if kind not in LOAD_KINDS:
                 raise StoreUsageError(f"cannot load kind {kind!r}", code="store_bad_kind")
             check_id(record_id)
             if professional_id is not None:
                 check_id(professional_id, "professional id")
+            office_sig.verify_load(signer, signature, self.unit_id, kind, record_id,
+                                   professional_id, payload)
             envelope = crypto.seal_to_unit(self._data_public, kind, record_id, payload)
-            sealed.append((kind, record_id, professional_id, envelope))
+            sealed.append((kind, record_id, professional_id, envelope, signature, signer))
         now = self._wall()
         with self._tx() as c:
-            for kind, record_id, professional_id, envelope in sealed:
+            for kind, record_id, professional_id, envelope, signature, signer in sealed:
                 row = c.execute("SELECT status, size FROM records WHERE kind = ? AND record_id = ?",
                                 (kind, record_id)).fetchone()
                 if row is not None and row[0] != "loaded":
@@ -114,10 +126,12 @@ class RecordsMixin:
                     log.warning("store_full load refused kind=%s", kind)
                     raise StoreFull(f"no room to load {kind} {record_id}")
                 c.execute(
-                    "INSERT INTO records VALUES (?, ?, ?, 'loaded', ?, ?, ?, ?) ON CONFLICT "
+                    "INSERT INTO records VALUES (?, ?, ?, 'loaded', ?, ?, ?, ?, ?, ?) ON CONFLICT "
                     "(kind, record_id) DO UPDATE SET professional_id = excluded.professional_id,"
-                    " updated_at = excluded.updated_at, size = excluded.size, blob = excluded.blob",
-                    (kind, record_id, professional_id, now, now, len(envelope), envelope))
+                    " updated_at = excluded.updated_at, size = excluded.size, blob = excluded.blob,"
+                    " office_sig = excluded.office_sig, office_key = excluded.office_key",
+                    (kind, record_id, professional_id, now, now, len(envelope), envelope,
+                     signature, signer))
         return len(sealed)
 
     def put_vitale_read(self, read_id: str, professional_id: str, payload: bytes) -> RecordInfo:
@@ -131,7 +145,7 @@ class RecordsMixin:
             if c.execute("SELECT 1 FROM records WHERE kind = 'vitale_read' AND record_id = ?",
                          (read_id,)).fetchone():
                 raise DuplicateRecord(f"vitale read {read_id} exists")
-            c.execute("INSERT INTO records VALUES ('vitale_read', ?, ?, 'new', ?, ?, ?, ?)",
+            c.execute("INSERT INTO records VALUES ('vitale_read', ?, ?, 'new', ?, ?, ?, ?, NULL, NULL)",
                       (read_id, professional_id, now, now, len(envelope), envelope))
         return self.record_info("vitale_read", read_id)
 
@@ -154,13 +168,34 @@ class RecordsMixin:
         return [RecordInfo(*row) for row in self._conn.execute(sql + " ORDER BY record_id", args)]
 
     def get_record(self, kind: str, record_id: str) -> bytes:
-        """The plaintext payload (store must be unlocked)."""
+        """The plaintext payload (store must be unlocked). A loaded record is
+        returned only if its office signature verifies under a trusted office
+        key: :class:`~.office_sig.UnsignedRecord` (loaded before schema v2),
+        :class:`~.office_sig.UntrustedOffice` or
+        :class:`~.office_sig.BadOfficeSignature` otherwise."""
         bundle = self._keys()
-        row = self._conn.execute("SELECT blob FROM records WHERE kind = ? AND record_id = ?",
-                                 (kind, record_id)).fetchone()
+        row = self._conn.execute(
+            "SELECT blob, professional_id, office_sig, office_key FROM records "
+            "WHERE kind = ? AND record_id = ?", (kind, record_id)).fetchone()
         if row is None:
             raise UnknownRecord(f"no {kind} {record_id}")
-        return crypto.open_record(bundle, kind, record_id, row[0])
+        blob, professional_id, signature, signer = row
+        if kind not in LOAD_KINDS:
+            return crypto.open_record(bundle, kind, record_id, blob)
+        if signature is None or signer is None:
+            log.warning("store_record_unsigned kind=%s", kind)
+            raise office_sig.UnsignedRecord(f"{kind} {record_id} has no office signature: load again")
+        if bytes(signer) not in self.trusted_offices():
+            log.warning("store_untrusted_office kind=%s", kind)
+            raise office_sig.UntrustedOffice(f"{kind} {record_id} signed by an unknown office")
+        payload = crypto.open_record(bundle, kind, record_id, blob)
+        try:
+            office_sig.verify_load(bytes(signer), bytes(signature), self.unit_id, kind, record_id,
+                                   professional_id, payload)
+        except office_sig.BadOfficeSignature:
+            log.warning("store_bad_office_signature kind=%s", kind)
+            raise
+        return payload
 
     def get_invoice(self, invoice_id: str) -> bytes:
         return self.get_record("invoice", invoice_id)

@@ -76,7 +76,15 @@ V1: Migration = (
         outcome TEXT NOT NULL)""",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (V1,)
+# V2: the office's Ed25519 signature of each loaded record and the signer's public
+# key (firmware/store/office_sig.py). Rows loaded under V1 keep NULL there: they
+# are refused at read (store_record_unsigned) until the office loads them again.
+V2: Migration = (
+    "ALTER TABLE records ADD COLUMN office_sig BLOB",
+    "ALTER TABLE records ADD COLUMN office_key BLOB",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (V1, V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = ("meta", "card_wraps", "records", "fse_ranges", "fse_numbers", "fses", "traces")
 

@@ -3,10 +3,10 @@
 Usage (the rest of the firmware sees only this class)::
 
     store = Store.open("/data/tla.db", clock=time.monotonic, wall_clock=rtc.now)
-    store.provision(office_public_raw)          # once, at pairing
+    store.provision(office_public_raw, office_sign_public)   # once, at pairing
     store.enrol_card(cps_proof)                 # the CPS signed store.unlock_challenge
     store.lock()
-    store.put_invoice("INV-1", "10101010101", payload)   # works while locked
+    store.put_invoice("INV-1", "10101010101", payload, office_signature, office_sign_public)
     store.unlock(cps_proof)                     # in visit
     n = store.next_fse_number("10101010101")
     store.signed_fse("FSE-1", "10101010101", n, cose_bytes, invoice_id="INV-1")
@@ -26,7 +26,7 @@ from contextlib import contextmanager
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from . import crypto
+from . import crypto, office_sig
 from .capacity import (
     DEFAULT_BUDGET,
     DEFAULT_RESERVE,
@@ -44,6 +44,7 @@ from .errors import (
     StoreCorrupted,
     StoreIOError,
     StoreLocked,
+    StoreUsageError,
     WrongCardProof,
 )
 from .fse import FseMixin
@@ -182,9 +183,11 @@ class Store(RecordsMixin, FseMixin):
         """What the CPS must sign (PKCS#1 v1.5) to make the card proof."""
         return crypto.unlock_challenge(self.unit_id)
 
-    def provision(self, office_public: bytes) -> None:
-        """Create the unit's key bundle and seal it to the paired office.
-        Leaves the store unlocked so the first card can be enrolled."""
+    def provision(self, office_public: bytes, office_signer: bytes | None = None) -> None:
+        """Create the unit's key bundle and seal it to the paired office (its
+        X25519 key). ``office_signer`` (the office's Ed25519 identity key) becomes
+        the first trusted office: its signed loads are readable. Leaves the store
+        unlocked so the first card can be enrolled."""
         if self.provisioned:
             raise BadTransition("store already provisioned")
         bundle = crypto.KeyBundle.generate()
@@ -195,6 +198,35 @@ class Store(RecordsMixin, FseMixin):
         self._data_public = bundle.public_raw()
         self._set_bundle(bundle)
         log.info("store provisioned")
+        if office_signer is not None:
+            self.trust_office(office_signer)
+
+    # ---- trusted offices (office_sig.py) ------------------------------------------
+    def trusted_offices(self) -> frozenset[bytes]:
+        """The office Ed25519 keys whose loads may be read (store unlocked).
+        Raises :class:`~.office_sig.OfficeListTampered` if the list on the medium
+        was altered."""
+        bundle = self._keys()
+        meta = dict(self._conn.execute(
+            "SELECT key, value FROM meta WHERE key IN ('office_keys', 'office_keys_tag')"))
+        return office_sig.TrustedOffices.open(bundle.record_key, self.unit_id,
+                                              meta.get("office_keys"), meta.get("office_keys_tag"))
+
+    def trust_office(self, signer: bytes) -> None:
+        """Add an office's Ed25519 key to the trusted list. Needs the unlocked
+        bundle (the list's tag is keyed from it), so only the unit itself, never
+        a writer of the SD card, can extend it. Idempotent."""
+        if not isinstance(signer, bytes) or len(signer) != office_sig.KEY_LEN:
+            raise StoreUsageError("office key must be 32 bytes", code="store_bad_office_key")
+        keys = self.trusted_offices()
+        if signer in keys:
+            return
+        packed = office_sig.TrustedOffices.pack(keys | {signer})
+        tag = office_sig.TrustedOffices.tag(self._keys().record_key, self.unit_id, packed)
+        with self._tx() as c:
+            c.execute("INSERT OR REPLACE INTO meta VALUES ('office_keys', ?)", (packed,))
+            c.execute("INSERT OR REPLACE INTO meta VALUES ('office_keys_tag', ?)", (tag,))
+        log.info("store office trusted count=%d", len(keys) + 1)
 
     def enrol_card(self, card_proof: bytes, label: str = "cps") -> None:
         """Wrap the key bundle under this card's proof (store must be unlocked)."""

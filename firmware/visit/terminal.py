@@ -46,6 +46,10 @@ from .views import beneficiary_views
 from .visit import Visit, read_checked_vitale
 
 log = logging.getLogger("opentla.visit")
+# Loaded records the store refuses (firmware/store/office_sig.py): left out of the
+# prepared-invoice list so one planted row cannot hide the genuine ones.
+REFUSED_LOADS = ("store_record_unsigned", "store_untrusted_office", "store_bad_office_signature",
+                 "store_record_unreadable")
 
 class Terminal:
     """One unit's use cases. States: ``locked`` -> ``unlocked`` (a CPS proved
@@ -218,7 +222,13 @@ class Terminal:
                 for info in self.unit.store.list_records("invoice", sit.billing_number):
                     if info.status != "loaded":
                         continue
-                    inv = self._load_invoice(info.record_id)
+                    try:
+                        inv = self._load_invoice(info.record_id)
+                    except VisitError as exc:
+                        if exc.code not in REFUSED_LOADS:
+                            raise
+                        log.warning("invoice_refused code=%s", exc.code)
+                        continue  # not listed; starting it shows why (docs/store.md)
                     total = None
                     if tariffs is not None:
                         try:

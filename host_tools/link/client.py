@@ -28,6 +28,7 @@ from smpclient.requests.os_management import DateTimeRead, DateTimeWrite, EchoWr
 from smpclient.transport.serial import SMPSerialTransport
 
 from firmware.link import security as sec
+from firmware.link.chunks import DataErr
 from firmware.link.groups import format_datetime
 from firmware.link.pairing import SecurityErr
 
@@ -67,6 +68,8 @@ def check(response: Any) -> Any:
     raise LinkRefused("link.unexpected", f"unexpected response {response!r}")
 
 
+DATA_GROUPS = (82, 83, 84, 85)  # load, Vitale reads, FSE, traces (docs/protocol.md §3)
+
 _EXPLAIN = {
     (80, SecurityErr.PAIRING_PENDING): "waiting for Valider on the unit",
     (80, SecurityErr.PAIRING_REJECTED): "pairing was refused on the unit",
@@ -79,6 +82,12 @@ _EXPLAIN = {
     (80, SecurityErr.LOCKED_OUT): "too many failed attempts, wait a minute",
     (0, 4): "the unit's clock is not set (run: tla clock set)",
     (0, 5): "the unit could not write its clock",
+    **{(g, DataErr.LOCKED): "unlock the unit with the CPS and its PIN first" for g in DATA_GROUPS},
+    **{(g, DataErr.NOT_PROVISIONED): "the unit has no keys yet (run: tla pair)"
+       for g in DATA_GROUPS},
+    (82, DataErr.STORE_FULL): "the unit's storage is full: unload its FSEs first (tla unload)",
+    (82, DataErr.BAD_SIGNATURE): "the unit refused this PC's signature of a record "
+                                 "(is this PC the unit's paired office? run: tla pair)",
 }
 
 

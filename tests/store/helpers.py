@@ -6,10 +6,17 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from firmware.store import Store
 from firmware.store.crypto import public_raw
+from firmware.store.office_sig import sign_load
+
+from .workload import OFFICE_SEED
+
+OFFICE_SIGN = Ed25519PrivateKey.from_private_bytes(OFFICE_SEED)  # the paired office's identity
+OFFICE_ID = OFFICE_SIGN.public_key().public_bytes_raw()
 
 _RSA_KEYS: list[rsa.RSAPrivateKey] = []
 
@@ -46,8 +53,40 @@ class FakeWall(FakeClock):
 def open_provisioned(path: str, office: X25519PrivateKey, **kwargs) -> tuple[Store, bytes]:
     """A provisioned store with one enrolled card, left locked."""
     store = Store.open(path, **kwargs)
-    store.provision(public_raw(office.public_key()))
+    store.provision(public_raw(office.public_key()), OFFICE_ID)
     proof = card_proof(store)
     store.enrol_card(proof)
     store.lock()
     return store, proof
+
+
+# ---- loads signed by the office (what the office's `tla load` does) ---------------
+def signed(store: Store, kind: str, record_id: str, prof: str | None, payload: bytes,
+           key: Ed25519PrivateKey = OFFICE_SIGN) -> tuple:
+    """One ``load_batch`` item signed by ``key`` for this store's unit."""
+    sig = sign_load(key, store.unit_id, kind, record_id, prof, payload)
+    return (kind, record_id, prof, payload, sig, key.public_key().public_bytes_raw())
+
+
+def load_batch(store: Store, items) -> int:
+    return store.load_batch([signed(store, *item) for item in items])
+
+
+def put_invoice(store: Store, invoice_id: str, prof: str, payload: bytes):
+    return store.put_invoice(invoice_id, prof, payload,
+                             *signed(store, "invoice", invoice_id, prof, payload)[4:])
+
+
+def put_patient(store: Store, patient_id: str, payload: bytes):
+    return store.put_patient(patient_id, payload, *signed(store, "patient", patient_id, None,
+                                                          payload)[4:])
+
+
+def put_tariff(store: Store, tariff_id: str, payload: bytes):
+    return store.put_tariff(tariff_id, payload, *signed(store, "tariff", tariff_id, None,
+                                                        payload)[4:])
+
+
+def put_opposition_list(store: Store, payload: bytes, list_id: str = "current"):
+    return store.put_opposition_list(payload, *signed(store, "opposition", list_id, None,
+                                                      payload)[4:], list_id=list_id)

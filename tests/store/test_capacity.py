@@ -9,7 +9,7 @@ import pytest
 
 from firmware.store import Store, StoreFull
 
-from .helpers import open_provisioned
+from .helpers import load_batch, open_provisioned, put_invoice, put_patient
 
 PS = "10101010101"
 BUDGET = 1024 * 1024
@@ -24,7 +24,7 @@ def test_loads_stop_at_the_reserve_and_signatures_still_fit(db_path, office, clo
     loaded = 0
     with pytest.raises(StoreFull) as err:
         for i in range(10_000):
-            store.put_invoice(f"INV-{i}", PS, os.urandom(1500))
+            put_invoice(store, f"INV-{i}", PS, os.urandom(1500))
             loaded += 1
     assert err.value.message_fr == "Memoire pleine"
     usage = store.usage()
@@ -43,7 +43,7 @@ def test_loads_stop_at_the_reserve_and_signatures_still_fit(db_path, office, clo
         store.signed_fse(f"F{k}", PS, n, os.urandom(4096))
     assert len(store.list_fses()) == 25
     with pytest.raises(StoreFull):
-        store.put_patient("PAT-1", b"x" * 100)
+        put_patient(store, "PAT-1", b"x" * 100)
     store.close()
 
 
@@ -71,10 +71,10 @@ def test_batch_load_is_all_or_nothing(db_path, office, clock, wall):
     store, proof = open_provisioned(db_path, office, clock=clock, wall_clock=wall,
                                     budget_bytes=BUDGET, reserve_bytes=RESERVE)
     ok = [("invoice", f"INV-{i}", PS, b"x" * 100) for i in range(50)]
-    assert store.load_batch(ok) == 50
+    assert load_batch(store, ok) == 50
     too_big = [("patient", f"PAT-{i}", None, os.urandom(4000)) for i in range(300)]
     with pytest.raises(StoreFull):
-        store.load_batch(too_big)
+        load_batch(store, too_big)
     assert store.list_records("patient") == []
     assert len(store.list_records("invoice")) == 50
     store.close()
@@ -93,9 +93,9 @@ def test_checkpoints_stay_off_the_signature_path(db_path, office, clock, wall):
         store.signed_fse(f"F{k}", PS, n, os.urandom(3000))
         k += 1
     assert calls == []  # WAL past 4 MiB, yet no signature paid for a checkpoint
-    store.put_invoice("INV-1", PS, b"x")  # the next non-critical write does it
+    put_invoice(store, "INV-1", PS, b"x")  # the next non-critical write does it
     assert len(calls) == 1 and calls[0] > 4 * 1024 * 1024
-    store.put_invoice("INV-2", PS, b"y")
+    put_invoice(store, "INV-2", PS, b"y")
     assert os.path.getsize(db_path + "-wal") <= 4 * 1024 * 1024  # journal_size_limit
     assert len(calls) == 1
     store.lock()

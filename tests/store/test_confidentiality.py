@@ -10,7 +10,7 @@ import cbor2
 
 from firmware.store import Store, WrongCardProof
 
-from .helpers import open_provisioned
+from .helpers import open_provisioned, put_invoice, put_opposition_list, put_patient, put_tariff
 
 PS = "10101010101"
 NAME, FIRST, NIR, AMOUNT = "DUPONTEL", "Marcelline", "2850575123456", "1234.56"
@@ -21,10 +21,10 @@ NEEDLES = [s.encode(e) for s in (NAME, FIRST, NIR, AMOUNT) for e in ("utf-8", "u
 
 
 def _fill(store: Store, proof: bytes) -> None:
-    store.put_patient("PAT-1", PATIENT)
-    store.put_invoice("INV-1", PS, INVOICE)
-    store.put_tariff("TAR-1", b"AMI 3.15 " + AMOUNT.encode())
-    store.put_opposition_list(b"opposed " + NIR.encode())
+    put_patient(store, "PAT-1", PATIENT)
+    put_invoice(store, "INV-1", PS, INVOICE)
+    put_tariff(store, "TAR-1", b"AMI 3.15 " + AMOUNT.encode())
+    put_opposition_list(store, b"opposed " + NIR.encode())
     store.load_fse_range("R1", PS, 1, 9)
     store.unlock(proof)
     n = store.next_fse_number(PS)

@@ -13,7 +13,7 @@ from firmware.store import (
     UnknownRecord,
 )
 
-from .helpers import open_provisioned
+from .helpers import open_provisioned, put_invoice
 
 PS = "10101010101"
 DAY = 86400.0
@@ -55,7 +55,7 @@ def test_overlapping_range_refused_identical_reload_accepted(store):
 
 def test_full_lifecycle_and_purge_after_retention(store, wall):
     store.load_fse_range("R1", PS, 1, 50)
-    store.put_invoice("INV-1", PS, b"invoice one")
+    put_invoice(store, "INV-1", PS, b"invoice one")
     store.unlock(store.test_proof)
     number = sign(store, "F1", invoice_id="INV-1")
     info = store.fse_info("F1")
@@ -138,14 +138,14 @@ def test_reservation_left_by_a_crash_becomes_recorded_skip(db_path, office, cloc
 
 def test_loaded_invoice_can_be_reloaded_or_withdrawn_until_used(store):
     store.load_fse_range("R1", PS, 1, 50)
-    store.put_invoice("INV-1", PS, b"v1")
-    store.put_invoice("INV-1", PS, b"v2")
-    store.put_invoice("INV-2", PS, b"other")
+    put_invoice(store, "INV-1", PS, b"v1")
+    put_invoice(store, "INV-1", PS, b"v2")
+    put_invoice(store, "INV-2", PS, b"other")
     store.unlock(store.test_proof)
     assert store.get_invoice("INV-1") == b"v2"
     sign(store, "F1", invoice_id="INV-1")
     with pytest.raises(BadTransition):
-        store.put_invoice("INV-1", PS, b"v3")
+        put_invoice(store, "INV-1", PS, b"v3")
     with pytest.raises(BadTransition):
         store.delete_record("invoice", "INV-1")
     store.delete_record("invoice", "INV-2")
@@ -154,7 +154,7 @@ def test_loaded_invoice_can_be_reloaded_or_withdrawn_until_used(store):
 
 def test_bad_ids_and_codes_are_refused(store):
     with pytest.raises(StoreUsageError) as err:
-        store.put_invoice("DUPONT Jean", PS, b"x")
+        put_invoice(store, "DUPONT Jean", PS, b"x")
     assert err.value.code == "store_bad_id"
     with pytest.raises(StoreUsageError):
         store.add_trace("Sign FSE for DUPONT", 0.1, "ok")

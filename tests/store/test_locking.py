@@ -15,14 +15,14 @@ from firmware.store import (
 )
 from firmware.store.salvage import open_export, read_everything
 
-from .helpers import card_proof
+from .helpers import card_proof, put_invoice
 
 PS = "10101010101"
 
 
 def test_loading_works_locked_reading_needs_unlock(store):
     assert not store.is_unlocked
-    store.put_invoice("INV-1", PS, b"secret invoice")
+    put_invoice(store, "INV-1", PS, b"secret invoice")
     assert [r.record_id for r in store.list_records("invoice")] == ["INV-1"]  # metadata ok
     with pytest.raises(StoreLocked) as err:
         store.get_invoice("INV-1")
@@ -65,7 +65,7 @@ def test_second_card_can_be_enrolled_while_unlocked(store):
 
 
 def test_idle_timeout_locks_and_activity_postpones_it(store, clock):
-    store.put_invoice("INV-1", PS, b"x")
+    put_invoice(store, "INV-1", PS, b"x")
     store.unlock(store.test_proof)
     clock.advance(store.idle_timeout_s - 1)
     store.touch()
@@ -92,13 +92,13 @@ def test_unlock_before_provisioning_is_refused(tmp_path):
     with pytest.raises(NotProvisioned):
         s.unlock(b"x" * 256)
     with pytest.raises(NotProvisioned):
-        s.put_invoice("INV-1", PS, b"x")
+        put_invoice(s, "INV-1", PS, b"x")
     s.close()
 
 
 def _unit_with_fse(store):
     store.load_fse_range("R1", PS, 1, 9)
-    store.put_invoice("INV-1", PS, b"invoice body")
+    put_invoice(store, "INV-1", PS, b"invoice body")
     store.unlock(store.test_proof)
     n = store.next_fse_number(PS)
     store.signed_fse("F1", PS, n, b"signed cose", invoice_id="INV-1")

@@ -59,12 +59,12 @@ def test_failing_step_leaves_old_schema_and_version(tmp_path):
     with pytest.raises(sqlite3.OperationalError):
         apply_migrations(conn, broken)
     conn.close()
-    assert _version(path) == 1
+    assert _version(path) == SCHEMA_VERSION
     assert "lots" not in _tables(path)
     conn = _open(path)
-    assert apply_migrations(conn, (*MIGRATIONS, V2)) == 2
+    assert apply_migrations(conn, (*MIGRATIONS, V2)) == SCHEMA_VERSION + 1
     conn.close()
-    assert _version(path) == 2 and "lots" in _tables(path)
+    assert _version(path) == SCHEMA_VERSION + 1 and "lots" in _tables(path)
 
 
 def _migrate_and_die(path, kill_after):
@@ -100,11 +100,13 @@ def test_sigkill_at_every_point_of_a_migration(tmp_path):
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         cols = {r[1] for r in conn.execute("PRAGMA table_info(fses)")}
         conn.close()
-        assert (version, "lots" in tables, "lot_number" in cols) in {(1, False, False), (2, True, True)}
+        old, new = SCHEMA_VERSION, SCHEMA_VERSION + 1
+        assert (version, "lots" in tables, "lot_number" in cols) in {(old, False, False),
+                                                                      (new, True, True)}
         outcomes.add(version)
         if proc.exitcode == 0:
             break
-    assert outcomes == {1, 2}  # both sides of the commit were exercised
+    assert outcomes == {SCHEMA_VERSION, SCHEMA_VERSION + 1}  # both sides of the commit were exercised
 
 
 def test_newer_database_is_refused(tmp_path):

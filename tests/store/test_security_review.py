@@ -15,13 +15,13 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from firmware.store.crypto import RecordUnreadable
 from firmware.store.errors import WrongCardProof
 
-from .helpers import card_proof, open_provisioned
+from .helpers import card_proof, open_provisioned, put_invoice, put_patient
 
 
 def test_sealed_records_swapped_between_ids_or_kinds_do_not_open(store, db_path):
-    store.put_invoice("INV-A", "111111111", b"invoice of patient A")
-    store.put_invoice("INV-B", "111111111", b"invoice of patient B")
-    store.put_patient("PAT-A", b"patient A")
+    put_invoice(store, "INV-A", "111111111", b"invoice of patient A")
+    put_invoice(store, "INV-B", "111111111", b"invoice of patient B")
+    put_patient(store, "PAT-A", b"patient A")
     raw = sqlite3.connect(db_path)
     blobs = dict(raw.execute("SELECT record_id, blob FROM records"))
     with raw:

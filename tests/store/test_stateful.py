@@ -24,7 +24,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from firmware.store import Store, StoreError
 
-from .helpers import FakeClock, open_provisioned
+from .helpers import FakeClock, open_provisioned, put_invoice
 
 PS = "10101010101"
 FIRST = 100
@@ -76,7 +76,7 @@ class Model:
 def run_op(store: Store, op: tuple) -> None:
     kind = op[0]
     if kind == "invoice":
-        store.put_invoice(op[1], PS, op[2])
+        put_invoice(store, op[1], PS, op[2])
     elif kind == "reserve":
         store.next_fse_number(PS)
     elif kind == "sign":

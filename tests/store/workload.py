@@ -9,10 +9,21 @@ import os
 import random
 import signal
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from firmware.store import Store
+from firmware.store.office_sig import sign_load
 
 PS = "10101010101"
 RANGE = ("R1", PS, 1, 100_000)
+OFFICE_SEED = bytes(range(32))  # the test office's Ed25519 key (helpers.OFFICE_SIGN)
+
+
+def put_invoice(store: Store, invoice_id: str, prof: str, payload: bytes) -> None:
+    """Load an invoice signed by the test office, as `tla load` would."""
+    key = Ed25519PrivateKey.from_private_bytes(OFFICE_SEED)
+    sig = sign_load(key, store.unit_id, "invoice", invoice_id, prof, payload)
+    store.put_invoice(invoice_id, prof, payload, sig, key.public_key().public_bytes_raw())
 
 
 def fse_body(fse_id: str) -> bytes:
@@ -57,7 +68,7 @@ def run(path: str, proof: bytes, seed: int, ack_fd: int, ops: int, kill_after_st
         roll = rng.random()
         if roll < 0.2:
             inv = f"INV-{base + k}"
-            store.put_invoice(inv, PS, invoice_body(inv))
+            put_invoice(store, inv, PS, invoice_body(inv))
             ack(f"invoice {inv}")
         elif roll < 0.6:
             number = store.next_fse_number(PS)

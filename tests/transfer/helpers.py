@@ -132,7 +132,7 @@ class SimUnit:
             self.store, self.proof = make_store(db)
             device = DeviceIdentity(UNIT_ID, self.device_key.public_key().public_bytes(
                 serialization.Encoding.Raw, serialization.PublicFormat.Raw))
-            self.server = SMPServer(Identity.generate(), MemoryTrustStore(), SimUnitServices(),
+            self.server = SMPServer(Identity.generate(), OfficeTrust(self.store), SimUnitServices(),
                                     groups=data_groups(self.store, device, buf_size),
                                     buf_size=buf_size)
             self.port = port_class(self.server, auto_confirm=True)
@@ -185,6 +185,20 @@ class SimUnit:
         self.port._stop.set()
         self._thread.join(timeout=10)
         self.port.stop()
+
+
+class OfficeTrust(MemoryTrustStore):
+    """Paired hosts; a host paired while the store is unlocked becomes a trusted
+    load signer (as firmware/sim/unit.py ProvisioningTrust does)."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__()
+        self.store = store
+
+    def add(self, host) -> None:
+        super().add(host)
+        if self.store.is_unlocked:
+            self.store.trust_office(host.host_id)
 
 
 def make_store(path: Path) -> tuple[Store, bytes]:

@@ -21,6 +21,7 @@ from firmware.link.framing import encode_packet
 from firmware.link.group_fse import DeviceIdentity
 from firmware.link.security import Identity, MemoryTrustStore
 from firmware.link.server import SMPServer
+from firmware.store.office_sig import sign_load
 
 from .helpers import PROF, UNIT_ID, make_store, sign_fse
 
@@ -52,7 +53,15 @@ def session(unit):
     host = DocHost()
     begun = pair(unit, host)
     open_session(unit, host, begun["ukx"], 10.0)
+    unit.store.trust_office(host.hid)  # paired while unlocked (firmware/sim/unit.py)
+    unit.host = host
     return unit
+
+
+def signed(server, kind, record_id, prof, payload, key=None):
+    """A BATCH item signed as the paired office signs it (docs/protocol.md §6)."""
+    sig = sign_load(key or server.host.sign, server.store.unit_id, kind, record_id, prof, payload)
+    return [kind, record_id, prof, payload, sig]
 
 
 def ask(server, op, group, command, body, version=1):
@@ -128,16 +137,17 @@ def test_load_batch_chunk_and_ranges_work_while_locked(session):
     session.store.lock()
     invoice = {"invoice_id": "INV-9", "billing_number": PROF, "profession": "24",
                "date_of_care": "2026-03-10", "lines": [{"code": "AMI"}]}
-    items = [["invoice", "INV-9", PROF, cbor2.dumps(invoice)],
-             ["patient", "P-1", None, cbor2.dumps({"patient_id": "P-1"})]]
+    items = [signed(session, "invoice", "INV-9", PROF, cbor2.dumps(invoice)),
+             signed(session, "patient", "P-1", None, cbor2.dumps({"patient_id": "P-1"}))]
     assert ask(session, W, 82, 0, {"items": items}) == {"n": 2}
     big = cbor2.dumps({"serials": [f"{i:010d}" for i in range(700)]})  # > one 4 kB frame
+    sig = signed(session, "opposition", "current", None, big)[4]
     off = 0
     while off < len(big):
         body = {"kind": "opposition", "id": "current", "off": off, "size": len(big),
-                "d": big[off:off + 3000]}
+                "d": big[off:off + 3000], "sig": sig}
         off = ask(session, W, 82, 1, body)["next"]
-    bad = {"kind": "opposition", "id": "current", "off": 5, "size": 10, "d": b"x"}
+    bad = {"kind": "opposition", "id": "current", "off": 5, "size": 10, "d": b"x", "sig": sig}
     assert ask(session, W, 82, 1, bad) == {"err": {"group": 82, "rc": 7}}
     assert ask(session, W, 82, 2, {"ranges": [["R2", "999999999", 1, 50]]}) == {"n": 1}
     assert ask(session, W, 82, 2, {"ranges": [["R3", "999999999", 40, 60]]})["err"]["group"] == 82
@@ -151,7 +161,8 @@ def test_load_refuses_an_invalid_invoice_and_stores_nothing_of_its_batch(session
     good = {"invoice_id": "A", "billing_number": PROF, "profession": "24",
             "date_of_care": "2026-03-10", "lines": [{"code": "AMI"}]}
     bad = dict(good, invoice_id="B", lines=[])
-    items = [["invoice", "A", PROF, cbor2.dumps(good)], ["invoice", "B", PROF, cbor2.dumps(bad)]]
+    items = [signed(session, "invoice", "A", PROF, cbor2.dumps(good)),
+             signed(session, "invoice", "B", PROF, cbor2.dumps(bad))]
     assert ask(session, W, 82, 0, {"items": items}) == {"err": {"group": 82, "rc": 5}}
     v1 = ask(session, W, 82, 0, {"items": items}, version=0)
     assert v1["rc"] == 3 and "lines" in v1["rsn"]
@@ -164,7 +175,7 @@ def test_corrupted_and_oversized_frames_are_dropped_without_a_reply(session):
     frame[10] ^= 0x01  # one base64 character changed: CRC (or base64) fails
     actions = session.receive_data(bytes(frame), 12.0)
     assert all(isinstance(a, LinkError) for a in actions) and actions
-    huge = raw_request(W, 82, 0, {"items": [["patient", "P", None, bytes(BUF)]]})
+    huge = raw_request(W, 82, 0, {"items": [["patient", "P", None, bytes(BUF), bytes(64)]]})
     actions = session.receive_data(encode_packet(huge), 12.0)
     codes = [a.code for a in actions]
     assert codes[0] == "frame.too_large" and set(codes[1:]) == {"frame.orphan_continuation"}

@@ -130,7 +130,8 @@ def test_unload_while_locked_is_refused_and_changes_nothing(unit, tmp_path, caps
     pem = str(trust_pem(tmp_path / "trust.pem"))
     assert cli(tmp_path, "unload", "--port", unit.path, "--db", str(tmp_path / "o.db"),
                "--trust", pem) == 1
-    assert "LOCKED" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unlock the unit with the CPS" in err and "[group84.locked]" in err
     assert {s for s, _ in unit.statuses().values()} == {"signed"}
     with OfficeDb(tmp_path / "o.db") as office:
         assert office.fses() == []

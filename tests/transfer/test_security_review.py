@@ -8,7 +8,7 @@ import cbor2
 from firmware.link.events import LinkError
 
 from .helpers import PROF
-from .test_groups import R, W, ask, session, unit  # noqa: F401  (pytest fixtures)
+from .test_groups import R, W, ask, session, signed, unit  # noqa: F401  (pytest fixtures)
 
 NIR = "180017512345"  # 12 digits: one short of a NIR, so the invoice is refused
 BIRTH = "15/01/1980"
@@ -21,7 +21,7 @@ def test_a_refused_load_names_the_field_but_never_logs_the_patient_value(session
     from link.helpers import exchange, raw_request
 
     reply, events = exchange(session, raw_request(W, 82, 0, {"items": [
-        ["invoice", "A", PROF, cbor2.dumps(invoice)]]}, version=0), 20.0)
+        signed(session, "invoice", "A", PROF, cbor2.dumps(invoice))]}, version=0), 20.0)
     assert reply.body["rc"] == 3
     assert "patient.nir" in reply.body["rsn"]  # the office still learns which field
     logged = [e for e in events if isinstance(e, LinkError)]

@@ -9,6 +9,7 @@ import os
 from datetime import UTC, datetime
 
 import cbor2
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -21,6 +22,7 @@ from firmware.billing.verify import FseVerifier
 from firmware.card.link import CardLink
 from firmware.card.slot import SlotConfig
 from firmware.store.crypto import public_raw
+from firmware.store.office_sig import sign_load
 from firmware.unit import OffsetClock, Unit, UnitConfig
 
 SIGN_TIME = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
@@ -95,6 +97,7 @@ class SimBoard:
         self.monotonic = Monotonic()
         self.gauge = FakeGauge()
         self.office = X25519PrivateKey.generate()
+        self.office_sign = Ed25519PrivateKey.generate()  # the office's link identity
         self.unit = self.open_unit()
 
     def open_unit(self) -> Unit:
@@ -130,15 +133,28 @@ class SimBoard:
     # ---- office ------------------------------------------------------------------
     def pair(self) -> None:
         """Provision the store for the office (leaves it unlocked for enrolment)."""
-        self.unit.store.provision(public_raw(self.office.public_key()))
+        self.unit.store.provision(public_raw(self.office.public_key()),
+                                  self.office_sign.public_key().public_bytes_raw())
+
+    def office_signed(self, kind: str, record_id: str, prof: str | None, body: bytes) -> tuple:
+        """(signature, signer) as the office's `tla load` makes them."""
+        store = self.unit.store
+        return (sign_load(self.office_sign, store.unit_id, kind, record_id, prof, body),
+                self.office_sign.public_key().public_bytes_raw())
 
     def load_tariff(self, table: dict = TEST_TARIFF, as_json: bool = False) -> None:
         body = json.dumps(table).encode() if as_json else cbor2.dumps(table)
-        self.unit.store.put_tariff("current", body)
+        self.unit.store.put_tariff("current", body, *self.office_signed("tariff", "current",
+                                                                        None, body))
+
+    def load_opposition(self, body: bytes, list_id: str = "current") -> None:
+        self.unit.store.put_opposition_list(
+            body, *self.office_signed("opposition", list_id, None, body), list_id=list_id)
 
     def load_invoice(self, invoice: dict, as_json: bool = False) -> None:
         body = json.dumps(invoice).encode() if as_json else cbor2.dumps(invoice)
-        self.unit.store.put_invoice(invoice["invoice_id"], invoice["billing_number"], body)
+        iid, prof = invoice["invoice_id"], invoice["billing_number"]
+        self.unit.store.put_invoice(iid, prof, body, *self.office_signed("invoice", iid, prof, body))
 
     def load_range(self, billing_number: str, first: int = 1, last: int = 500) -> None:
         self.unit.store.load_fse_range(f"R-{billing_number}", billing_number, first, last)

@@ -98,7 +98,7 @@ def test_cps_without_fse_habilitation_cannot_sign(board):
 
 
 def test_opposed_vitale_refused_and_nothing_stored(board, medecin):
-    board.unit.store.put_opposition_list(b'{"serials": ["9100000001"]}')
+    board.load_opposition(b'{"serials": ["9100000001"]}')
     board.insert("vitale", "vitale_famille_essai")
     visit = medecin.new_visit([ActChoice("G")])
     with pytest.raises(VisitError) as exc:
