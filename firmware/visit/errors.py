@@ -8,6 +8,7 @@ here, keeping their own code and French text (docs/visit.md §Errors).
 from __future__ import annotations
 
 from firmware.billing.errors import Issue
+from firmware.cards.errors import WrongPin
 from firmware.errors import TlaError
 
 
@@ -33,13 +34,11 @@ class WrongState(VisitError):
 class PinRejected(VisitError):
     """Wrong PIN; ``tries_left`` says how many tries remain before blocking."""
 
-    code = "pin_wrong"
-
-    def __init__(self, tries_left: int, cause: BaseException | None = None):
-        plural = "s" if tries_left > 1 else ""
-        super().__init__(f"{tries_left} tries left", cause=cause,
-                         message_fr=f"Code faux, {tries_left} essai{plural} restant{plural}")
-        self.tries_left = tries_left
+    def __init__(self, cause: WrongPin):
+        # The card reader's error already words it for the screen: keep its code and text.
+        super().__init__(f"{cause.tries_left} tries left", code=cause.code,
+                         message_fr=cause.message_fr, cause=cause)
+        self.tries_left = cause.tries_left
 
 
 class ChecksRefused(VisitError):

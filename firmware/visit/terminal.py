@@ -129,7 +129,7 @@ class Terminal:
             proof = self.unit.timed("card.cps.sign",
                                     lambda: reader.sign_digest(digest, purpose="unlock"))
         except WrongPin as exc:
-            raise PinRejected(exc.tries_left, cause=exc) from exc
+            raise PinRejected(exc) from exc
         except CardError as exc:  # PinBlocked, PinFormatError, card pulled...
             raise translate(exc, "cps") from exc
         return reader, card, proof
