@@ -71,6 +71,6 @@ class SimMax17048:
         value = self.register(reg)
         return [value >> 8, value & 0xFF]
 
-    # ---- BatteryGauge (firmware/unit/unit.py) --------------------------------------------
+    # ---- BatteryGauge (firmware/parts.py) --------------------------------------------
     def percent(self) -> int | None:
         return min(100, int(decode_soc(self.register(REG_SOC))))

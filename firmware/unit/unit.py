@@ -22,12 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from firmware.billing.cose import DeviceSigner
 from firmware.billing.tariffs import TariffTable
 from firmware.card.apdu import CardConnection
 from firmware.link.services import UnitInfo
+from firmware.parts import BatteryGauge
 from firmware.store import Store
 from firmware.store.errors import StoreError
 
@@ -39,12 +40,6 @@ log = logging.getLogger("opentla.unit")
 
 SlotFactory = Callable[[], CardConnection]
 T = TypeVar("T")
-
-
-class BatteryGauge(Protocol):
-    def percent(self) -> int | None:
-        """State of charge 0..100, or None when unknown."""
-        ...
 
 
 @dataclass(frozen=True)
