@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from firmware.main import main as unit_main
+from board.main import main as unit_main
 from host_tools import card_apdu
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from firmware.main import main
-from firmware.sim.commands import execute, run_sim
-from firmware.sim.unit import SimUnitError
+from board.main import main
+from board.sim.commands import execute, run_sim
+from board.sim.unit import SimUnitError
 
 
 @pytest.mark.parametrize("words", [[], ["demo"], ["sim"], ["cards"]])

@@ -211,7 +211,7 @@ def test_t1_annotated_exchange_blocks_decode_as_described():
 
 # ----------------------------------------------------------------------- tla-unit sim
 def test_every_sim_command_and_card_named_in_demo_md_exists():
-    source = (ROOT / "firmware/sim/commands.py").read_text(encoding="utf-8")
+    source = (ROOT / "board/sim/commands.py").read_text(encoding="utf-8")
     commands = set(re.findall(r'name == "([a-z-]+)"', source))
     for group in re.findall(r"name in \(([^)]*)\)", source):
         commands |= set(re.findall(r'"([a-z-]+)"', group))
@@ -228,7 +228,7 @@ def test_every_sim_command_and_card_named_in_demo_md_exists():
 
 
 def test_every_dotted_code_name_in_the_docs_resolves():
-    """`firmware.link.dispatch.Route`, `firmware.sim.SimUnit` ...: a module, or an
+    """`firmware.link.dispatch.Route`, `board.sim.unit.SimUnit` ...: a module, or an
     attribute of the longest importable module prefix."""
     names = set()
     for doc in [*DOCS, README]:

@@ -12,11 +12,11 @@ from pathlib import Path
 import cbor2
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from board.main import main as unit_main
 from board.sim.pki import TestPki
-from firmware.demo import SAMPLES, run_day, run_demo
-from firmware.main import main as unit_main
-from firmware.sim import SimUnit
+from board.sim.unit import SimUnit
 from host_tools.cli import main as tla
+from host_tools.demo import SAMPLES, run_day, run_demo
 from host_tools.office_db import OfficeDb
 
 NURSE_BN = "699999025"
@@ -114,7 +114,7 @@ def test_the_card_link_demo_is_still_there_as_tla_unit_cards(capsys):
 
 
 def test_run_demo_reports_a_failure_with_exit_1(tmp_path, monkeypatch):
-    import firmware.demo as demo
+    import host_tools.demo as demo
 
     monkeypatch.setattr(demo, "CPS_PIN", "0000")  # the nurse mistypes the PIN
     lines: list[str] = []

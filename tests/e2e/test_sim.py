@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware.sim.commands import run_sim
+from board.sim.commands import run_sim
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,7 +56,7 @@ def test_a_failing_script_line_stops_with_exit_1(tmp_path):
 
 def _start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, Path]:
     link = tmp_path / "unit-link"
-    proc = subprocess.Popen([sys.executable, "-m", "firmware.main", "sim", "--link", str(link),
+    proc = subprocess.Popen([sys.executable, "-m", "board.main", "sim", "--link", str(link),
                              *args], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120  # a bound for a stuck start, not a speed check

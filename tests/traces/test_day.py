@@ -1,4 +1,4 @@
-"""The whole-day demo (firmware.demo.run_day) leaves the traces the day's script
+"""The whole-day demo (host_tools.demo.run_day) leaves the traces the day's script
 implies, counted here by hand from that script; fetching again after a restart
 imports only what is new; no trace carries a key, PIN or patient data."""
 
@@ -11,10 +11,10 @@ from collections import Counter
 import pytest
 
 from board.sim.pki import TestPki
-from firmware.demo import CPS_CARD, CPS_PIN, PRESCRIPTION, run_day
-from firmware.sim import SimUnit
+from board.sim.unit import SimUnit
 from firmware.visit import VisitError
 from host_tools.cli import main as tla
+from host_tools.demo import CPS_CARD, CPS_PIN, PRESCRIPTION, run_day
 from host_tools.office_db import OfficeDb
 
 # The day: enrol (CPS + PIN) then unlock; PAUL and EMMA secured, LUCAS degraded, one

@@ -189,7 +189,7 @@ class SimUnit:
 
 class OfficeTrust(MemoryTrustStore):
     """Paired hosts; a host paired while the store is unlocked becomes a trusted
-    load signer (as firmware/sim/unit.py ProvisioningTrust does)."""
+    load signer (as board/sim/unit.py ProvisioningTrust does)."""
 
     def __init__(self, store: Store) -> None:
         super().__init__()

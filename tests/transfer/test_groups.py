@@ -53,7 +53,7 @@ def session(unit):
     host = DocHost()
     begun = pair(unit, host)
     open_session(unit, host, begun["ukx"], 10.0)
-    unit.store.trust_office(host.hid)  # paired while unlocked (firmware/sim/unit.py)
+    unit.store.trust_office(host.hid)  # paired while unlocked (board/sim/unit.py)
     unit.host = host
     return unit
 

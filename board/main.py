@@ -21,8 +21,8 @@ EPILOG = """exit codes:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from firmware.sim.commands import add_parser as add_sim
-    from firmware.sim.commands import state_dir
+    from board.sim.commands import add_parser as add_sim
+    from board.sim.commands import state_dir
 
     h = {"epilog": EPILOG, "formatter_class": argparse.RawDescriptionHelpFormatter}
     parser = argparse.ArgumentParser(prog="tla-unit", description="OpenTLA portable terminal.",
@@ -42,13 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _demo(args) -> int:
-    from firmware.demo import run_demo
+    from host_tools.demo import run_demo
 
     return run_demo(state=args.state)
 
 
 def _cards(args) -> int:
-    from firmware.card_demo import run_demo
+    from board.sim.card_demo import run_demo
 
     return run_demo()
 

@@ -1,6 +1,6 @@
 """``tla-unit demo``: a whole day of a home nurse on the simulated board (docs/demo.md).
 
-The unit runs in-process (:class:`firmware.sim.SimUnit`, state in a temporary
+The unit runs in-process (:class:`board.sim.unit.SimUnit`, state in a temporary
 directory unless ``state`` is given) with its link on a pty; the office side is
 the real ``tla`` command line (:func:`host_tools.cli.main`) talking to it over
 that pty. Steps: pair (the nurse presses Valider, scripted), set the clock,
@@ -27,9 +27,9 @@ import cbor2
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from board.sim.pki import TestPki
+from board.sim.unit import SimUnit
 from firmware.billing.amounts import format_euros
 from firmware.billing.tariffs import SAMPLE_PATH, TariffTable
-from firmware.sim import SimUnit
 from firmware.visit import ActChoice, Terminal
 
 SAMPLES = Path(__file__).resolve().parents[1] / "host_tools" / "samples"

@@ -35,9 +35,8 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from board.sim.unit import SimUnit, SimUnitError
 from firmware.link.events import Action, LinkError, PairingRequested, Send
-
-from .unit import SimUnit, SimUnitError
 
 Print = Callable[[str], None]
 
