@@ -49,8 +49,10 @@ def demo_cards() -> DemoCards:
 
 def describe_atr(atr: Atr) -> str:
     parts = [f"convention {atr.convention}", f"T={','.join(map(str, atr.protocols or []))}"]
-    if atr.ta(1) is not None:
-        parts.append(f"TA1={atr.ta(1):02X} (Fi {atr.fi}, Di {atr.di}, f max {atr.f_max / 1e6:g} MHz)")
+    ta1 = atr.ta(1)
+    if ta1 is not None:
+        f_max = "RFU" if atr.f_max is None else f"{atr.f_max / 1e6:g} MHz"  # RFU Fi index
+        parts.append(f"TA1={ta1:02X} (Fi {atr.fi}, Di {atr.di}, f max {f_max})")
     parts.append(f"N={atr.n} WI={atr.wi}")
     if atr.ifsc is not None:
         parts.append(f"IFSC={atr.ifsc} BWI={atr.bwi} CWI={atr.cwi} {atr.checksum}")
@@ -88,6 +90,8 @@ def run_demo(print_=print, cards: DemoCards | None = None) -> int:
                 status = 1
                 break
             w = link.stats.last
+            if w is None:  # the link meters every exchange that moved characters
+                raise RuntimeError("internal error: the card link recorded no wire figures")
             print_(f"   {label:20} -> {resp.describe():32} {len(resp.data):3} B, "
                    f"{w.chars_sent}+{w.chars_received} chars, {w.etu:.0f} etu, "
                    f"{w.seconds * 1e3:.2f} ms")
