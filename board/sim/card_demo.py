@@ -51,8 +51,10 @@ def describe_atr(atr: Atr) -> str:
     parts = [f"convention {atr.convention}", f"T={','.join(map(str, atr.protocols or []))}"]
     ta1 = atr.ta(1)
     if ta1 is not None:
-        f_max = "RFU" if atr.f_max is None else f"{atr.f_max / 1e6:g} MHz"  # RFU Fi index
-        parts.append(f"TA1={ta1:02X} (Fi {atr.fi}, Di {atr.di}, f max {f_max})")
+        fi = "RFU" if atr.fi is None else atr.fi
+        di = "RFU" if atr.di is None else atr.di
+        f_max = "RFU" if atr.f_max is None else f"{atr.f_max / 1e6:g} MHz"
+        parts.append(f"TA1={ta1:02X} (Fi {fi}, Di {di}, f max {f_max})")
     parts.append(f"N={atr.n} WI={atr.wi}")
     if atr.ifsc is not None:
         parts.append(f"IFSC={atr.ifsc} BWI={atr.bwi} CWI={atr.cwi} {atr.checksum}")
