@@ -72,16 +72,16 @@ def enrol_after_fault(base, pki, learnt, fault: str, position: int, both: bool =
             line.arm_both_tries(fault, position)
         else:
             line.arm(fault, position)
+        error = None
         try:
             term.enrol(PIN)
         except VisitError as exc:
             error = exc
-        else:
+        line.clear()  # the unlocks below run on a clean line
+        if error is None:
             assert expected(fault, position) in ("ok", "card error"), (fault, position)
             assert unlocks(term), (fault, position)
             return "ok"
-        finally:
-            line.clear()
         assert isinstance(error.cause, CardError), (fault, position, error)
         assert board.unit.store.is_unlocked  # enrolling again needs no recovery
         term.enrol(PIN)

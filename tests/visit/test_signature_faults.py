@@ -106,7 +106,7 @@ def sign_after_fault(desk: Desk, line: Line, fault: str, position: int, secured:
         assert expected(fault, position) in ("ok", "card error"), (fault, position)
         return "ok"
     finally:
-        line.clear()
+        line.clear()  # what follows runs on a clean line
     want = expected(fault, position)
     assert isinstance(error.cause, CardError) and want in (error.code, "card error"), \
         (fault, position, error)
