@@ -35,6 +35,15 @@ class Answer:
     exchange: int  # characters of the whole signing exchange (asked again: as many more)
 
 
+def faults(fault: str, at: frozenset[int]) -> Faults:
+    if fault not in FAULTS:
+        raise ValueError(f"unknown fault {fault!r}")
+    none: frozenset[int] = frozenset()
+    return Faults(corrupt_at=at if fault == "corrupt_at" else none,
+                  lost_at=at if fault == "lost_at" else none,
+                  parity_at=at if fault == "parity_at" else none)
+
+
 def emulator(board, slot: str) -> CardEmulator:
     return board.slots[slot].emulator
 
@@ -63,14 +72,14 @@ class Line:
             raise ValueError(f"position {position} outside the answer")
         emu = emulator(self.board, self.slot)
         base = 0 if self.answer.resets else emu._index
-        emu.faults = Faults(**{fault: frozenset({base + self.answer.offset + position})})
+        emu.faults = faults(fault, frozenset({base + self.answer.offset + position}))
 
     def arm_both_tries(self, fault: str, position: int) -> None:
         """The same fault at the same character of the answer and of the answer to
         the signature asked again right after it (one exchange later)."""
         emu = emulator(self.board, self.slot)
         base = (0 if self.answer.resets else emu._index) + self.answer.offset + position
-        emu.faults = Faults(**{fault: frozenset({base, base + self.answer.exchange})})
+        emu.faults = faults(fault, frozenset({base, base + self.answer.exchange}))
 
     def clear(self) -> None:
         emulator(self.board, self.slot).faults = Faults()
