@@ -19,6 +19,7 @@ from typing import Any
 
 import cbor2
 
+from . import mac
 from .header import HEADER_SIZE, GroupError, MgmtErr, MgmtError
 
 FRAME_OVERHEAD = 4  # serial frame: u16 length + u16 CRC around the packet
@@ -114,8 +115,9 @@ def list_field(body: dict, key: str, max_items: int = 4096) -> list:
 
 # ---- sizing and packing -------------------------------------------------------------------
 def response_room(buf_size: int) -> int:
-    """Bytes of record data one response may carry (packet = header + body, framed)."""
-    return buf_size - FRAME_OVERHEAD - HEADER_SIZE - BODY_OVERHEAD
+    """Bytes of record data one response may carry (packet = header + body + the
+    session MAC entries, framed)."""
+    return buf_size - FRAME_OVERHEAD - HEADER_SIZE - BODY_OVERHEAD - mac.OVERHEAD
 
 
 def piece_overhead(record_id: str, offset: int, total: int) -> int:

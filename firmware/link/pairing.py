@@ -117,7 +117,8 @@ class Session:
 
     host: sec.PairedHost
     key: bytes
-    last_use: float
+    last_use: float  # the last authenticated request (only those keep a session alive)
+    counter: int = 0  # the last request counter accepted (docs/protocol.md, request MACs)
 
 
 @dataclass
@@ -167,10 +168,8 @@ class LinkSecurity:
 
     # ---- access control ----------------------------------------------------------
     def session(self, now: float) -> Session | None:
-        """The open session, if any; using it counts as activity."""
+        """The open session, if any (the server marks authenticated use in ``last_use``)."""
         self.tick(now)
-        if self._session is not None:
-            self._session.last_use = now
         return self._session
 
     def close_session(self, reason: str) -> None:

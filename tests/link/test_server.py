@@ -76,7 +76,8 @@ def test_datetime_read_write_and_errors(session_unit):
 
 
 def test_reset_answers_first_then_asks_for_the_restart(session_unit):
-    actions = session_unit.receive_data(encode_packet(smpos.ResetWriteRequest().BYTES), 11.0)
+    sealed = session_unit.doc_session.seal(smpos.ResetWriteRequest().BYTES)
+    actions = session_unit.receive_data(encode_packet(sealed), 11.0)
     assert isinstance(actions[0], Send) and actions[-1] == ResetRequested()
 
 
