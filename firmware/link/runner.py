@@ -78,7 +78,7 @@ class LinkRunner:
         self.output_limit = output_limit
         self._out = bytearray()
         now = clock()
-        self._last_rx = now  # the host's last bytes (or the last reset)
+        self._last_seen = now  # the host's last sign of life: bytes in, or output taken
         self._last_progress = now  # the last write that took bytes
         self._idle = False  # reset for idleness already done; waits for new bytes
 
@@ -96,10 +96,10 @@ class LinkRunner:
             if isinstance(event, (LineUp, LineDown)):
                 self._reset(now)
             elif isinstance(event, Received) and event.data:
-                self._last_rx, self._idle = now, False
+                self._last_seen, self._idle = now, False
                 self._carry_out(self.server.receive_data(event.data, now), now)
         self._carry_out(self.server.tick(now), now)
-        if not self._idle and now - self._last_rx >= self.idle_timeout_s:
+        if not self._idle and now - self._last_seen >= self.idle_timeout_s:
             self._idle = True
             self._reset(now)
 
@@ -120,7 +120,7 @@ class LinkRunner:
     # ---- inside ----------------------------------------------------------------------------
     def _reset(self, now: float) -> None:
         self._out.clear()
-        self._last_rx = self._last_progress = now
+        self._last_seen = self._last_progress = now
         self._carry_out(self.server.link_reset(now), now)
 
     def _carry_out(self, actions: list[Action], now: float) -> None:
@@ -142,7 +142,7 @@ class LinkRunner:
         written = self.port.write(bytes(self._out))
         if written > 0:
             del self._out[:written]
-            self._last_progress = now
+            self._last_progress = self._last_seen = now
         elif now - self._last_progress >= self.stall_timeout_s:
             self._drop(now, "link.stalled", f"host took no output for {self.stall_timeout_s:g} s")
 

@@ -101,11 +101,15 @@ class UnitPort:
     (SQLite objects belong to the thread that opened them, as on the real unit).
 
     The runner drives this object as its server: it passes everything to the real
-    server, and subclasses may rewrite what the unit sends (:meth:`outgoing`)."""
+    server, and subclasses may rewrite what the unit sends (:meth:`outgoing`) or use
+    another pty port (``pty_class``). ``events`` lists the server's events."""
+
+    pty_class = PtyLinkPort
 
     def __init__(self, server) -> None:
         self.server = server
-        self.pty = PtyLinkPort()
+        self.events: list = []
+        self.pty = self.pty_class()
         self.path = self.pty.path
         self.runner = LinkRunner(self, self.pty, on_event=self._event)
         self.calls: queue.Queue = queue.Queue()
@@ -130,6 +134,7 @@ class UnitPort:
         return self.outgoing(self.server.link_reset(now))
 
     def _event(self, action) -> None:
+        self.events.append(action)
         if isinstance(action, PairingRequested):
             self.runner.press_valider()  # the scripted person presses Valider
 
@@ -168,7 +173,8 @@ class SimUnit:
             self.store, self.proof = make_store(db)
             device = DeviceIdentity(UNIT_ID, self.device_key.public_key().public_bytes(
                 serialization.Encoding.Raw, serialization.PublicFormat.Raw))
-            self.server = SMPServer(Identity.generate(), OfficeTrust(self.store), FakeUnit(),
+            self.services = FakeUnit()
+            self.server = SMPServer(Identity.generate(), OfficeTrust(self.store), self.services,
                                     groups=data_groups(self.store, device, buf_size),
                                     buf_size=buf_size)
             self.port = port_class(self.server)
