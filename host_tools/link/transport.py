@@ -20,9 +20,12 @@ Three things on top of :class:`smpclient.transport.serial.SMPSerialTransport`:
 from __future__ import annotations
 
 import logging
+import struct
+from collections.abc import Generator
 from typing import Any
 
 import cbor2
+from smp import packet as smppacket
 from smp.exceptions import SMPDecodeError
 from smpclient.transport.serial import SMPSerialTransport
 
@@ -84,12 +87,22 @@ class LinkTransport(SMPSerialTransport):
         await super().send(data)
 
     async def receive(self) -> bytes:
+        decoder: Generator[None, bytes, bytes] | None = None
         while True:
+            line = await self._read_one_smp_packet()
+            if decoder is None or line.startswith(smppacket.START_DELIMITER):
+                decoder = smppacket.decode()  # a start line always begins a new frame
+                next(decoder)
             try:
-                frame = await super().receive()
-            except SMPDecodeError as exc:  # a broken or foreign frame: wait for the next
-                log.debug("skipped a frame that does not decode: %s", exc)
+                decoder.send(line)
                 continue
+            except StopIteration as done:
+                frame = bytes(done.value)
+            except (SMPDecodeError, ValueError, struct.error) as exc:  # garbled, cut, foreign
+                log.debug("skipped a frame that does not decode: %s", exc)
+                decoder = None
+                continue
+            decoder = None
             if len(frame) < HEADER_SIZE:
                 continue
             header = Header.parse(frame)
