@@ -9,10 +9,14 @@
 b'\\xa1arbhi'
 
 One request is answered at a time, in order (SMP over serial has no pipelining).
-A driver calls :meth:`receive_data` with what the line brought, :meth:`tick` now and
-then (pairing and sessions expire), :meth:`confirm_pairing` / :meth:`reject_pairing`
-on a key press and :meth:`link_reset` when the cable goes away; it writes every
+A driver (:class:`firmware.link.runner.LinkRunner`) calls :meth:`receive_data` with
+what the line brought, :meth:`tick` now and then (pairing and sessions expire),
+:meth:`confirm_pairing` / :meth:`reject_pairing` on a key press and :meth:`link_reset`
+when the line goes away or comes up; it writes every
 :class:`~firmware.link.events.Send` to the line and handles the other events.
+
+Inside a session every request to a session route must carry the session MAC
+(:mod:`firmware.link.mac`); the answer to an authenticated request is sealed too.
 """
 
 from __future__ import annotations
