@@ -14,8 +14,9 @@ Line up and down: with ``line_signal="dsr"`` or ``"cd"`` the port follows that m
 line (a UART with DTR wired to DSR/DCD, or a USB-serial bridge that reports it). The
 gadget's ``ttyGS0`` has no modem lines Linux exposes to the gadget side, so by default
 (``line_signal=None``) the line is up once the port is open and goes down only on an
-I/O error (gadget unbound, cable pulled on a bridge); the link runner's idle timeout
-and the per-request session MAC cover a host that leaves without a sign.
+I/O error (gadget unbound, cable pulled on a bridge), after which each poll tries to
+reopen the port; the link runner's idle timeout and the per-request session MAC cover
+a host that leaves without a sign.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class SerialLinkPort:
 
     # ---- LinkPort -------------------------------------------------------------------
     def poll(self, timeout: float) -> list[LinkEvent]:
-        if self._failed or not self._serial.is_open:
+        if (self._failed or not self._serial.is_open) and not self._reopen():
             time.sleep(timeout)
             return []
         events: list[LinkEvent] = []
@@ -101,6 +102,16 @@ class SerialLinkPort:
             time.sleep(min(SLICE_S, timeout))
         waiting = self._serial.in_waiting
         return bytes(self._serial.read(min(waiting, READ_SIZE))) if waiting else b""
+
+    def _reopen(self) -> bool:
+        """After an I/O error (gadget unbound, adapter pulled): try the port again."""
+        try:
+            self._serial.close()
+            self._serial.open()
+        except OSError:
+            return False
+        self._fd, self._failed = _fileno(self._serial), False
+        return True
 
     def _fail(self, events: list[LinkEvent]) -> None:
         self._failed = True

@@ -146,3 +146,37 @@ def test_serial_port_over_a_pty_serves_an_echo_and_never_blocks():
     finally:
         os.close(keep)
         os.close(master)
+
+
+class Flaky:
+    """A loop:// port whose reads fail once (the adapter pulled), then work again."""
+
+    def __init__(self) -> None:
+        self.inner = serial.serial_for_url("loop://", timeout=0)
+        self.broken = False
+        self.reopened = 0
+
+    @property
+    def in_waiting(self):
+        if self.broken:
+            raise serial.SerialException("device reports readiness to read but returned no data")
+        return self.inner.in_waiting
+
+    def open(self):
+        self.inner.open()
+        self.broken = False
+        self.reopened += 1
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_serial_port_goes_down_on_an_io_error_and_comes_back():
+    flaky = Flaky()
+    port = SerialLinkPort(serial_port=flaky)
+    assert port.poll(0.01) == [LineUp()]
+    flaky.broken = True
+    assert port.poll(0.01) == [LineDown()]
+    assert port.write(b"x") == 0  # nothing goes out while the port is down
+    assert port.poll(0.01) == [LineUp()] and flaky.reopened == 1
+    assert port.write(b"back") == 4 and received(poll_until(port, Received)) == b"back"
