@@ -24,7 +24,7 @@ def received(events) -> bytes:
     return b"".join(e.data for e in events if isinstance(e, Received))
 
 
-def poll_until(port, wanted, rounds: int = 200) -> list:
+def poll_until(port, wanted, rounds: int = 1000) -> list:
     """Poll until an event of type ``wanted`` shows (bounded number of rounds)."""
     seen: list = []
     for _ in range(rounds):
