@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING, Protocol
 
 from firmware.card.apdu import CardConnection
 from firmware.card.port import SlotPort
-from firmware.unit.clock import UnitClock
 
 if TYPE_CHECKING:  # Pillow is needed only by the display's users
     from PIL.Image import Image
+
+    from firmware.unit.clock import UnitClock
 
 DISPLAY_WIDTH = 128
 DISPLAY_HEIGHT = 64
@@ -181,3 +182,12 @@ class Board:
         for close in reversed(self.closers):
             close()
         self.link.close()
+
+
+def __getattr__(name: str) -> object:
+    """``UnitClock`` on first use: ``firmware.unit`` itself imports this module."""
+    if name == "UnitClock":
+        from firmware.unit.clock import UnitClock
+
+        return UnitClock
+    raise AttributeError(name)

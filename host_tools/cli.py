@@ -11,8 +11,9 @@
     tla traces report [--db] [--unit U] [--json]   per operation: count, errors, p50/p90/p99
 
 Global options: ``--keys PATH`` (host key file), ``--timeout S`` (per request).
-Exit codes: 0 done, 1 the unit refused, did not answer or rejected an FSE, 2 bad usage
-(options, files, port, database), 130 interrupted (Ctrl-C). Every error is one line on
+Exit codes: 0 done, 1 the unit refused, did not answer (its port is missing or silent,
+or garbled its answer) or rejected an FSE, 2 bad usage (options, files, database),
+130 interrupted (Ctrl-C). Every error is one line on
 stderr naming what is wrong; never a traceback.
 """
 
@@ -26,7 +27,9 @@ import sqlite3
 import sys
 from pathlib import Path
 
+from smp.exceptions import SMPException
 from smpclient.exceptions import SMPClientException
+from smpclient.transport import SMPTransportDisconnected
 
 from firmware.link.header import MgmtError
 
@@ -60,10 +63,16 @@ def _usage_errors() -> tuple[type[Exception], ...]:
     return (LoadFilesError, TrustFileError, OfficeDbError, KeyFileError, UsageError)
 
 
+class PortMissing(OSError):
+    """The port's device file is not there: the unit is unplugged or switched off
+    (a USB port's node vanishes with the unit), so the unit did not answer: exit 1."""
+
+
 def _check_port(port: str | None) -> None:
     """A port given as a path must exist (COM3 and URLs are left to pyserial)."""
     if port and "/" in port and "://" not in port and not os.path.exists(port):
-        raise UsageError(f"port {port} does not exist (find units with: tla units)")
+        raise PortMissing(f"port {port} does not exist (is the unit plugged in? "
+                          "find units with: tla units)")
 
 
 def _no_answer(args: argparse.Namespace, exc: BaseException) -> str:
@@ -99,11 +108,19 @@ def main(argv: list[str] | None = None) -> int:
     except link.LinkRefused as exc:
         print(f"error: {exc} [{exc.code}]", file=sys.stderr)
         return 1
+    except PortMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except (OSError, TimeoutError) as exc:
         print(f"error: {_no_answer(args, exc)}", file=sys.stderr)
         return 1
-    except SMPClientException as exc:  # a peer that speaks something else than our SMP
-        print(f"error: unexpected answer on {getattr(args, 'port', '?')}: {exc}", file=sys.stderr)
+    except SMPTransportDisconnected:  # the port went away under us (cable pulled)
+        print(f"error: port {getattr(args, 'port', '?')} went away (unit unplugged?)",
+              file=sys.stderr)
+        return 1
+    except (SMPClientException, SMPException) as exc:  # garbled answer, foreign peer
+        print(f"error: unexpected answer on {getattr(args, 'port', '?')}: "
+              f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
 
 

@@ -16,8 +16,9 @@ from .link.keystore import HostKeys
 
 EPILOG = """exit codes:
   0    done
-  1    the unit refused, did not answer, or an FSE was rejected (left on the unit)
-  2    bad usage: options, input files, port, host key file, office database
+  1    the unit refused or did not answer (port missing or silent, answer garbled),
+       or an FSE was rejected (left on the unit)
+  2    bad usage: options, input files, host key file, office database
   130  interrupted (Ctrl-C): what was imported is whole and kept; run the command again"""
 
 # keyword arguments for every subcommand parser: the exit codes under each --help

@@ -1,165 +1,106 @@
 """The simulated unit's link port: a pseudo-terminal the office tools open like a USB port.
 
-``os.openpty()`` gives a master/slave pair; the firmware's SMP server reads and writes
-the master, the office PC opens the slave path (``/dev/pts/N``) with pyserial, smpclient
-or smpmgr exactly as it would open ``/dev/ttyACM0``. The slave fd stays open here so
-the pty survives between client sessions.
+:class:`PtyLinkPort` is a :class:`firmware.parts.LinkPort`. ``os.openpty()`` gives a
+master/slave pair; the unit reads and writes the master, the office PC opens the slave
+path (``/dev/pts/N``) with pyserial, smpclient or smpmgr exactly as it would open
+``/dev/ttyACM0``.
 
-Run it alone::
+Line up and down: the port does not keep the slave open itself, so Linux reports
+``POLLHUP`` on the master whenever no program has the slave open, and stops reporting
+it when one opens it (the pty lives as long as the master is open, and its path can be
+reopened). The port turns those changes into :class:`~firmware.parts.LineUp` and
+:class:`~firmware.parts.LineDown`, as DTR would on a real USB port. A host that closes
+and reopens between two polls (a few ms) is not seen; the runner's idle timeout and the
+per-request session MAC (``firmware/link/mac.py``) cover that case: a new host never
+holds the old session's key.
 
-    python -m board.sim.link_port --auto-confirm --state /tmp/tla-sim
-    # prints: link port: /dev/pts/7
-    tla pair --port /dev/pts/7
-
-``--auto-confirm`` is the scripted key press: the simulated person presses Valider
-when the pairing code appears.
+Writes never block: the master is non-blocking and :meth:`PtyLinkPort.write` returns
+how much the pty took (0 when the host does not read and the pty buffer is full).
 """
 
 from __future__ import annotations
 
-import argparse
+import errno
 import json
 import os
 import select
-import sys
-import threading
 import time
 import tty
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from firmware.link.events import Action, PairingRequested, Send
-from firmware.link.security import Identity, JsonTrustStore, MemoryTrustStore, write_atomically
-from firmware.link.server import SMPServer
-from firmware.link.services import UnitInfo
+from firmware.link.security import Identity, write_atomically
+from firmware.parts import LineDown, LineUp, LinkEvent, Received
 
-
-@dataclass
-class SimUnitServices:
-    """The simulated unit's clock (system clock + offset) and a fixed description."""
-
-    info: UnitInfo = field(
-        default_factory=lambda: UnitInfo(
-            serial="SIM-0001",
-            firmware="0.1.0-sim",
-            seal="00" * 32,
-            battery_percent=87,
-            storage_used=0,
-            storage_total=64 * 1024 * 1024,
-            locked=True,
-        )
-    )
-    offset: timedelta | None = None  # None: the clock was never set
-    clock_sets: list[datetime] = field(default_factory=list)
-
-    def unit_info(self) -> UnitInfo:
-        return self.info
-
-    def clock_now(self) -> datetime:
-        if self.offset is None:
-            raise RuntimeError("clock never set")
-        return datetime.now(UTC) + self.offset
-
-    def set_clock(self, utc: datetime) -> None:
-        self.offset = utc - datetime.now(UTC)
-        self.clock_sets.append(utc)
+READ_SIZE = 4096
 
 
 class PtyLinkPort:
-    """Serves an :class:`SMPServer` on a pty master from a background thread."""
+    """A :class:`firmware.parts.LinkPort` on a fresh pty; ``path`` is what hosts open."""
 
-    def __init__(
-        self,
-        server: SMPServer,
-        *,
-        auto_confirm: bool = False,
-        on_event: Callable[[Action], None] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.server = server
-        self.auto_confirm = auto_confirm
-        self.on_event = on_event
-        self.clock = clock
-        self.events: list[Action] = []  # every non-Send action, in order
-        self.master, self._slave = os.openpty()
-        tty.setraw(self._slave)  # no echo, no newline translation: a plain byte pipe
-        self.path = os.ttyname(self._slave)
-        self._keys: list[str] = []  # key presses queued from other threads
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+    def __init__(self) -> None:
+        self.master, slave = os.openpty()
+        tty.setraw(slave)  # no echo, no newline translation: a plain byte pipe
+        self.path = os.ttyname(slave)
+        os.close(slave)  # see the module docstring: the host's open and close show
+        os.set_blocking(self.master, False)
+        self._poller = select.poll()
+        self._poller.register(self.master, select.POLLIN | select.POLLHUP | select.POLLERR)
+        self._up = False
 
-    # ---- key presses (thread-safe) ---------------------------------------------------
-    def press_valider(self) -> None:
-        with self._lock:
-            self._keys.append("valider")
-
-    def press_annuler(self) -> None:
-        with self._lock:
-            self._keys.append("annuler")
-
-    # ---- life cycle --------------------------------------------------------------------
-    def start(self) -> PtyLinkPort:
-        self._thread = threading.Thread(target=self.serve, name="pty-link-port", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-        for fd in (self.master, self._slave):
+    def poll(self, timeout: float) -> list[LinkEvent]:
+        if self.master < 0:
+            time.sleep(timeout)
+            return []
+        ready = self._poller.poll(max(timeout, 0.0) * 1000)
+        flags = 0
+        for _, mask in ready:
+            flags |= mask
+        if flags & (select.POLLHUP | select.POLLERR):
+            if self._up:
+                self._up = False
+                return [LineDown()]
+            time.sleep(timeout)  # no host: the hang-up stays reported, so wait here
+            return []
+        events: list[LinkEvent] = []
+        if not self._up:
+            self._up = True
+            events.append(LineUp())
+        if flags & select.POLLIN:
             try:
-                os.close(fd)
-            except OSError:
-                pass
-        self.master = self._slave = -1
+                data = os.read(self.master, READ_SIZE)
+            except BlockingIOError:
+                data = b""
+            except OSError as exc:  # EIO: the host closed the slave meanwhile
+                if exc.errno != errno.EIO:
+                    raise
+                self._up = False
+                return [*events, LineDown()] if events else [LineDown()]
+            if data:
+                events.append(Received(data))
+        return events
+
+    def write(self, data: bytes) -> int:
+        if self.master < 0 or not data:
+            return 0
+        try:
+            return os.write(self.master, data)
+        except BlockingIOError:
+            return 0  # the host is not reading and the pty buffer is full
+        except OSError as exc:
+            if exc.errno == errno.EIO:  # nobody on the line: the runner hears LineDown
+                return 0
+            raise
+
+    def close(self) -> None:
+        if self.master >= 0:
+            os.close(self.master)
+            self.master = -1
 
     def __enter__(self) -> PtyLinkPort:
-        return self.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def serve(self) -> None:
-        """Move bytes until :meth:`stop`; the server does the rest."""
-        while not self._stop.is_set():
-            ready, _, _ = select.select([self.master], [], [], 0.02)
-            now = self.clock()
-            actions: list[Action] = []
-            if ready:
-                try:
-                    data = os.read(self.master, 4096)
-                except OSError:
-                    data = b""
-                if data:
-                    actions += self.server.receive_data(data, now)
-            with self._lock:
-                keys, self._keys = self._keys, []
-            for key in keys:
-                if key == "valider":
-                    actions += self.server.confirm_pairing(now)
-                else:
-                    actions += self.server.reject_pairing(now)
-            actions += self.server.tick(now)
-            self._carry_out(actions, now)
-
-    def _carry_out(self, actions: list[Action], now: float) -> None:
-        for action in actions:
-            if isinstance(action, Send):
-                view = memoryview(action.data)
-                while view:
-                    written = os.write(self.master, view)
-                    view = view[written:]
-                continue
-            self.events.append(action)
-            if self.on_event is not None:
-                self.on_event(action)
-            if isinstance(action, PairingRequested) and self.auto_confirm:
-                self.press_valider()  # the scripted person presses Valider
+        self.close()
 
 
 def load_identity(path: Path) -> Identity:
@@ -171,41 +112,3 @@ def load_identity(path: Path) -> Identity:
     sign, kx = identity.raw_private()
     write_atomically(path, json.dumps({"sign": sign.hex(), "kx": kx.hex()}).encode())
     return identity
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Serve the simulated unit's SMP link on a pty.")
-    parser.add_argument("--auto-confirm", action="store_true", help="press Valider on pairing")
-    parser.add_argument("--state", type=Path, help="directory for the unit keys and paired hosts")
-    parser.add_argument("--link", type=Path, help="also create this symlink to the pty")
-    args = parser.parse_args(argv)
-    if args.state:
-        identity = load_identity(args.state / "unit_identity.json")
-        trust = JsonTrustStore(args.state / "paired_hosts.json")
-    else:
-        identity, trust = Identity.generate(), MemoryTrustStore()
-    server = SMPServer(identity, trust, SimUnitServices())
-
-    def show(action: Action) -> None:
-        text = getattr(action, "message_fr", None) or repr(action)
-        print(f"[unit] {text}", flush=True)
-
-    port = PtyLinkPort(server, auto_confirm=args.auto_confirm, on_event=show)
-    if args.link:
-        if args.link.is_symlink():
-            args.link.unlink()
-        args.link.symlink_to(port.path)
-    print(f"link port: {port.path}", flush=True)
-    try:
-        port.serve()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        port.stop()
-        if args.link and args.link.is_symlink():
-            args.link.unlink()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -3,8 +3,9 @@
 One thread owns everything the firmware owns: the :class:`~firmware.unit.Unit`
 (its SQLite store belongs to the thread that opened it), the visit
 :class:`~firmware.visit.Terminal`, and the SMP server with all its groups, served
-on a pseudo-terminal (:class:`board.sim.link_port.PtyLinkPort`). Other threads
-(the command reader, the demo) hand it work with :meth:`SimUnit.call`, as the
+on a pseudo-terminal (:class:`board.sim.link_port.PtyLinkPort`) by a
+:class:`firmware.link.runner.LinkRunner`. Other threads (the command reader, the
+demo) hand it work with :meth:`SimUnit.call`, run between two link rounds, as the
 keypad task will on the real unit.
 
 The board around it is simulated: two :class:`~board.sim.slot.SimCardSlot`
@@ -42,6 +43,7 @@ from firmware.link.data_groups import TRANSFER_BUF_SIZE, data_groups
 from firmware.link.events import Action, PairingRequested
 from firmware.link.group_fse import DeviceIdentity
 from firmware.link.group_traces import LinkTracer, traced_groups
+from firmware.link.runner import LinkRunner
 from firmware.link.security import JsonTrustStore, PairedHost, write_atomically
 from firmware.link.server import SMPServer
 from firmware.unit import OffsetClock, Unit, UnitConfig
@@ -101,21 +103,29 @@ class ProvisioningTrust:
             log.warning("store_office_not_trusted host=%s reason=locked", host.name)
 
 
-class _Port(PtyLinkPort):
-    """The pty port plus work queued by other threads, run between link rounds."""
+STEP_S = 0.02  # one link round at most: how long a queued call may wait
 
-    def __init__(self, server: SMPServer, **kw: Any) -> None:
-        super().__init__(server, **kw)
+
+class _Port:
+    """The pty, its link runner, and the work other threads queue for the unit's thread."""
+
+    def __init__(self, server: SMPServer, on_event: Callable[[Action], None]) -> None:
+        self.pty = PtyLinkPort()
+        self.path = self.pty.path
+        self.runner = LinkRunner(server, self.pty, on_event=on_event)
         self.calls: queue.Queue = queue.Queue()
+        self.stopping = threading.Event()
 
-    def _carry_out(self, actions: list[Action], now: float) -> None:
-        super()._carry_out(actions, now)
-        while not self.calls.empty():
-            fn, box = self.calls.get()
-            try:
-                box.put((True, fn()))
-            except BaseException as exc:  # handed back to the caller's thread
-                box.put((False, exc))
+    def serve(self) -> None:
+        """Link rounds and queued calls until :attr:`stopping` is set."""
+        while not self.stopping.is_set():
+            self.runner.step(STEP_S)
+            while not self.calls.empty():
+                fn, box = self.calls.get()
+                try:
+                    box.put((True, fn()))
+                except BaseException as exc:  # handed back to the caller's thread
+                    box.put((False, exc))
 
 
 class SimUnit:
@@ -178,7 +188,7 @@ class SimUnit:
                                buf_size=TRANSFER_BUF_SIZE)
             self.unit, self.terminal = unit, Terminal(unit)
             self._tracer = LinkTracer(unit)  # pairing, sessions, link errors as traces
-            self.port = _Port(server, auto_confirm=self.auto_confirm, on_event=self._event)
+            self.port = _Port(server, on_event=self._event)
         except BaseException as exc:
             unit.close()
             self._error = exc
@@ -188,17 +198,16 @@ class SimUnit:
         try:
             self.port.serve()
         finally:
+            self.port.pty.close()
             unit.close()
 
     def stop(self) -> None:
         """Stop serving, close the store and the pty; idempotent."""
         if self.port is not None:
-            self.port._stop.set()
+            self.port.stopping.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
-        if self.port is not None:
-            self.port.stop()
 
     def __enter__(self) -> SimUnit:
         return self.start()
@@ -259,11 +268,13 @@ class SimUnit:
 
     def press(self, key: str) -> None:
         """A key press on the unit's keypad (``valider`` or ``annuler``)."""
-        assert self.port is not None
+        if self.port is None:
+            raise SimUnitError("the simulated unit is not running")
+        runner = self.port.runner
         if key == "valider":
-            self.port.press_valider()
+            self.call(runner.press_valider)
         elif key == "annuler":
-            self.port.press_annuler()
+            self.call(runner.press_annuler)
         else:
             raise SimUnitError(f"unknown key {key!r} (valider or annuler)")
 
@@ -282,6 +293,8 @@ class SimUnit:
             self._pairing.set()
         if self.on_event is not None:
             self.on_event(action)
+        if isinstance(action, PairingRequested) and self.auto_confirm and self.port is not None:
+            self.port.runner.press_valider()  # the scripted person presses Valider
 
     # ---- the professional's session ------------------------------------------------------
     def terminal_call(self, fn: Callable[[Terminal], Any]) -> Any:

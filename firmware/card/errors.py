@@ -3,7 +3,9 @@ the office link) and a short French ``message_fr`` for the unit's screen.
 
 Following h11, whose fault it is decides the class:
 - :class:`CardProtocolError`: the card broke ISO 7816-3 (bad ATR, bad block, ...).
-- :class:`LinkUsageError`: we misused the engine (a bug on our side).
+- :class:`LinkUsageError`: we misused the engine (a bug on our side): not a
+  :class:`CardError`, so no use case shows it as a card fault; it reaches the top
+  as an internal error.
 - :class:`CardGone` / :class:`CardMute`: the card left or stopped answering.
 """
 
@@ -53,7 +55,7 @@ class PpsError(CardProtocolError):
     message_fr = "Carte illisible (PPS)"
 
 
-class LinkUsageError(CardError):
+class LinkUsageError(TlaError, RuntimeError):
     """We called the engine in a state where that call is not allowed."""
 
     code = "link_usage"

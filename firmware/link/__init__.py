@@ -10,8 +10,11 @@ Layers, bottom up (each a pure, sans-I/O piece):
   transcripts, the state the unit keeps);
 - :mod:`firmware.link.groups` -- the command handlers (OS group, link-security group,
   unit-info group) and the dispatch table user groups plug into;
+- :mod:`firmware.link.mac` -- the MAC every request and reply of a session carries;
 - :mod:`firmware.link.server` -- :class:`~firmware.link.server.SMPServer`, fed bytes and
-  time, returning bytes to send and events for the screen.
+  time, returning bytes to send and events for the screen;
+- :mod:`firmware.link.runner` -- :class:`~firmware.link.runner.LinkRunner`, the loop
+  step that moves bytes between a board's link port and the server without blocking.
 
 The wire format is documented in ``docs/protocol.md``.
 """

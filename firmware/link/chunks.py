@@ -19,6 +19,19 @@ from typing import Any
 
 import cbor2
 
+from firmware.store.errors import (
+    BadTransition,
+    DuplicateRecord,
+    NotProvisioned,
+    StoreError,
+    StoreFull,
+    StoreLocked,
+    StoreUsageError,
+    UnknownRecord,
+)
+from firmware.store.office_sig import BadOfficeSignature
+
+from . import mac
 from .header import HEADER_SIZE, GroupError, MgmtErr, MgmtError
 
 FRAME_OVERHEAD = 4  # serial frame: u16 length + u16 CRC around the packet
@@ -60,20 +73,26 @@ def data_error(group: int, rc: DataErr, reason: str = "") -> GroupError:
     return GroupError(group, int(rc), V1_CODES[rc], reason)
 
 
-def store_error(group: int, exc: Exception) -> GroupError:
-    """Map a firmware.store error (by its stable ``code``) to a group error."""
-    code = getattr(exc, "code", "")
-    rc = {
-        "store_locked": DataErr.LOCKED,
-        "store_not_provisioned": DataErr.NOT_PROVISIONED,
-        "store_unknown_record": DataErr.NO_RECORD,
-        "store_bad_transition": DataErr.BAD_STATE,
-        "store_duplicate": DataErr.BAD_STATE,
-        "store_full": DataErr.STORE_FULL,
-        "store_io": DataErr.STORE_FAILED,
-        "store_corrupted": DataErr.STORE_FAILED,
-    }.get(code, DataErr.BAD_RECORD)
-    return data_error(group, rc, str(exc))
+# The store's own refusals, by type (most specific first); anything else raised while
+# serving a request is our bug and reaches the office as smp.internal (server.py).
+_STORE_CODES: tuple[tuple[type[StoreError], DataErr], ...] = (
+    (StoreLocked, DataErr.LOCKED),
+    (NotProvisioned, DataErr.NOT_PROVISIONED),
+    (UnknownRecord, DataErr.NO_RECORD),
+    (BadTransition, DataErr.BAD_STATE),
+    (DuplicateRecord, DataErr.BAD_STATE),
+    (BadOfficeSignature, DataErr.BAD_SIGNATURE),
+    (StoreFull, DataErr.STORE_FULL),
+    (StoreUsageError, DataErr.BAD_RECORD),  # the office's record breaks a store rule
+    (StoreError, DataErr.STORE_FAILED),  # I/O, corruption, unreadable record: the unit's
+)
+
+
+def store_error(group: int, exc: StoreError) -> GroupError:
+    """Map one of the store's errors (``firmware.store.errors``) to a group error."""
+    rc = next(rc for kind, rc in _STORE_CODES if isinstance(exc, kind))
+    prefix = "bad_office_signature: " if rc is DataErr.BAD_SIGNATURE else ""
+    return data_error(group, rc, f"{prefix}{exc}")
 
 
 # ---- request field readers (EINVAL with a reason) -------------------------------------
@@ -114,8 +133,9 @@ def list_field(body: dict, key: str, max_items: int = 4096) -> list:
 
 # ---- sizing and packing -------------------------------------------------------------------
 def response_room(buf_size: int) -> int:
-    """Bytes of record data one response may carry (packet = header + body, framed)."""
-    return buf_size - FRAME_OVERHEAD - HEADER_SIZE - BODY_OVERHEAD
+    """Bytes of record data one response may carry (packet = header + body + the
+    session MAC entries, framed)."""
+    return buf_size - FRAME_OVERHEAD - HEADER_SIZE - BODY_OVERHEAD - mac.OVERHEAD
 
 
 def piece_overhead(record_id: str, offset: int, total: int) -> int:

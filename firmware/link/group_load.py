@@ -36,6 +36,7 @@ import cbor2
 from firmware.billing.errors import BillingError
 from firmware.billing.invoice import Invoice
 from firmware.billing.tariffs import TariffTable
+from firmware.store.errors import StoreError
 
 from .chunks import (
     DataErr,
@@ -110,10 +111,7 @@ class LoadGroup:
         signer = ctx.session.host.host_id if ctx.session is not None else b""
         try:
             return self.store.load_batch([(*item, signer) for item in items])
-        except Exception as exc:
-            if getattr(exc, "code", "") == "store_bad_office_signature":
-                raise data_error(GROUP_LOAD, DataErr.BAD_SIGNATURE,
-                                 f"bad_office_signature: {exc}") from None
+        except StoreError as exc:  # BadOfficeSignature -> BAD_SIGNATURE, by type
             raise store_error(GROUP_LOAD, exc) from None
 
     @staticmethod
@@ -178,6 +176,6 @@ class LoadGroup:
         for range_id, prof, first, last in ranges:
             try:
                 self.store.load_fse_range(range_id, prof, first, last)
-            except Exception as exc:
+            except StoreError as exc:
                 raise store_error(GROUP_LOAD, exc) from None
         return {"n": len(ranges)}

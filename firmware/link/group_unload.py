@@ -22,6 +22,8 @@ import re
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from firmware.store.errors import StoreError, UnknownRecord
+
 from .chunks import (
     DataErr,
     data_error,
@@ -95,9 +97,8 @@ class VitaleReadSource:
     def acknowledge(self, record_id: str, import_id: str) -> None:
         try:
             self.store.delete_record("vitale_read", record_id)
-        except Exception as exc:  # already deleted by an earlier ACK: done (idempotent)
-            if getattr(exc, "code", "") != "store_unknown_record":
-                raise
+        except UnknownRecord:  # already deleted by an earlier ACK: done (idempotent)
+            pass
 
 
 class UnloadGroup:
@@ -143,9 +144,7 @@ class UnloadGroup:
         try:
             pieces, end = pack_records(start, following, self.source.read, self.room,
                                        self.source.served)
-        except MgmtError:
-            raise
-        except Exception as exc:  # store refusals (locked meanwhile, I/O)
+        except StoreError as exc:  # store refusals (locked meanwhile, I/O)
             raise store_error(self.group_id, exc) from None
         return {"recs": pieces, "end": end}
 
@@ -160,7 +159,7 @@ class UnloadGroup:
         for record_id, import_id in acks:
             try:
                 self.source.acknowledge(record_id, import_id)
-            except Exception as exc:
+            except StoreError as exc:
                 raise store_error(self.group_id, exc) from None
         return {"n": len(acks)}
 

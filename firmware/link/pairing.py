@@ -1,17 +1,21 @@
 """Pairing and session authentication, unit side: one state object, no I/O.
 
-States and moves (``now`` is the driver's monotonic clock, in seconds)::
+Pairing is a state machine (model: h11's ``_state.py``): :data:`PAIRING_TRANSITIONS`
+maps (:class:`PairingState`, :class:`PairingEvent`) to the next state and the handler
+that does the move's side effect, and :meth:`LinkSecurity._move` applies it, the only
+place the state changes. ``pair_begin`` creates a pairing in ``COMMITTED``; the
+terminal states (``PAIRED``, ``REFUSED``, ``EXPIRED`` and the error state ``FAILED``)
+end it, and the next ``pair_begin`` starts afresh::
 
-    pairing:  none --pair_begin(commitment)--> committed (no code shown yet)
-              committed --pair_finish(hn opens the commitment, good sig)--> waiting,
-                  code shown, error PAIRING_PENDING
-              waiting --confirm (key press)--> confirmed
-              waiting --reject (key press)--> rejected
-              any --deadline--> none (expired)
-              confirmed --pair_finish(same hn, good sig)--> none, host stored (paired)
-              waiting --pair_finish--> waiting, error PAIRING_PENDING (host polls)
-              rejected --pair_finish--> none, error PAIRING_REJECTED
-              any --pair_finish(bad sig, other hn)--> none, error BAD_SIGNATURE
+    COMMITTED --proof_ok (hn opens the commitment, good sig)--> WAITING  show the code
+    COMMITTED --proof_bad--> FAILED              COMMITTED --deadline--> EXPIRED
+    WAITING   --proof_ok--> WAITING (host polls: PAIRING_PENDING)
+    WAITING   --confirm (Valider)--> CONFIRMED   WAITING --reject (Annuler)--> REJECTED
+    CONFIRMED --proof_ok--> PAIRED               host stored, unit signs
+    REJECTED  --proof_ok--> REFUSED              PAIRING_REJECTED told to the host
+    any live  --proof_bad (bad sig, other hn)--> FAILED   BAD_SIGNATURE
+    any live  --deadline--> EXPIRED
+    a move not in the table (our bug) --> FAILED, and PairingStateError is raised
 
     session:  closed --session_begin(paired host)--> challenged (one nonce, 30 s)
               challenged --session_auth(good sig + key confirmation)--> open
@@ -27,8 +31,9 @@ from __future__ import annotations
 
 import hmac
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import IntEnum
+from enum import Enum, IntEnum
 from typing import Any
 
 from . import security as sec
@@ -91,6 +96,33 @@ def field_bytes(body: dict[str, Any], name: str, size: int) -> bytes:
     return value
 
 
+class PairingState(Enum):
+    COMMITTED = "committed"  # PAIR_BEGIN answered; the host's nonce not revealed yet
+    WAITING = "waiting"  # code on the screen, waiting for Valider or Annuler
+    CONFIRMED = "confirmed"  # Valider pressed; the host's next PAIR_FINISH completes
+    REJECTED = "rejected"  # Annuler pressed; the host's next PAIR_FINISH is told
+    PAIRED = "paired"  # terminal: host stored
+    REFUSED = "refused"  # terminal: the host was told of the rejection
+    EXPIRED = "expired"  # terminal: the deadline passed
+    FAILED = "failed"  # terminal error state: bad proof, or a move not in the table
+
+
+class PairingEvent(Enum):
+    PROOF_OK = "proof_ok"  # PAIR_FINISH whose nonce and signature verify
+    PROOF_BAD = "proof_bad"  # PAIR_FINISH that does not
+    CONFIRM = "confirm"  # Valider
+    REJECT = "reject"  # Annuler
+    DEADLINE = "deadline"  # the pairing window closed
+
+
+TERMINAL = frozenset({PairingState.PAIRED, PairingState.REFUSED, PairingState.EXPIRED,
+                      PairingState.FAILED})
+
+
+class PairingStateError(RuntimeError):
+    """A pairing move that the table does not allow: a bug on our side."""
+
+
 @dataclass
 class _Pairing:
     host: sec.PairedHost
@@ -101,7 +133,49 @@ class _Pairing:
     hn: bytes = b""
     transcript: bytes = b""
     code: str = ""
-    state: str = "committed"  # committed | waiting | confirmed | rejected
+    state: PairingState = PairingState.COMMITTED
+
+
+Handler = Callable[["LinkSecurity", _Pairing], None]
+
+
+def _show_code(security: LinkSecurity, pairing: _Pairing) -> None:
+    """Only now, with both nonces fixed, can both screens show the code."""
+    pairing.code = sec.pairing_code(pairing.shared, pairing.transcript)
+    pairing.shared = b""
+    security.events.append(PairingRequested(pairing.code, pairing.host.name))
+
+
+def _store_host(security: LinkSecurity, pairing: _Pairing) -> None:
+    security.trust.add(pairing.host)
+    security.events.append(PairingEnded("paired", pairing.host.name))
+
+
+def _ended(reason: str) -> Handler:
+    def report(security: LinkSecurity, pairing: _Pairing) -> None:
+        security.events.append(PairingEnded(reason, pairing.host.name))
+
+    report.__name__ = f"report_{reason}"
+    return report
+
+
+_S, _E = PairingState, PairingEvent
+PAIRING_TRANSITIONS: dict[tuple[PairingState, PairingEvent], tuple[PairingState, Handler | None]] = {
+    (_S.COMMITTED, _E.PROOF_OK): (_S.WAITING, _show_code),
+    (_S.COMMITTED, _E.PROOF_BAD): (_S.FAILED, None),  # nothing was shown yet
+    (_S.COMMITTED, _E.DEADLINE): (_S.EXPIRED, None),
+    (_S.WAITING, _E.PROOF_OK): (_S.WAITING, None),  # the host polls
+    (_S.WAITING, _E.PROOF_BAD): (_S.FAILED, _ended("failed")),
+    (_S.WAITING, _E.CONFIRM): (_S.CONFIRMED, None),
+    (_S.WAITING, _E.REJECT): (_S.REJECTED, _ended("rejected")),
+    (_S.WAITING, _E.DEADLINE): (_S.EXPIRED, _ended("expired")),
+    (_S.CONFIRMED, _E.PROOF_OK): (_S.PAIRED, _store_host),
+    (_S.CONFIRMED, _E.PROOF_BAD): (_S.FAILED, _ended("failed")),
+    (_S.CONFIRMED, _E.DEADLINE): (_S.EXPIRED, _ended("expired")),
+    (_S.REJECTED, _E.PROOF_OK): (_S.REFUSED, None),
+    (_S.REJECTED, _E.PROOF_BAD): (_S.FAILED, _ended("failed")),
+    (_S.REJECTED, _E.DEADLINE): (_S.EXPIRED, None),  # "rejected" was already shown
+}
 
 
 @dataclass
@@ -117,7 +191,8 @@ class Session:
 
     host: sec.PairedHost
     key: bytes
-    last_use: float
+    last_use: float  # the last authenticated request (only those keep a session alive)
+    counter: int = 0  # the last request counter accepted (docs/protocol.md, request MACs)
 
 
 @dataclass
@@ -135,31 +210,49 @@ class LinkSecurity:
     # ---- screen side ------------------------------------------------------------
     @property
     def pairing_code(self) -> str | None:
-        return self._pairing.code if self._pairing and self._pairing.state == "waiting" else None
+        pairing = self._pairing
+        return pairing.code if pairing is not None and pairing.state is PairingState.WAITING else None
+
+    @property
+    def pairing_state(self) -> PairingState | None:
+        """The pairing in progress, if any (terminal states are never kept)."""
+        return None if self._pairing is None else self._pairing.state
 
     def confirm_pairing(self, now: float) -> bool:
         """The person at the unit pressed Valider. False if nothing is waiting."""
-        self.tick(now)
-        if self._pairing is None or self._pairing.state != "waiting":
-            return False
-        self._pairing.state = "confirmed"
-        return True
+        return self._key_press(PairingEvent.CONFIRM, now)
 
     def reject_pairing(self, now: float) -> bool:
         """The person at the unit pressed Annuler."""
+        return self._key_press(PairingEvent.REJECT, now)
+
+    def _key_press(self, event: PairingEvent, now: float) -> bool:
         self.tick(now)
-        if self._pairing is None or self._pairing.state != "waiting":
-            return False
-        self._pairing.state = "rejected"
-        self.events.append(PairingEnded("rejected", self._pairing.host.name))
+        pairing = self._pairing
+        if pairing is None or (pairing.state, event) not in PAIRING_TRANSITIONS:
+            return False  # a key pressed with no code on the screen means nothing
+        self._move(pairing, event)
         return True
+
+    def _move(self, pairing: _Pairing, event: PairingEvent) -> PairingState:
+        """Apply one move of :data:`PAIRING_TRANSITIONS`: the only place a pairing's
+        state changes. A terminal state ends the pairing."""
+        move = PAIRING_TRANSITIONS.get((pairing.state, event))
+        if move is None:
+            was, pairing.state = pairing.state, PairingState.FAILED
+            self._pairing = None
+            raise PairingStateError(f"pairing move {event.value} not allowed in {was.value}")
+        pairing.state, handler = move
+        if handler is not None:
+            handler(self, pairing)
+        if pairing.state in TERMINAL and self._pairing is pairing:
+            self._pairing = None
+        return pairing.state
 
     def tick(self, now: float) -> None:
         """Let deadlines pass: expire a pairing request and an idle session."""
         if self._pairing is not None and now >= self._pairing.deadline:
-            if self._pairing.state in ("waiting", "confirmed"):
-                self.events.append(PairingEnded("expired", self._pairing.host.name))
-            self._pairing = None
+            self._move(self._pairing, PairingEvent.DEADLINE)
         if self._challenge is not None and now >= self._challenge.deadline:
             self._challenge = None
         if self._session is not None and now - self._session.last_use >= SESSION_IDLE_S:
@@ -167,10 +260,8 @@ class LinkSecurity:
 
     # ---- access control ----------------------------------------------------------
     def session(self, now: float) -> Session | None:
-        """The open session, if any; using it counts as activity."""
+        """The open session, if any (the server marks authenticated use in ``last_use``)."""
         self.tick(now)
-        if self._session is not None:
-            self._session.last_use = now
         return self._session
 
     def close_session(self, reason: str) -> None:
@@ -209,7 +300,7 @@ class LinkSecurity:
         if pairing is None:
             raise refuse(SecurityErr.NO_PAIRING, "no pairing in progress (expired?)")
         host = pairing.host
-        if pairing.state == "committed":
+        if pairing.state is PairingState.COMMITTED:
             opened = sec.pairing_commitment(host.host_id, host.kx_public, hn)
             if hmac.compare_digest(opened, pairing.commitment):
                 pairing.hn = hn
@@ -217,26 +308,16 @@ class LinkSecurity:
                     self.identity.id, self.identity.kx_public, host.host_id, host.kx_public,
                     pairing.un, hn)
         same_nonce = bool(pairing.hn) and hmac.compare_digest(hn, pairing.hn)
-        if not (same_nonce and sec.verify(host.host_id, sec.LABEL_PAIR_HOST, pairing.transcript,
-                                          signature)):
-            self._pairing = None
-            if pairing.state != "committed":
-                self.events.append(PairingEnded("failed", host.name))
+        good = same_nonce and sec.verify(host.host_id, sec.LABEL_PAIR_HOST, pairing.transcript,
+                                         signature)
+        state = self._move(pairing, PairingEvent.PROOF_OK if good else PairingEvent.PROOF_BAD)
+        if state is PairingState.FAILED:
             raise refuse(SecurityErr.BAD_SIGNATURE, "host nonce or signature does not verify")
-        if pairing.state == "committed":  # revealed: only now can both screens show the code
-            pairing.code = sec.pairing_code(pairing.shared, pairing.transcript)
-            pairing.shared = b""
-            pairing.state = "waiting"
-            self.events.append(PairingRequested(pairing.code, host.name))
-        if pairing.state == "rejected":
-            self._pairing = None
+        if state is PairingState.REFUSED:
             raise refuse(SecurityErr.PAIRING_REJECTED, "refused at the unit")
-        if pairing.state == "waiting":
+        if state is PairingState.WAITING:
             raise refuse(SecurityErr.PAIRING_PENDING, "waiting for the key press at the unit")
-        self.trust.add(host)
-        self._pairing = None
-        self.events.append(PairingEnded("paired", host.name))
-        return {"sig": self.identity.sign(sec.LABEL_PAIR_UNIT, pairing.transcript)}
+        return {"sig": self.identity.sign(sec.LABEL_PAIR_UNIT, pairing.transcript)}  # PAIRED
 
     def session_begin(self, body: dict[str, Any], now: float) -> dict[str, Any]:
         self.tick(now)

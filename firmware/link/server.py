@@ -9,20 +9,26 @@
 b'\\xa1arbhi'
 
 One request is answered at a time, in order (SMP over serial has no pipelining).
-A driver calls :meth:`receive_data` with what the line brought, :meth:`tick` now and
-then (pairing and sessions expire), :meth:`confirm_pairing` / :meth:`reject_pairing`
-on a key press and :meth:`link_reset` when the cable goes away; it writes every
+A driver (:class:`firmware.link.runner.LinkRunner`) calls :meth:`receive_data` with
+what the line brought, :meth:`tick` now and then (pairing and sessions expire),
+:meth:`confirm_pairing` / :meth:`reject_pairing` on a key press and :meth:`link_reset`
+when the line goes away or comes up; it writes every
 :class:`~firmware.link.events.Send` to the line and handles the other events.
+
+Inside a session every request to a session route must carry the session MAC
+(:mod:`firmware.link.mac`); the answer to an authenticated request is sealed too.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
 from typing import Any
 
 import cbor2
 
+from . import mac
 from .dispatch import Access, CommandGroup, Context, Dispatcher
 from .events import Action, LinkError, Send
 from .framing import LINE_MAX, FrameDecoder, FrameError, encode_packet
@@ -43,6 +49,8 @@ from .security import Identity, RandomSource, TrustStore
 from .services import UnitServices
 
 DEFAULT_BUF_SIZE = 2048
+
+log = logging.getLogger("opentla.link")
 
 
 class SMPServer:
@@ -116,15 +124,24 @@ class SMPServer:
             body = error_body(reply_header, MgmtError(MgmtErr.UNSUPPORTED_TOO_NEW, "SMP v1 and v2 only"))
             return [self._send(response(reply_header, body)), LinkError("smp.version", str(header.version))]
         events: list[Action] = []
+        sealed = _ReplySeal()
         try:
             request = Request(header, self._decode_body(header, packet[HEADER_SIZE:]))
-            body = self._dispatch(request, now, events)
+            body = self._dispatch(request, now, events, sealed)
+        except mac.MacError as refusal:
+            body = error_body(header, MgmtError(MgmtErr.EACCESSDENIED, refusal.reason))
+            events.append(LinkError(refusal.code, refusal.reason))
         except (GroupError, MgmtError) as refusal:
             body = error_body(header, refusal)
             events.append(LinkError(_log_code(refusal), getattr(refusal, "reason", "")))
-        except Exception as exc:  # our own bug: answer, log, keep the link alive
+        except Exception as exc:  # our own bug: answer, log the traceback, keep the link alive
+            log.exception("internal error answering group %d command %d", header.group,
+                          header.command)
             body = error_body(header, MgmtError(MgmtErr.EUNKNOWN, "internal error"))
             events.append(LinkError("smp.internal", f"{type(exc).__name__}: {exc}"))
+        if sealed.key:  # the request was authenticated: so is its answer, error or not
+            body = mac.seal(sealed.key, mac.LABEL_REPLY, mac.reply_header(header), body,
+                            sealed.counter)
         return [self._send(response(header, body)), *self._drain(), *events]
 
     @staticmethod
@@ -141,17 +158,36 @@ class SMPServer:
             raise MgmtError(MgmtErr.EINVAL, "body must be a CBOR map")
         return body
 
-    def _dispatch(self, request: Request, now: float, events: list[Action]) -> dict[str, Any]:
+    def _dispatch(self, request: Request, now: float, events: list[Action],
+                  sealed: _ReplySeal) -> dict[str, Any]:
         route = self.dispatcher.lookup(request.key)
         if route is None:
             raise MgmtError(MgmtErr.ENOTSUP, "command not supported")
         session = self.security.session(now)
-        if route.access is Access.SESSION and session is None:
-            raise MgmtError(MgmtErr.EACCESSDENIED, "pair and open a session first")
-        ctx = Context(now, session)
+        if mac.carries_mac(request.body):
+            if session is None:
+                raise mac.MacError("link.no_session", "no open session for this MAC (it ended)")
+            opened = mac.open_sealed(session.key, mac.LABEL_REQUEST, request.header, request.body)
+            if opened.counter <= session.counter:
+                raise mac.MacError("link.replay", f"counter {opened.counter} already used")
+            session.counter, session.last_use = opened.counter, now
+            sealed.key, sealed.counter = session.key, opened.counter
+            request = Request(request.header, opened.body)
+        elif route.access is Access.SESSION:
+            if session is None:
+                raise MgmtError(MgmtErr.EACCESSDENIED, "pair and open a session first")
+            raise mac.MacError("link.no_mac", "session request without a MAC")
+        ctx = Context(now, session if sealed.key else None)
         result = route.handler(request, ctx)
         events.extend(ctx.events)
         return result
+
+
+class _ReplySeal:
+    """Set by dispatch once a request's MAC verified: the reply is sealed with these."""
+
+    key: bytes = b""
+    counter: int = 0
 
 
 def _log_code(refusal: GroupError | MgmtError) -> str:

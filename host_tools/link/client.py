@@ -25,13 +25,13 @@ from smp import error as smperr
 from smpclient import SMPClient
 from smpclient.generics import error, error_v1, success
 from smpclient.requests.os_management import DateTimeRead, DateTimeWrite, EchoWrite
-from smpclient.transport.serial import SMPSerialTransport
 
 from firmware.link import security as sec
 from firmware.link.chunks import DataErr
 from firmware.link.groups import format_datetime
 from firmware.link.pairing import SecurityErr
 
+from .errors import LinkRefused
 from .keystore import HostKeys, KnownUnit
 from .messages import (
     PairBegin,
@@ -42,14 +42,7 @@ from .messages import (
     UnitInfoRead,
     UnitInfoResponse,
 )
-
-
-class LinkRefused(Exception):
-    """The unit answered with an SMP error, or failed to prove who it is."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+from .transport import LinkTransport
 
 
 def check(response: Any) -> Any:
@@ -93,8 +86,9 @@ _EXPLAIN = {
 
 @contextlib.asynccontextmanager
 async def connect(port: str, timeout_s: float = 2.5) -> AsyncIterator[SMPClient]:
-    """An SMPClient on a serial port (reads MCUmgr params first, as smpclient does)."""
-    client = SMPClient(SMPSerialTransport(), port, timeout_s=timeout_s)
+    """An SMPClient on a serial port through :class:`LinkTransport` (stale replies
+    skipped, session requests sealed); reads MCUmgr params first, as smpclient does."""
+    client = SMPClient(LinkTransport(), port, timeout_s=timeout_s)
     await client.connect()
     try:
         yield client
@@ -153,7 +147,10 @@ async def pair(
 
 
 async def open_session(client: SMPClient, keys: HostKeys) -> KnownUnit:
-    """Challenge-response with a paired unit; afterwards the link is authenticated."""
+    """Challenge-response with a paired unit; afterwards every request and reply on
+    this client carries the session's MAC (``firmware/link/mac.py``)."""
+    transport = _transport(client)
+    transport.end_session()  # a new challenge ends any session the unit had
     me = keys.identity
     hn = os.urandom(sec.NONCE_SIZE)
     challenge = check(await client.request(SessionBegin(hid=me.id, hn=hn)))
@@ -166,11 +163,22 @@ async def open_session(client: SMPClient, keys: HostKeys) -> KnownUnit:
     key = sec.session_key(me.shared_secret(unit.kx_public), transcript)
     proof = SessionAuth(sig=me.sign(sec.LABEL_SESSION_HOST, transcript), kc=sec.key_confirmation(key))
     check(await client.request(proof))
+    transport.start_session(key)  # every request from now on carries a MAC
     return unit
 
 
 async def close_session(client: SMPClient) -> None:
-    check(await client.request(SessionEnd()))
+    try:
+        check(await client.request(SessionEnd()))
+    finally:
+        _transport(client).end_session()
+
+
+def _transport(client: SMPClient) -> LinkTransport:
+    transport = client._transport
+    if not isinstance(transport, LinkTransport):
+        raise TypeError("sessions need a client made by host_tools.link.client.connect")
+    return transport
 
 
 async def unit_info(client: SMPClient) -> UnitInfoResponse:

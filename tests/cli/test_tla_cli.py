@@ -36,10 +36,15 @@ def one_error_line(err: str) -> str:
     return lines[0]
 
 
-def test_a_port_that_does_not_exist_is_named(tmp_path, capsys):
-    assert tla(tmp_path, "info", "--port", "/dev/no-such-tty") == 2
+@pytest.mark.parametrize("command", [["info"], ["unload", "--trust", "trust.pem"]])
+def test_a_port_that_does_not_exist_is_a_unit_that_did_not_answer(tmp_path, capsys, command):
+    """Issue 9 defect 7: the unit unplugged before the port opens is exit 1, not usage."""
+    (tmp_path / "trust.pem").write_text("")
+    words = [w if w != "trust.pem" else str(tmp_path / w) for w in command]
+    assert tla(tmp_path, *words, "--port", "/dev/no-such-tty") == 1
     assert one_error_line(capsys.readouterr().err) == (
-        "error: port /dev/no-such-tty does not exist (find units with: tla units)")
+        "error: port /dev/no-such-tty does not exist (is the unit plugged in? "
+        "find units with: tla units)")
 
 
 def test_a_file_that_is_no_serial_port(tmp_path, capsys):

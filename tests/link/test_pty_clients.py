@@ -1,7 +1,8 @@
 """Real clients against the unit over a pty: smpclient, the `tla` CLI and smpmgr.
 
-The simulated link port serves the firmware server from a background thread; every
-test stops it (the fixture's context manager closes the thread and both pty fds).
+The simulated link port (board/sim/link_port.py) serves the firmware server through the
+real LinkRunner on a background thread; every test stops it (the fixture's context
+manager ends the thread and closes the pty).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from smpclient.requests.image_management import ImageStatesRead
 from smpclient.requests.os_management import DateTimeRead, DateTimeWrite, EchoWrite
 from smpclient.transport.serial import SMPSerialTransport
 
-from board.sim.link_port import PtyLinkPort, SimUnitServices
 from firmware.link.events import ClockSet, PairingRequested
 from firmware.link.security import Identity, MemoryTrustStore
 from firmware.link.server import SMPServer
@@ -29,15 +29,18 @@ from host_tools.cli import main as tla
 from host_tools.link import client as link
 from host_tools.link.keystore import HostKeys
 
+from .helpers import FakeUnit
+from .pty_unit import PtyUnit
+
 VENV_BIN = Path(sys.executable).parent
 PLUGINS = Path(__file__).parent / "smpmgr_plugins"
 
 
 @pytest.fixture
 def port():
-    services = SimUnitServices()
+    services = FakeUnit()
     server = SMPServer(Identity.generate(), MemoryTrustStore(), services)
-    with PtyLinkPort(server, auto_confirm=True) as p:
+    with PtyUnit(server, auto_confirm=True) as p:
         p.services = services
         yield p
 
@@ -47,7 +50,14 @@ def run(coro):
 
 
 async def with_client(path: str, body):
+    """smpclient exactly as a third party uses it (its own serial transport)."""
     async with SMPClient(SMPSerialTransport(), path, timeout_s=5) as client:
+        return await body(client)
+
+
+async def with_office_client(path: str, body):
+    """The office's client (session MACs on every request, docs/protocol.md)."""
+    async with link.connect(path, 5) as client:
         return await body(client)
 
 
@@ -64,7 +74,7 @@ def test_smpclient_echo_params_and_unpaired_refusal(port):
         assert error_v1(image) and image.rc == MGMT_ERR.ENOTSUP
 
     run(with_client(port.path, body))
-    assert port.services.clock_sets == []
+    assert port.services.clock_writes == []
 
 
 def test_smpclient_pairing_session_info_and_clock(port, tmp_path):
@@ -83,12 +93,12 @@ def test_smpclient_pairing_session_info_and_clock(port, tmp_path):
         after = await client.request(DateTimeRead())
         return info, read, after
 
-    info, read, after = run(with_client(port.path, body))
+    info, read, after = run(with_office_client(port.path, body))
     # the code the PC showed is the code the unit put on its screen
     [requested] = [e for e in port.events if isinstance(e, PairingRequested)]
     assert shown == [requested.code]
-    assert (info.serial, info.fw, info.battery, info.locked) == ("SIM-0001", "0.1.0-sim", 87, True)
-    assert port.services.clock_sets == [datetime(2031, 7, 14, 10, tzinfo=UTC)]
+    assert (info.serial, info.fw, info.battery, info.locked) == ("TLA-42", "1.2.3", 55, False)
+    assert port.services.clock_writes == [datetime(2031, 7, 14, 10, tzinfo=UTC)]
     assert read.datetime.startswith("2031-07-14T10:00:0")
     assert error_v1(after) and after.rc == MGMT_ERR.EACCESSDENIED  # session ended
     # the keys file now knows the unit
@@ -110,18 +120,18 @@ def test_tla_cli_pair_info_clock_units(port, tmp_path, capsys):
     assert f"Pairing code: {requested.code}" in out and requested.host_name == "Cabinet Dupont"
     assert tla(["--keys", keys, "info", "--json", "--port", port.path]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["serial"] == "SIM-0001" and info["store_total"] == 64 * 1024 * 1024
+    assert info["serial"] == "TLA-42" and info["store_total"] == 8000
     assert tla(["--keys", keys, "clock", "set", "--port", port.path, "--time", "2030-05-06T07:08:09Z"]) == 0
     assert [e.utc for e in port.events if isinstance(e, ClockSet)] == [datetime(2030, 5, 6, 7, 8, 9, tzinfo=UTC)]
     assert tla(["--keys", keys, "clock", "set", "--port", port.path, "--time", "soon"]) == 2
     assert tla(["--keys", keys, "units", "--probe", port.path]) == 0
-    assert f"{port.path}\tunit SIM-0001 (paired" in capsys.readouterr().out
+    assert f"{port.path}\tunit TLA-42 (paired" in capsys.readouterr().out
 
 
 def test_pairing_refused_at_the_unit(tmp_path):
-    server = SMPServer(Identity.generate(), MemoryTrustStore(), SimUnitServices())
-    with PtyLinkPort(server, on_event=lambda e: None) as p:
-        p.on_event = lambda e: p.press_annuler() if isinstance(e, PairingRequested) else None
+    server = SMPServer(Identity.generate(), MemoryTrustStore(), FakeUnit())
+    with PtyUnit(server) as p:
+        p.on_event = lambda e: p.runner.press_annuler() if isinstance(e, PairingRequested) else None
         code = tla(["--keys", str(tmp_path / "k.json"), "pair", "--port", p.path])
     assert code == 1
     assert HostKeys.load_or_create(tmp_path / "k.json").units == {}
@@ -141,34 +151,4 @@ def test_smpmgr_command_line_echo_and_refused_clock(port):
     refused = smpmgr(f"--plugin-path={PLUGINS}", "--port", port.path, "clock", "set", "2026-01-31T14:05:00")
     assert refused.returncode == 0, refused.stderr
     assert "EACCESSDENIED" in refused.stdout
-    assert port.services.clock_sets == []
-
-
-def test_link_port_command_line_serves_and_keeps_its_state(tmp_path):
-    """`python -m board.sim.link_port` as a user runs it; stopped with Ctrl-C (SIGINT)."""
-    import signal
-
-    state, link_path = tmp_path / "unit", tmp_path / "tla0"
-
-    def serve_once() -> tuple[int, str]:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "board.sim.link_port", "--auto-confirm",
-             "--state", str(state), "--link", str(link_path)],
-            stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2],
-        )
-        try:
-            first = proc.stdout.readline()
-            assert first.startswith("link port: /dev/")
-            assert link_path.resolve() == Path(first.split(": ", 1)[1].strip())
-            keys = str(tmp_path / "host.json")
-            if not (tmp_path / "host.json").exists():
-                assert tla(["--keys", keys, "pair", "--port", str(link_path)]) == 0
-            return tla(["--keys", keys, "info", "--json", "--port", str(link_path)]), first
-        finally:
-            proc.send_signal(signal.SIGINT)
-            proc.communicate(timeout=10)
-            assert not link_path.is_symlink()  # cleaned up on the way out
-
-    assert serve_once()[0] == 0
-    # a restarted unit still knows this PC: no new pairing needed
-    assert serve_once()[0] == 0
+    assert port.services.clock_writes == []

@@ -27,7 +27,7 @@ from firmware.link.events import (
 from firmware.link.security import Identity, MemoryTrustStore
 from firmware.link.server import SMPServer
 
-from .helpers import FakeUnit, doc_pairing_code, exchange, raw_request
+from .helpers import DocSession, FakeUnit, doc_pairing_code, exchange, raw_request
 
 WRITE, READ = 2, 0
 SEC, OS = 80, 0
@@ -80,6 +80,7 @@ class DocHost:
         secret = self.kx.exchange(X25519PublicKey.from_public_bytes(ukx))
         key = HKDF(hashes.SHA256(), 32, hashlib.sha256(t).digest(), b"OpenTLA session key v1").derive(secret)
         kc = hmac.new(key, b"OpenTLA key confirmation v1 host", hashlib.sha256).digest()
+        self.session_key = key
         sig = (signer or self.sign).sign(b"OpenTLA session v1 host\x00" + t)
         return raw_request(WRITE, SEC, 3, {"sig": sig, "kc": kc})
 
@@ -106,6 +107,8 @@ def open_session(server, host: DocHost, ukx: bytes, now: float, hn: bytes = b"n"
     challenge, _ = exchange(server, host.session_begin(hn), now)
     auth = host.session_auth(challenge.body, ukx)
     reply, events = exchange(server, auth, now)
+    if reply.body.get("ttl"):  # open: every further request of the test carries the MAC
+        server.doc_session = DocSession(host.session_key)
     return challenge, auth, reply, events
 
 

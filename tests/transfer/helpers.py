@@ -20,16 +20,19 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding
+from link.helpers import FakeUnit
 from store.helpers import card_proof
 
-from board.sim.link_port import PtyLinkPort, SimUnitServices
+from board.sim.link_port import PtyLinkPort
 from board.sim.pki import TestPki
 from firmware.billing.cose import DeviceSigner
 from firmware.billing.fse import build_fse
 from firmware.billing.tariffs import TariffTable
 from firmware.billing.trust import TrustStore
 from firmware.link.data_groups import TRANSFER_BUF_SIZE, data_groups
+from firmware.link.events import PairingRequested
 from firmware.link.group_fse import DeviceIdentity
+from firmware.link.runner import LinkRunner
 from firmware.link.security import Identity, MemoryTrustStore
 from firmware.link.server import SMPServer
 from firmware.store import Store
@@ -93,22 +96,60 @@ def sign_fse(device_key: Ed25519PrivateKey, number: int, unit_id: str = UNIT_ID,
                      vitale=c.vitale, device=DeviceSigner(unit_id, device_key, SEAL)).encoded
 
 
-class UnitPort(PtyLinkPort):
-    """The pty port plus a queue of calls run on the unit's own thread (SQLite
-    objects belong to the thread that opened them, as on the real unit)."""
+class UnitPort:
+    """The pty, the unit's link runner, and calls queued for the unit's own thread
+    (SQLite objects belong to the thread that opened them, as on the real unit).
 
-    def __init__(self, server, **kw) -> None:
-        super().__init__(server, **kw)
+    The runner drives this object as its server: it passes everything to the real
+    server, and subclasses may rewrite what the unit sends (:meth:`outgoing`) or use
+    another pty port (``pty_class``). ``events`` lists the server's events."""
+
+    pty_class = PtyLinkPort
+
+    def __init__(self, server) -> None:
+        self.server = server
+        self.events: list = []
+        self.pty = self.pty_class()
+        self.path = self.pty.path
+        self.runner = LinkRunner(self, self.pty, on_event=self._event)
         self.calls: queue.Queue = queue.Queue()
+        self.stopping = threading.Event()
 
-    def _carry_out(self, actions, now) -> None:
-        super()._carry_out(actions, now)
-        while not self.calls.empty():
-            fn, box = self.calls.get()
-            try:
-                box.put((True, fn()))
-            except BaseException as exc:  # handed back to the test thread
-                box.put((False, exc))
+    def outgoing(self, actions: list) -> list:
+        return actions
+
+    def receive_data(self, data: bytes, now: float) -> list:
+        return self.outgoing(self.server.receive_data(data, now))
+
+    def tick(self, now: float) -> list:
+        return self.outgoing(self.server.tick(now))
+
+    def confirm_pairing(self, now: float) -> list:
+        return self.outgoing(self.server.confirm_pairing(now))
+
+    def reject_pairing(self, now: float) -> list:
+        return self.outgoing(self.server.reject_pairing(now))
+
+    def link_reset(self, now: float) -> list:
+        return self.outgoing(self.server.link_reset(now))
+
+    def _event(self, action) -> None:
+        self.events.append(action)
+        if isinstance(action, PairingRequested):
+            self.runner.press_valider()  # the scripted person presses Valider
+
+    def serve(self) -> None:
+        try:
+            while not self.stopping.is_set():
+                self.runner.step(0.02)
+                while not self.calls.empty():
+                    fn, box = self.calls.get()
+                    try:
+                        box.put((True, fn()))
+                    except BaseException as exc:  # handed back to the test thread
+                        box.put((False, exc))
+        finally:
+            self.pty.close()
 
 
 class SimUnit:
@@ -132,10 +173,11 @@ class SimUnit:
             self.store, self.proof = make_store(db)
             device = DeviceIdentity(UNIT_ID, self.device_key.public_key().public_bytes(
                 serialization.Encoding.Raw, serialization.PublicFormat.Raw))
-            self.server = SMPServer(Identity.generate(), OfficeTrust(self.store), SimUnitServices(),
+            self.services = FakeUnit()
+            self.server = SMPServer(Identity.generate(), OfficeTrust(self.store), self.services,
                                     groups=data_groups(self.store, device, buf_size),
                                     buf_size=buf_size)
-            self.port = port_class(self.server, auto_confirm=True)
+            self.port = port_class(self.server)
             self._add_fses(fse_count)
         except BaseException as exc:
             self._error = exc
@@ -182,9 +224,8 @@ class SimUnit:
                                   for f in self.store.list_fses()})
 
     def stop(self) -> None:
-        self.port._stop.set()
+        self.port.stopping.set()
         self._thread.join(timeout=10)
-        self.port.stop()
 
 
 class OfficeTrust(MemoryTrustStore):

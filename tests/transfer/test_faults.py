@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from firmware.link.events import Send
 from host_tools.importer import unload
 from host_tools.link import client as link
 from host_tools.link.keystore import HostKeys
@@ -27,38 +28,37 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class CablePort(UnitPort):
-    """Counts the unit's replies; at reply ``cut_at`` writes half of it and then
-    nothing more (the cable is pulled) until :meth:`replug`."""
+    """Counts the unit's replies; at reply ``cut_at`` lets part of it out and then
+    nothing more (the cable is pulled) until :meth:`replug` (on the unit's thread)."""
 
-    def __init__(self, server, **kw) -> None:
-        super().__init__(server, **kw)
+    def __init__(self, server) -> None:
+        super().__init__(server)
         self.sent = 0
         self.cut_at: int | None = None
         self.cut = False
         self.keep = 0.5  # share of the cut reply that still gets out
         self.reached = threading.Event()
 
-    def _carry_out(self, actions, now) -> None:
+    def outgoing(self, actions: list) -> list:
         kept = []
         for action in actions:
-            if hasattr(action, "data") and type(action).__name__ == "Send":
+            if isinstance(action, Send):
                 self.sent += 1
                 if self.cut_at is not None and self.sent == self.cut_at:
                     self.reached.set()
                     if not self.cut:
-                        os.write(self.master, action.data[: int(len(action.data) * self.keep)])
                         self.cut = True
+                        kept.append(Send(action.data[: int(len(action.data) * self.keep)]))
                     continue
                 if self.cut:
                     continue
             kept.append(action)
-        super()._carry_out(kept, now)
+        return kept
 
     def replug(self) -> None:
         """The cable comes back: stale bytes are gone, the unit resets its link."""
-        termios.tcflush(self._slave, termios.TCIOFLUSH)
-        termios.tcflush(self.master, termios.TCIOFLUSH)
-        self.server.link_reset(0.0)
+        termios.tcflush(self.pty.master, termios.TCIOFLUSH)
+        self.runner.reset()
         self.cut, self.cut_at = False, None
 
 
@@ -103,7 +103,7 @@ def test_cable_pulled_at_every_frame_of_an_unload(tmp_path):
             with pytest.raises(Exception):  # noqa: B017 (timeout or disconnection: whichever smpclient raises)
                 run(_unload(unit.path, keys, tmp / "office.db", timeout=0.4))
             assert unit.port.reached.is_set()
-            unit.port.replug()
+            unit.call(unit.port.replug)
             report = run(_unload(unit.path, keys, tmp / "office.db"))
             assert not report.rejected
             _check_exactly_once(unit, tmp / "office.db")
@@ -144,7 +144,7 @@ def test_host_crash_before_the_acknowledgement(tmp_path):
         with OfficeDb(tmp_path / "office.db") as db:
             assert len(db.fses()) == FSES  # imported and durable...
         assert {s for s, _ in unit.statuses().values()} == {"offered"}  # ...never acknowledged
-        unit.port.replug()
+        unit.call(unit.port.replug)
         report = run(_unload(unit.path, keys, tmp_path / "office.db"))
         assert report.imported == [] and sorted(report.already) == sorted(unit.fses)
         _check_exactly_once(unit, tmp_path / "office.db")
@@ -170,7 +170,7 @@ def test_host_killed_mid_transfer(tmp_path):
             proc.send_signal(signal.SIGKILL)
             proc.wait(30)
         assert {s for s, _ in unit.statuses().values()} != {"imported"}  # killed mid-way
-        unit.port.replug()
+        unit.call(unit.port.replug)
         run(_unload(unit.path, keys, tmp_path / "office.db"))
         _check_exactly_once(unit, tmp_path / "office.db")
     finally:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from link.helpers import FakeUnit, exchange, raw_request
 from link.test_security import DocHost, open_session, pair
 
+from firmware.link.chunks import DataErr
 from firmware.link.data_groups import data_groups
 from firmware.link.events import LinkError
 from firmware.link.framing import encode_packet
@@ -223,3 +224,31 @@ def test_traces_page_through_every_trace_once_in_order(session):
     assert [t[0] for t in seen] == sorted({t[0] for t in seen}) and len(seen) == 300
     assert [t[4] for t in seen].count("timeout") == len([i for i in range(300) if i % 7 == 0])
     assert seen[5][2:4] == ["card.read", 0.005]
+
+
+@pytest.mark.parametrize("command, body, method", [
+    (2, {"ranges": [["R9", PROF, 200_000, 200_010]]}, "load_fse_range"),
+    (3, {"acks": [["F1", "imp-1"]]}, "confirm_import"),
+])
+def test_a_bug_behind_a_data_group_is_an_internal_error_not_the_offices_fault(
+        session, caplog, monkeypatch, command, body, method):
+    """Issue 10 item 7: an exception that is not the store's own refusal is our bug:
+    smp.internal with its traceback in the log, never BAD_RECORD."""
+    def broken(*args, **kwargs):
+        raise KeyError("a bug of ours")
+
+    monkeypatch.setattr(session.store, method, broken)
+    group, op = (82, W) if command == 2 else (84, W)
+    with caplog.at_level("ERROR", logger="opentla.link"):
+        reply, events = exchange(session, raw_request(op, group, command, body), 11.0)
+    assert reply.body == {"rc": 1, "rsn": "internal error"}
+    assert LinkError("smp.internal", "KeyError: 'a bug of ours'") in events
+    [record] = [r for r in caplog.records if r.name == "opentla.link"]
+    assert record.exc_info is not None and record.exc_info[0] is KeyError
+
+
+def test_a_store_refusal_is_mapped_by_its_type(session):
+    """The store's own errors keep their data-group codes (here: a range overlap is
+    the office's record breaking a store rule, a duplicate id a state conflict)."""
+    assert ask(session, W, 82, 2, {"ranges": [["R2", PROF, 50, 60]]}) == {
+        "err": {"group": 82, "rc": DataErr.BAD_RECORD}}

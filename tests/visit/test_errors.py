@@ -247,3 +247,21 @@ def test_bad_quantity_on_the_spot(board, medecin):
     with pytest.raises(VisitError) as exc:
         medecin.new_visit([ActChoice("G", quantity=0)])
     assert exc.value.code == "invoice_format"
+
+
+def test_our_misuse_of_the_card_link_is_not_shown_as_a_card_fault(board, monkeypatch):
+    """Issue 10 item 7: LinkUsageError is our bug, not the card's: the use case lets
+    it through (an internal error) instead of turning it into a card message."""
+    from firmware.card.errors import CardError, LinkUsageError
+
+    term = enrol(board, "cps_medecin")
+    board.insert("cps", "cps_medecin")
+
+    def misused():
+        raise LinkUsageError("T=1 exchange already in progress (busy)")
+
+    monkeypatch.setattr(board.unit, "connect_cps", misused)
+    with pytest.raises(LinkUsageError) as exc:
+        term.unlock(PINS["cps_medecin"])
+    assert not isinstance(exc.value, (CardError, VisitError))
+    assert not term.is_unlocked

@@ -1,0 +1,148 @@
+"""smpclient's serial transport, made safe for a unit's session.
+
+Three things on top of :class:`smpclient.transport.serial.SMPSerialTransport`:
+
+- **stale bytes are dropped**: the input buffer is flushed when the port opens
+  (smpclient does it) and this transport's own buffers are cleared, so a reply meant
+  for a previous client is never taken for ours;
+- **resynchronisation**: a frame that does not decode (``SMPBadStartDelimiter``, bad
+  CRC...) or a reply that does not answer the request just sent (other sequence,
+  group or command) is skipped, and reading goes on until the right reply or the
+  request's timeout;
+- **session MACs** (``firmware/link/mac.py``, docs/protocol.md): once
+  :meth:`start_session` has the session key, every request is sealed with the next
+  counter and every reply must carry the unit's MAC over that counter; a success reply
+  without one, or with a wrong one, raises :class:`LinkRefused`, so nobody on the line
+  can forge the unit's answer (an unauthenticated *error* reply is let through: the
+  worst it can do is stop us).
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from collections.abc import Generator
+from typing import Any
+
+import cbor2
+from smp import packet as smppacket
+from smp.exceptions import SMPDecodeError
+from smpclient.transport.serial import SMPSerialTransport
+
+from firmware.link import mac
+from firmware.link.header import HEADER_SIZE, Header
+
+from .errors import LinkRefused
+
+log = logging.getLogger("opentla.host.link")
+
+
+class LinkTransport(SMPSerialTransport):
+    """The office's transport to a unit (see the module docstring)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._key = b""
+        self._counter = 0
+        self._expect: tuple[Header, int] | None = None  # the request in flight, its counter
+
+    # ---- session ------------------------------------------------------------------
+    def start_session(self, key: bytes) -> None:
+        """From now on seal every request under ``key`` (counters restart at 1)."""
+        self._key, self._counter = key, 0
+
+    def end_session(self) -> None:
+        self._key, self._counter = b"", 0
+
+    @property
+    def in_session(self) -> bool:
+        return bool(self._key)
+
+    @property
+    def max_unencoded_size(self) -> int:
+        """What smpclient may hand us, leaving room for the MAC entries we add."""
+        return super().max_unencoded_size - mac.OVERHEAD
+
+    # ---- the line -------------------------------------------------------------------
+    def _reset_state(self) -> None:
+        super()._reset_state()
+        self._buffer.clear()
+        self._serial_buffer.clear()
+        while not self._smp_packet_queue.empty():
+            self._smp_packet_queue.get_nowait()
+        self.end_session()
+        self._expect = None
+
+    async def send(self, data: bytes) -> None:
+        header = Header.parse(data)
+        if self._key:
+            self._counter += 1
+            body = cbor2.loads(data[HEADER_SIZE:]) if len(data) > HEADER_SIZE else {}
+            body = mac.seal(self._key, mac.LABEL_REQUEST, header, body, self._counter)
+            payload = cbor2.dumps(body)
+            header = Header(header.op, header.version, header.flags, len(payload),
+                            header.group, header.seq, header.command)
+            data = header.pack() + payload
+        self._expect = (header, self._counter)
+        await super().send(data)
+
+    async def receive(self) -> bytes:
+        decoder: Generator[None, bytes, bytes] | None = None
+        while True:
+            line = await self._read_one_smp_packet()
+            if decoder is None or line.startswith(smppacket.START_DELIMITER):
+                decoder = smppacket.decode()  # a start line always begins a new frame
+                next(decoder)
+            try:
+                decoder.send(line)
+                continue
+            except StopIteration as done:
+                frame = bytes(done.value)
+            except (SMPDecodeError, ValueError, struct.error) as exc:  # garbled, cut, foreign
+                log.debug("skipped a frame that does not decode: %s", exc)
+                decoder = None
+                continue
+            decoder = None
+            if len(frame) < HEADER_SIZE:
+                continue
+            header = Header.parse(frame)
+            if self._expect is not None and not _answers(header, self._expect[0]):
+                log.debug("skipped a stale reply (seq %d, group %d)", header.seq, header.group)
+                continue
+            return self._check_reply(header, frame)
+
+    def _check_reply(self, header: Header, frame: bytes) -> bytes:
+        if not self._key or self._expect is None:
+            return frame
+        try:
+            body = cbor2.loads(frame[HEADER_SIZE:])
+        except Exception:  # cbor2 raises several types; smpclient then reports it
+            return frame
+        if not isinstance(body, dict):
+            return frame
+        if not mac.carries_mac(body):
+            if _is_error(body):
+                return frame
+            raise LinkRefused("link.reply_not_authenticated",
+                              "the unit's answer carries no session MAC (someone else on the line?)")
+        try:
+            opened = mac.open_sealed(self._key, mac.LABEL_REPLY, header, body)
+        except mac.MacError as exc:
+            raise LinkRefused("link.bad_reply_mac", f"the unit's answer fails its MAC: {exc}") from None
+        if opened.counter != self._expect[1]:
+            raise LinkRefused("link.bad_reply_mac",
+                              f"the answer is for request {opened.counter}, not {self._expect[1]}")
+        payload = cbor2.dumps(opened.body)
+        plain = Header(header.op, header.version, header.flags, len(payload), header.group,
+                       header.seq, header.command)
+        return plain.pack() + payload
+
+
+def _answers(reply: Header, request: Header) -> bool:
+    return (reply.op == request.op | 1 and reply.seq == request.seq
+            and reply.group == request.group and reply.command == request.command)
+
+
+def _is_error(body: dict[str, Any]) -> bool:
+    rc = body.get("rc", 0)
+    return "err" in body or (isinstance(rc, int) and rc != 0)
