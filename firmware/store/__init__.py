@@ -5,6 +5,7 @@ from .capacity import Usage
 from .errors import (
     BadTransition,
     DuplicateRecord,
+    FseRangeRefused,
     NoFseNumber,
     NotProvisioned,
     StoreCorrupted,
@@ -23,7 +24,7 @@ from .records import RecordInfo, Trace
 from .store import Store
 
 __all__ = [
-    "BadOfficeSignature", "BadTransition", "DuplicateRecord", "OfficeListTampered", "FseInfo", "NoFseNumber", "NotProvisioned",
+    "BadOfficeSignature", "BadTransition", "DuplicateRecord", "OfficeListTampered", "FseInfo", "FseRangeRefused", "NoFseNumber", "NotProvisioned",
     "NumberState", "RecordInfo", "Store", "StoreCorrupted", "StoreError", "StoreFull",
     "StoreIOError", "StoreLocked", "StoreTooNew", "StoreUsageError", "Trace",
     "UnknownRecord", "UnsignedRecord", "UntrustedOffice", "Usage", "WrongCardProof",

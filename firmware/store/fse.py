@@ -19,12 +19,22 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from firmware.billing.fse import MAX_FSE_NUMBER
+
 from . import crypto
-from .errors import BadTransition, DuplicateRecord, NoFseNumber, StoreUsageError, UnknownRecord
+from .errors import (
+    BadTransition,
+    DuplicateRecord,
+    FseRangeRefused,
+    NoFseNumber,
+    StoreUsageError,
+    UnknownRecord,
+)
 
 log = logging.getLogger("opentla.store")
 
-MAX_FSE_NUMBER = 999_999_999  # 9 digits
+# the last number handed out to a professional (0 if none), for ``next > (...)``
+_LAST_HANDED = "SELECT coalesce(max(number), 0) FROM fse_numbers WHERE professional_id = ?"
 DEFAULT_RETENTION_DAYS = 90
 FSE_COLUMNS = ("fse_id, professional_id, fse_number, invoice_id, status, signed_at, offered_at, "
                "imported_at, import_ack, size")
@@ -53,19 +63,30 @@ class NumberState:
     fse_id: str | None
 
 
+def _covered(c, professional_id: str) -> int:
+    """The highest FSE number any range loaded for this professional covers (0: none)."""
+    return c.execute("SELECT coalesce(max(last), 0) FROM fse_ranges WHERE professional_id = ?",
+                     (professional_id,)).fetchone()[0]
+
+
 class FseMixin:
     """FSE numbering and lifecycle; relies on Store's _tx, _keys, _wall, _conn."""
 
     # ---- numbering -------------------------------------------------------------
     def load_fse_range(self, range_id: str, professional_id: str, first: int, last: int) -> None:
         """Office allocates numbers ``first..last`` (inclusive) to a professional.
-        Reloading the identical range is a no-op; any overlap is refused."""
+
+        The one numbering rule (docs/store.md §FSE numbers): a new range must start
+        after every number already covered for that professional, by any range ever
+        loaded, used up or not; otherwise :class:`FseRangeRefused`. Reloading the
+        identical range (same id and bounds) is a no-op; the same id with other
+        bounds is :class:`DuplicateRecord`."""
         from .records import check_id
 
         check_id(range_id, "range id")
         check_id(professional_id, "professional id")
         if not (isinstance(first, int) and isinstance(last, int) and 1 <= first <= last <= MAX_FSE_NUMBER):
-            raise StoreUsageError("range must satisfy 1 <= first <= last <= 999999999",
+            raise StoreUsageError(f"range must satisfy 1 <= first <= last <= {MAX_FSE_NUMBER}",
                                   code="store_bad_range")
         with self._tx() as c:
             same = c.execute("SELECT professional_id, first, last FROM fse_ranges WHERE range_id = ?",
@@ -74,23 +95,29 @@ class FseMixin:
                 if same == (professional_id, first, last):
                     return
                 raise DuplicateRecord(f"range {range_id} exists with other bounds")
-            if c.execute("SELECT 1 FROM fse_ranges WHERE professional_id = ? AND NOT (last < ? OR first > ?)",
-                         (professional_id, first, last)).fetchone():
-                raise StoreUsageError("range overlaps an existing one", code="store_range_overlap",
-                                      message_fr="Plage FSE en double")
+            covered = _covered(c, professional_id)
+            if first <= covered:
+                raise FseRangeRefused(
+                    f"range {range_id} ({first}..{last}) for {professional_id} must start after "
+                    f"{covered}, the last FSE number already covered; ask for a range from "
+                    f"{covered + 1}")
             c.execute("INSERT INTO fse_ranges VALUES (?, ?, ?, ?, ?, ?)",
                       (range_id, professional_id, first, last, first, self._wall()))
 
     def fse_numbers_left(self, professional_id: str) -> int:
-        row = self._conn.execute("SELECT coalesce(sum(last + 1 - next), 0) FROM fse_ranges "
-                                 "WHERE professional_id = ?", (professional_id,)).fetchone()
+        row = self._conn.execute(
+            f"SELECT coalesce(sum(last + 1 - next), 0) FROM fse_ranges WHERE professional_id = ? "
+            f"AND next > ({_LAST_HANDED})", (professional_id, professional_id)).fetchone()
         return row[0]
 
     def next_fse_number(self, professional_id: str) -> int:
-        """Reserve the next number for this professional (one transaction)."""
+        """Reserve the next number for this professional (one transaction). The
+        number is above every number handed out before: ranges loaded before the
+        rule (schema 1-2 allowed a range below one in use) are never gone back to."""
         with self._tx(critical=True) as c:
-            row = c.execute("SELECT range_id, next FROM fse_ranges WHERE professional_id = ? "
-                            "AND next <= last ORDER BY first LIMIT 1", (professional_id,)).fetchone()
+            row = c.execute(f"SELECT range_id, next FROM fse_ranges WHERE professional_id = ? "
+                            f"AND next <= last AND next > ({_LAST_HANDED}) ORDER BY first LIMIT 1",
+                            (professional_id, professional_id)).fetchone()
             if row is None:
                 raise NoFseNumber(f"no FSE number left for {professional_id}")
             range_id, number = row

@@ -7,6 +7,7 @@ import pytest
 from firmware.store import (
     BadTransition,
     DuplicateRecord,
+    FseRangeRefused,
     NoFseNumber,
     Store,
     StoreUsageError,
@@ -26,11 +27,11 @@ def sign(store: Store, fse_id: str, invoice_id: str | None = None, ps: str = PS)
 
 
 def test_numbers_come_from_ranges_in_order_and_run_out(store):
-    store.load_fse_range("R2", PS, 500, 501)
     store.load_fse_range("R1", PS, 10, 11)
+    store.load_fse_range("R2", PS, 500, 501)
     store.unlock(store.test_proof)
     got = [store.next_fse_number(PS) for _ in range(4)]
-    assert got == [10, 11, 500, 501]  # lowest range first
+    assert got == [10, 11, 500, 501]
     with pytest.raises(NoFseNumber) as err:
         store.next_fse_number(PS)
     assert err.value.message_fr == "Plus de numeros FSE"
@@ -40,16 +41,18 @@ def test_numbers_come_from_ranges_in_order_and_run_out(store):
 def test_overlapping_range_refused_identical_reload_accepted(store):
     store.load_fse_range("R1", PS, 100, 199)
     store.load_fse_range("R1", PS, 100, 199)  # office retried: no-op
-    with pytest.raises(StoreUsageError) as err:
+    with pytest.raises(FseRangeRefused) as err:
         store.load_fse_range("R9", PS, 150, 250)
-    assert err.value.code == "store_range_overlap"
+    assert err.value.code == "store_range_not_after"
     with pytest.raises(DuplicateRecord):
         store.load_fse_range("R1", PS, 100, 150)
     store.load_fse_range("R3", "OTHER", 150, 250)  # other professional: fine
-    with pytest.raises(StoreUsageError):
+    with pytest.raises(StoreUsageError) as bad:
         store.load_fse_range("R4", PS, 0, 5)
-    with pytest.raises(StoreUsageError):
+    assert bad.value.code == "store_bad_range"
+    with pytest.raises(StoreUsageError) as bad:
         store.load_fse_range("R5", PS, 5, 1_000_000_000)
+    assert bad.value.code == "store_bad_range"
     assert store.fse_numbers_left(PS) == 100
 
 
