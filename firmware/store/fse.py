@@ -17,7 +17,11 @@ reason ``interrupted_before_signature``: never reused, never silently lost.
 from __future__ import annotations
 
 import logging
+import sqlite3
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from firmware.billing.fse import MAX_FSE_NUMBER
 
@@ -45,7 +49,7 @@ class FseInfo:
     fse_id: str
     professional_id: str
     fse_number: int
-    invoice_id: str | None
+    invoice_key: str | None  # the store key of the invoice it consumed (record_key), or None
     status: str
     signed_at: float
     offered_at: float | None
@@ -71,6 +75,22 @@ def _covered(c, professional_id: str) -> int:
 
 class FseMixin:
     """FSE numbering and lifecycle; relies on Store's _tx, _keys, _wall, _conn."""
+
+    if TYPE_CHECKING:  # provided by Store (store.py)
+        _conn: sqlite3.Connection
+        _wall: Callable[[], float]
+        _data_public: bytes | None
+        _id_key: bytes
+        unit_id: bytes
+        budget_bytes: int
+        reserve_bytes: int
+
+        @property
+        def provisioned(self) -> bool: ...
+        def _tx(self, critical: bool = False) -> AbstractContextManager[sqlite3.Connection]: ...
+        def _keys(self) -> crypto.KeyBundle: ...
+        def trusted_offices(self) -> frozenset[bytes]: ...
+        def record_key(self, kind: str, record_id: str) -> str: ...
 
     # ---- numbering -------------------------------------------------------------
     def load_fse_range(self, range_id: str, professional_id: str, first: int, last: int) -> None:
@@ -173,15 +193,16 @@ class FseMixin:
             if c.execute("SELECT 1 FROM fses WHERE fse_id = ?", (fse_id,)).fetchone():
                 raise DuplicateRecord(f"FSE {fse_id} exists")
             self._settle_number(c, professional_id, fse_number, "used", None, fse_id)
-            if invoice_id is not None:
+            invoice_key = None if invoice_id is None else self.record_key("invoice", invoice_id)
+            if invoice_key is not None:
                 done = c.execute("UPDATE records SET status = 'used', updated_at = ? WHERE kind = "
                                  "'invoice' AND record_id = ? AND status = 'loaded'",
-                                 (self._wall(), invoice_id)).rowcount
+                                 (self._wall(), invoice_key)).rowcount
                 if done != 1:
                     raise BadTransition(f"invoice {invoice_id} is not a loaded invoice")
             c.execute("INSERT INTO fses (fse_id, professional_id, fse_number, invoice_id, status, "
                       "signed_at, size, blob) VALUES (?, ?, ?, ?, 'signed', ?, ?, ?)",
-                      (fse_id, professional_id, fse_number, invoice_id, self._wall(),
+                      (fse_id, professional_id, fse_number, invoice_key, self._wall(),
                        len(envelope), envelope))
         log.info("fse_signed id=%s number=%d", fse_id, fse_number)
         return self.fse_info(fse_id)
@@ -235,11 +256,11 @@ class FseMixin:
         with self._tx() as c:
             rows = c.execute("SELECT fse_id, invoice_id FROM fses WHERE status = 'imported' "
                              "AND imported_at <= ?", (cutoff,)).fetchall()
-            for fse_id, invoice_id in rows:
+            for fse_id, invoice_key in rows:
                 c.execute("DELETE FROM fses WHERE fse_id = ?", (fse_id,))
-                if invoice_id is not None:
+                if invoice_key is not None:
                     c.execute("DELETE FROM records WHERE kind = 'invoice' AND record_id = ? "
-                              "AND status = 'used'", (invoice_id,))
+                              "AND status = 'used'", (invoice_key,))
         if rows:
             log.info("fse_purged count=%d", len(rows))
         return len(rows)
