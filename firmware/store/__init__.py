@@ -19,13 +19,14 @@ from .errors import (
     WrongCardProof,
 )
 from .fse import FseInfo, NumberState
+from .lifecycle import FseStatus, NumberStatus, RecordStatus
 from .office_sig import BadOfficeSignature, OfficeListTampered, UnsignedRecord, UntrustedOffice
 from .records import RecordInfo, Trace
 from .store import Store
 
 __all__ = [
     "BadOfficeSignature", "BadTransition", "DuplicateRecord", "OfficeListTampered", "FseInfo", "FseRangeRefused", "NoFseNumber", "NotProvisioned",
-    "NumberState", "RecordInfo", "Store", "StoreCorrupted", "StoreError", "StoreFull",
+    "FseStatus", "NumberState", "NumberStatus", "RecordInfo", "RecordStatus", "Store", "StoreCorrupted", "StoreError", "StoreFull",
     "StoreIOError", "StoreLocked", "StoreTooNew", "StoreUsageError", "Trace",
     "UnknownRecord", "UnsignedRecord", "UntrustedOffice", "Usage", "WrongCardProof",
 ]

@@ -7,6 +7,10 @@ Lifecycle (docs/store.md has the table)::
     FSE:     signed --offer--> offered --confirm_import(ack)--> imported
              imported --purge(now >= imported_at + retention)--> removed
 
+The statuses and these tables are in lifecycle.py (NUMBER_TRANSITIONS,
+FSE_TRANSITIONS); every status change goes through its ``settle_number`` or
+``move_fse``.
+
 Nothing signed is removed before the office confirmed a durable import.
 Numbers come from office-allocated ranges; reserving one (cursor move + a
 'reserved' row) is one transaction, using it (FSE row + 'used') another; a crash
@@ -34,6 +38,15 @@ from .errors import (
     StoreUsageError,
     UnknownRecord,
 )
+from .lifecycle import (
+    FseEvent,
+    FseStatus,
+    NumberEvent,
+    NumberStatus,
+    RecordStatus,
+    move_fse,
+    settle_number,
+)
 
 log = logging.getLogger("opentla.store")
 
@@ -50,7 +63,7 @@ class FseInfo:
     professional_id: str
     fse_number: int
     invoice_key: str | None  # the store key of the invoice it consumed (record_key), or None
-    status: str
+    status: FseStatus
     signed_at: float
     offered_at: float | None
     imported_at: float | None
@@ -62,9 +75,15 @@ class FseInfo:
 class NumberState:
     number: int
     range_id: str
-    state: str  # reserved | used | skipped
+    state: NumberStatus
     reason: str | None
     fse_id: str | None
+
+
+def _fse_info(row: tuple) -> FseInfo:
+    fse_id, professional_id, number, invoice_key, status, signed, offered, imported, ack, size = row
+    return FseInfo(fse_id, professional_id, number, invoice_key, FseStatus(status), signed,
+                   offered, imported, ack, size)
 
 
 def _covered(c, professional_id: str) -> int:
@@ -143,7 +162,8 @@ class FseMixin:
             range_id, number = row
             c.execute("UPDATE fse_ranges SET next = next + 1 WHERE range_id = ?", (range_id,))
             c.execute("INSERT INTO fse_numbers (professional_id, number, range_id, state, reserved_at) "
-                      "VALUES (?, ?, ?, 'reserved', ?)", (professional_id, number, range_id, self._wall()))
+                      "VALUES (?, ?, ?, ?, ?)", (professional_id, number, range_id,
+                                                 NumberStatus.RESERVED, self._wall()))
         return number
 
     def abandon_fse_number(self, professional_id: str, number: int, reason: str) -> None:
@@ -152,29 +172,24 @@ class FseMixin:
 
         check_code(reason, "reason")
         with self._tx() as c:
-            self._settle_number(c, professional_id, number, "skipped", reason, None)
-
-    def _settle_number(self, c, professional_id: str, number: int, state: str,
-                       reason: str | None, fse_id: str | None) -> None:
-        row = c.execute("SELECT state FROM fse_numbers WHERE professional_id = ? AND number = ?",
-                        (professional_id, number)).fetchone()
-        if row is None or row[0] != "reserved":
-            raise BadTransition(f"FSE number {number} is {row[0] if row else 'not reserved'}")
-        c.execute("UPDATE fse_numbers SET state = ?, reason = ?, fse_id = ?, settled_at = ? "
-                  "WHERE professional_id = ? AND number = ?",
-                  (state, reason, fse_id, self._wall(), professional_id, number))
+            settle_number(c, professional_id, number, NumberEvent.ABANDON, self._wall(),
+                          reason=reason)
 
     def numbering(self, professional_id: str) -> list[NumberState]:
         rows = self._conn.execute("SELECT number, range_id, state, reason, fse_id FROM fse_numbers "
                                   "WHERE professional_id = ? ORDER BY number", (professional_id,))
-        return [NumberState(*row) for row in rows]
+        return [NumberState(number, range_id, NumberStatus(state), reason, fse_id)
+                for number, range_id, state, reason, fse_id in rows]
 
     def _recover(self) -> None:
         """At start: reservations left by a crash become recorded skips."""
         with self._tx() as c:
-            n = c.execute("UPDATE fse_numbers SET state = 'skipped', "
-                          "reason = 'interrupted_before_signature', settled_at = ? "
-                          "WHERE state = 'reserved'", (self._wall(),)).rowcount
+            left = c.execute("SELECT professional_id, number FROM fse_numbers WHERE state = ?",
+                             (NumberStatus.RESERVED,)).fetchall()
+            for professional_id, number in left:
+                settle_number(c, professional_id, number, NumberEvent.RECOVER, self._wall(),
+                              reason="interrupted_before_signature")
+            n = len(left)
         if n:
             log.warning("store_recovered_skips count=%d", n)
 
@@ -192,17 +207,20 @@ class FseMixin:
         with self._tx(critical=True) as c:
             if c.execute("SELECT 1 FROM fses WHERE fse_id = ?", (fse_id,)).fetchone():
                 raise DuplicateRecord(f"FSE {fse_id} exists")
-            self._settle_number(c, professional_id, fse_number, "used", None, fse_id)
+            settle_number(c, professional_id, fse_number, NumberEvent.SIGN, self._wall(),
+                          fse_id=fse_id)
             invoice_key = None if invoice_id is None else self.record_key("invoice", invoice_id)
             if invoice_key is not None:
-                done = c.execute("UPDATE records SET status = 'used', updated_at = ? WHERE kind = "
-                                 "'invoice' AND record_id = ? AND status = 'loaded'",
-                                 (self._wall(), invoice_key)).rowcount
+                done = c.execute("UPDATE records SET status = ?, updated_at = ? WHERE kind = "
+                                 "'invoice' AND record_id = ? AND status = ?",
+                                 (RecordStatus.USED, self._wall(), invoice_key,
+                                  RecordStatus.LOADED)).rowcount
                 if done != 1:
                     raise BadTransition(f"invoice {invoice_id} is not a loaded invoice")
             c.execute("INSERT INTO fses (fse_id, professional_id, fse_number, invoice_id, status, "
-                      "signed_at, size, blob) VALUES (?, ?, ?, ?, 'signed', ?, ?, ?)",
-                      (fse_id, professional_id, fse_number, invoice_key, self._wall(),
+                      "signed_at, size, blob) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                      (fse_id, professional_id, fse_number, invoice_key, FseStatus.SIGNED,
+                       self._wall(),
                        len(envelope), envelope))
         log.info("fse_signed id=%s number=%d", fse_id, fse_number)
         return self.fse_info(fse_id)
@@ -210,8 +228,7 @@ class FseMixin:
     def offer(self, fse_id: str) -> FseInfo:
         """The FSE was sent to the office (it may be offered again)."""
         with self._tx() as c:
-            self._move(c, fse_id, ("signed", "offered"), "offered")
-            c.execute("UPDATE fses SET offered_at = ? WHERE fse_id = ?", (self._wall(), fse_id))
+            move_fse(c, fse_id, FseEvent.OFFER, self._wall())
         return self.fse_info(fse_id)
 
     def confirm_import(self, fse_id: str, ack_id: str) -> FseInfo:
@@ -222,21 +239,11 @@ class FseMixin:
         check_id(ack_id, "ack id")
         with self._tx() as c:
             row = c.execute("SELECT status, import_ack FROM fses WHERE fse_id = ?", (fse_id,)).fetchone()
-            if row == ("imported", ack_id):
+            if row == (FseStatus.IMPORTED, ack_id):
                 return self.fse_info(fse_id)
-            self._move(c, fse_id, ("offered",), "imported")
-            c.execute("UPDATE fses SET imported_at = ?, import_ack = ? WHERE fse_id = ?",
-                      (self._wall(), ack_id, fse_id))
+            move_fse(c, fse_id, FseEvent.CONFIRM_IMPORT, self._wall(), ack=ack_id)
         log.info("fse_imported id=%s", fse_id)
         return self.fse_info(fse_id)
-
-    def _move(self, c, fse_id: str, allowed: tuple[str, ...], to: str) -> None:
-        row = c.execute("SELECT status FROM fses WHERE fse_id = ?", (fse_id,)).fetchone()
-        if row is None:
-            raise UnknownRecord(f"no FSE {fse_id}")
-        if row[0] not in allowed:
-            raise BadTransition(f"FSE {fse_id} is {row[0]}, cannot become {to}")
-        c.execute("UPDATE fses SET status = ? WHERE fse_id = ?", (to, fse_id))
 
     def retention_days(self) -> int:
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'retention_days'").fetchone()
@@ -254,13 +261,10 @@ class FseMixin:
         Returns how many FSEs went. Their numbers stay recorded as used."""
         cutoff = now - self.retention_days() * 86400.0
         with self._tx() as c:
-            rows = c.execute("SELECT fse_id, invoice_id FROM fses WHERE status = 'imported' "
-                             "AND imported_at <= ?", (cutoff,)).fetchall()
-            for fse_id, invoice_key in rows:
-                c.execute("DELETE FROM fses WHERE fse_id = ?", (fse_id,))
-                if invoice_key is not None:
-                    c.execute("DELETE FROM records WHERE kind = 'invoice' AND record_id = ? "
-                              "AND status = 'used'", (invoice_key,))
+            rows = c.execute("SELECT fse_id FROM fses WHERE status = ? AND imported_at <= ?",
+                             (FseStatus.IMPORTED, cutoff)).fetchall()
+            for (fse_id,) in rows:
+                move_fse(c, fse_id, FseEvent.PURGE, self._wall())
         if rows:
             log.info("fse_purged count=%d", len(rows))
         return len(rows)
@@ -271,7 +275,7 @@ class FseMixin:
                                  (fse_id,)).fetchone()
         if row is None:
             raise UnknownRecord(f"no FSE {fse_id}")
-        return FseInfo(*row)
+        return _fse_info(row)
 
     def list_fses(self, status: str | None = None) -> list[FseInfo]:
         sql = f"SELECT {FSE_COLUMNS} FROM fses"
@@ -279,7 +283,7 @@ class FseMixin:
         if status is not None:
             sql += " WHERE status = ?"
             args = (status,)
-        return [FseInfo(*row) for row in self._conn.execute(sql + " ORDER BY signed_at, fse_id", args)]
+        return [_fse_info(row) for row in self._conn.execute(sql + " ORDER BY signed_at, fse_id", args)]
 
     def get_fse(self, fse_id: str) -> bytes:
         """The COSE bytes (store must be unlocked)."""

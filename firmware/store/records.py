@@ -38,6 +38,7 @@ from .errors import (
     StoreUsageError,
     UnknownRecord,
 )
+from .lifecycle import RecordStatus
 
 log = logging.getLogger("opentla.store")
 
@@ -69,7 +70,7 @@ class RecordInfo:
     kind: str
     record_id: str
     professional_id: str | None
-    status: str
+    status: RecordStatus
     created_at: float
     updated_at: float
     size: int
@@ -131,10 +132,12 @@ class RecordsMixin:
         return "k" + mac[:16].hex()
 
     def _seal_id(self, kind: str, key: str, record_id: str) -> bytes:
+        if self._data_public is None:
+            raise NotProvisioned("pair the unit before loading")
         return crypto.seal_to_unit(self._data_public, kind + ID_SEAL_SUFFIX, key, record_id.encode())
 
     def _info(self, row: tuple, record_id: str) -> RecordInfo:
-        return RecordInfo(row[0], record_id, *row[2:])
+        return RecordInfo(row[0], record_id, row[2], RecordStatus(row[3]), *row[4:])
 
     def _rekey_legacy(self) -> int:
         """Records loaded before schema 3 sit under their office id in clear:
@@ -189,20 +192,20 @@ class RecordsMixin:
             for kind, key, professional_id, envelope, signature, signer, sealed_id in sealed:
                 row = c.execute("SELECT status, size FROM records WHERE kind = ? AND record_id = ?",
                                 (kind, key)).fetchone()
-                if row is not None and row[0] != "loaded":
+                if row is not None and row[0] != RecordStatus.LOADED:
                     raise BadTransition(f"{kind} {key} is {row[0]}, cannot be reloaded")
                 growth = len(envelope) + ROW_OVERHEAD - (row[1] if row else 0)
                 if used_bytes(c) + growth > self.budget_bytes - self.reserve_bytes:
                     log.warning("store_full load refused kind=%s", kind)
                     raise StoreFull(f"no room to load {kind} {key}")
                 c.execute(
-                    "INSERT INTO records VALUES (?, ?, ?, 'loaded', ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+                    "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
                     "(kind, record_id) DO UPDATE SET professional_id = excluded.professional_id,"
                     " updated_at = excluded.updated_at, size = excluded.size, blob = excluded.blob,"
                     " office_sig = excluded.office_sig, office_key = excluded.office_key,"
                     " sealed_id = excluded.sealed_id",
-                    (kind, key, professional_id, now, now, len(envelope), envelope,
-                     signature, signer, sealed_id))
+                    (kind, key, professional_id, RecordStatus.LOADED, now, now, len(envelope),
+                     envelope, signature, signer, sealed_id))
         return len(sealed)
 
     def put_vitale_read(self, read_id: str, professional_id: str, payload: bytes) -> RecordInfo:
@@ -216,8 +219,8 @@ class RecordsMixin:
             if c.execute("SELECT 1 FROM records WHERE kind = 'vitale_read' AND record_id = ?",
                          (read_id,)).fetchone():
                 raise DuplicateRecord(f"vitale read {read_id} exists")
-            c.execute("INSERT INTO records VALUES ('vitale_read', ?, ?, 'new', ?, ?, ?, ?, NULL, NULL, NULL)",
-                      (read_id, professional_id, now, now, len(envelope), envelope))
+            c.execute("INSERT INTO records VALUES ('vitale_read', ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)",
+                      (read_id, professional_id, RecordStatus.NEW, now, now, len(envelope), envelope))
         return self.record_info("vitale_read", read_id)
 
     def record_info(self, kind: str, record_id: str) -> RecordInfo:
@@ -287,7 +290,7 @@ class RecordsMixin:
                             (kind, key)).fetchone()
             if row is None:
                 raise UnknownRecord(f"no {kind} {record_id}")
-            if row[0] == "used":
+            if row[0] == RecordStatus.USED:
                 raise BadTransition(f"{kind} {record_id} belongs to a signed FSE")
             c.execute("DELETE FROM records WHERE kind = ? AND record_id = ?", (kind, key))
 

@@ -164,3 +164,26 @@ def test_bad_ids_and_codes_are_refused(store):
         store.add_trace("Sign FSE for DUPONT", 0.1, "ok")
     store.add_trace("fse.sign", 0.25, "ok")
     assert [(t.operation, t.duration_s, t.outcome) for t in store.traces()] == [("fse.sign", 0.25, "ok")]
+
+
+def test_the_lifecycle_tables_have_ends_and_refuse_what_they_lack(store):
+    from firmware.store.lifecycle import (
+        FSE_TRANSITIONS,
+        NUMBER_TRANSITIONS,
+        FseStatus,
+        NumberStatus,
+    )
+
+    assert not [k for k in FSE_TRANSITIONS if k[0] is FseStatus.REMOVED]
+    assert not [k for k in NUMBER_TRANSITIONS if k[0] in (NumberStatus.USED, NumberStatus.SKIPPED)]
+    store.load_fse_range("R1", PS, 1, 5)
+    store.unlock(store.test_proof)
+    sign(store, "F1")
+    store.offer("F1")
+    store.confirm_import("F1", "ACK-1")
+    with pytest.raises(BadTransition) as err:
+        store.offer("F1")  # (imported, offer) is not in the table
+    assert err.value.code == "store_bad_transition"
+    info = store.fse_info("F1")
+    assert (info.status, info.import_ack) == (FseStatus.IMPORTED, "ACK-1")  # nothing written
+    assert info.status == "imported"  # the enum still compares as the stored text
