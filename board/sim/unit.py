@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from board.sim.card_emulator import CardEmulator
+from board.sim.cardos.card import CardOS
 from board.sim.cards.loader import load_card
 from board.sim.fuel_gauge import SimMax17048
 from board.sim.link_port import PtyLinkPort, load_identity
@@ -145,6 +146,7 @@ class SimUnit:
         self.clock = SavedClock(self.state_dir / "clock.json")
         self.slots = {name: SimCardSlot() for name in SLOTS}
         self.cards: dict[str, str] = {}
+        self._emulated: dict[str, CardOS] = {}  # one card per name for the SimUnit's life
         self.pairing_codes: list[str] = []
         self._pairing = threading.Event()
         self._ready = threading.Event()
@@ -244,12 +246,18 @@ class SimUnit:
         """Put the emulated card ``card`` (a name in board/sim/cards) in ``slot``."""
         if slot not in SLOTS:
             raise SimUnitError(f"unknown slot {slot!r} (vitale or ps)")
-        try:
-            emulated = load_card(card, self.pki)
-        except (OSError, KeyError, ValueError) as exc:
-            raise SimUnitError(f"unknown card {card!r}: {exc}") from exc
+        emulated = self._emulated.get(card)
+        if emulated is None:
+            try:
+                emulated = load_card(card, self.pki)
+            except (OSError, KeyError, ValueError) as exc:
+                raise SimUnitError(f"unknown card {card!r}: {exc}") from exc
 
         def put() -> None:
+            if any(name == card and where != slot for where, name in self.cards.items()):
+                raise SimUnitError(f"card {card!r} is already in another slot")
+            emulated.insert()  # the same card back: PIN tries and blocks kept (docs/cards.md)
+            self._emulated[card] = emulated
             self.slots[slot] = SimCardSlot(CardEmulator(emulated))
             self.cards[slot] = card
         self.call(put)

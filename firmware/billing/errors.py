@@ -64,11 +64,6 @@ class CheckFailed(BillingError):
         self.issues = issues
 
 
-class NumberingError(BillingError):
-    code = "fse_numbering"
-    message_fr = "Numerotation FSE impossible"
-
-
 class FseFormatError(BillingError):
     """Bytes are not a well-formed FSE (structure, CBOR, headers)."""
 

@@ -14,9 +14,9 @@ from firmware.cards.model import Beneficiary
 from . import cbor_det, cose, modes
 from .checks import CheckContext, check_invoice
 from .errors import CheckFailed
-from .numbering import MAX_NUMBER
 
 PAYLOAD_FORMAT = "opentla-fse/1"
+MAX_FSE_NUMBER = 999_999_999  # the FSE number field is 9 digits (docs/fse.md)
 
 
 @dataclass(frozen=True)
@@ -140,8 +140,8 @@ def build_fse(ctx: CheckContext, *, number: int, unit_id: str, signed_at: dateti
     """
     if signed_at.tzinfo is None:
         raise ValueError("signed_at must be timezone-aware")
-    if not 1 <= number <= MAX_NUMBER:
-        raise ValueError(f"FSE number {number} out of 1..{MAX_NUMBER}")
+    if not 1 <= number <= MAX_FSE_NUMBER:
+        raise ValueError(f"FSE number {number} out of 1..{MAX_FSE_NUMBER}")
     rules = modes.rules(ctx.mode)
     if rules.vitale_signs != (vitale is not None):
         raise ValueError(f"mode {ctx.mode} {'needs' if rules.vitale_signs else 'refuses'} "

@@ -5,6 +5,7 @@ from .capacity import Usage
 from .errors import (
     BadTransition,
     DuplicateRecord,
+    FseRangeRefused,
     NoFseNumber,
     NotProvisioned,
     StoreCorrupted,
@@ -18,13 +19,14 @@ from .errors import (
     WrongCardProof,
 )
 from .fse import FseInfo, NumberState
+from .lifecycle import FseStatus, NumberStatus, RecordStatus
 from .office_sig import BadOfficeSignature, OfficeListTampered, UnsignedRecord, UntrustedOffice
 from .records import RecordInfo, Trace
 from .store import Store
 
 __all__ = [
-    "BadOfficeSignature", "BadTransition", "DuplicateRecord", "OfficeListTampered", "FseInfo", "NoFseNumber", "NotProvisioned",
-    "NumberState", "RecordInfo", "Store", "StoreCorrupted", "StoreError", "StoreFull",
+    "BadOfficeSignature", "BadTransition", "DuplicateRecord", "OfficeListTampered", "FseInfo", "FseRangeRefused", "NoFseNumber", "NotProvisioned",
+    "FseStatus", "NumberState", "NumberStatus", "RecordInfo", "RecordStatus", "Store", "StoreCorrupted", "StoreError", "StoreFull",
     "StoreIOError", "StoreLocked", "StoreTooNew", "StoreUsageError", "Trace",
     "UnknownRecord", "UnsignedRecord", "UntrustedOffice", "Usage", "WrongCardProof",
 ]

@@ -29,6 +29,7 @@ def connect(path: str, budget_bytes: int | None = None) -> sqlite3.Connection:
     """Open ``path`` in WAL/FULL mode. Creating a new file also syncs its
     directory so the file's existence itself is durable."""
     new = not os.path.exists(path)
+    private_files(path)
     conn = sqlite3.connect(path, isolation_level=None, timeout=5.0)
     try:
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -48,6 +49,21 @@ def connect(path: str, budget_bytes: int | None = None) -> sqlite3.Connection:
     if new:
         sync_directory(os.path.dirname(os.path.abspath(path)))
     return conn
+
+
+def private_files(path: str) -> None:
+    """The database, its WAL and its shared-memory index are the owner's only
+    (0600). SQLite creates ``-wal`` and ``-shm`` with the mode of the database
+    file (os_unix.c, findCreateFileMode), so creating the database 0600 before
+    SQLite opens it is enough; files left 0644 by an older firmware are fixed."""
+    if not os.path.exists(path):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for name in (path, path + "-wal", path + "-shm"):
+        try:
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
+        except FileNotFoundError:
+            pass
 
 
 def sync_directory(directory: str) -> None:

@@ -65,6 +65,15 @@ class StoreFull(StoreError):
     message_fr = "Memoire pleine"
 
 
+class FseRangeRefused(StoreUsageError):
+    """A new FSE number range does not start after every number already covered
+    for that billing number (docs/store.md §FSE numbers): loading it could make a
+    number go backwards or repeat."""
+
+    code = "store_range_not_after"
+    message_fr = "Plage FSE déjà couverte"
+
+
 class NoFseNumber(StoreError):
     code = "store_no_fse_number"
     message_fr = "Plus de numeros FSE"

@@ -7,6 +7,10 @@ Lifecycle (docs/store.md has the table)::
     FSE:     signed --offer--> offered --confirm_import(ack)--> imported
              imported --purge(now >= imported_at + retention)--> removed
 
+The statuses and these tables are in lifecycle.py (NUMBER_TRANSITIONS,
+FSE_TRANSITIONS); every status change goes through its ``settle_number`` or
+``move_fse``.
+
 Nothing signed is removed before the office confirmed a durable import.
 Numbers come from office-allocated ranges; reserving one (cursor move + a
 'reserved' row) is one transaction, using it (FSE row + 'used') another; a crash
@@ -17,14 +21,37 @@ reason ``interrupted_before_signature``: never reused, never silently lost.
 from __future__ import annotations
 
 import logging
+import sqlite3
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from firmware.billing.fse import MAX_FSE_NUMBER
 
 from . import crypto
-from .errors import BadTransition, DuplicateRecord, NoFseNumber, StoreUsageError, UnknownRecord
+from .errors import (
+    BadTransition,
+    DuplicateRecord,
+    FseRangeRefused,
+    NoFseNumber,
+    StoreUsageError,
+    UnknownRecord,
+)
+from .lifecycle import (
+    FseEvent,
+    FseStatus,
+    NumberEvent,
+    NumberStatus,
+    RecordStatus,
+    move_fse,
+    settle_number,
+)
 
 log = logging.getLogger("opentla.store")
 
-MAX_FSE_NUMBER = 999_999_999  # 9 digits
+# the last number handed out to a professional (0 if none), for ``next > (...)``
+_LAST_HANDED = "SELECT coalesce(max(number), 0) FROM fse_numbers WHERE professional_id = ?"
 DEFAULT_RETENTION_DAYS = 90
 FSE_COLUMNS = ("fse_id, professional_id, fse_number, invoice_id, status, signed_at, offered_at, "
                "imported_at, import_ack, size")
@@ -35,8 +62,8 @@ class FseInfo:
     fse_id: str
     professional_id: str
     fse_number: int
-    invoice_id: str | None
-    status: str
+    invoice_key: str | None  # the store key of the invoice it consumed (record_key), or None
+    status: FseStatus
     signed_at: float
     offered_at: float | None
     imported_at: float | None
@@ -48,24 +75,57 @@ class FseInfo:
 class NumberState:
     number: int
     range_id: str
-    state: str  # reserved | used | skipped
+    state: NumberStatus
     reason: str | None
     fse_id: str | None
+
+
+def _fse_info(row: tuple) -> FseInfo:
+    fse_id, professional_id, number, invoice_key, status, signed, offered, imported, ack, size = row
+    return FseInfo(fse_id, professional_id, number, invoice_key, FseStatus(status), signed,
+                   offered, imported, ack, size)
+
+
+def _covered(c, professional_id: str) -> int:
+    """The highest FSE number any range loaded for this professional covers (0: none)."""
+    return c.execute("SELECT coalesce(max(last), 0) FROM fse_ranges WHERE professional_id = ?",
+                     (professional_id,)).fetchone()[0]
 
 
 class FseMixin:
     """FSE numbering and lifecycle; relies on Store's _tx, _keys, _wall, _conn."""
 
+    if TYPE_CHECKING:  # provided by Store (store.py)
+        _conn: sqlite3.Connection
+        _wall: Callable[[], float]
+        _data_public: bytes | None
+        _id_key: bytes
+        unit_id: bytes
+        budget_bytes: int
+        reserve_bytes: int
+
+        @property
+        def provisioned(self) -> bool: ...
+        def _tx(self, critical: bool = False) -> AbstractContextManager[sqlite3.Connection]: ...
+        def _keys(self) -> crypto.KeyBundle: ...
+        def trusted_offices(self) -> frozenset[bytes]: ...
+        def record_key(self, kind: str, record_id: str) -> str: ...
+
     # ---- numbering -------------------------------------------------------------
     def load_fse_range(self, range_id: str, professional_id: str, first: int, last: int) -> None:
         """Office allocates numbers ``first..last`` (inclusive) to a professional.
-        Reloading the identical range is a no-op; any overlap is refused."""
+
+        The one numbering rule (docs/store.md §FSE numbers): a new range must start
+        after every number already covered for that professional, by any range ever
+        loaded, used up or not; otherwise :class:`FseRangeRefused`. Reloading the
+        identical range (same id and bounds) is a no-op; the same id with other
+        bounds is :class:`DuplicateRecord`."""
         from .records import check_id
 
         check_id(range_id, "range id")
         check_id(professional_id, "professional id")
         if not (isinstance(first, int) and isinstance(last, int) and 1 <= first <= last <= MAX_FSE_NUMBER):
-            raise StoreUsageError("range must satisfy 1 <= first <= last <= 999999999",
+            raise StoreUsageError(f"range must satisfy 1 <= first <= last <= {MAX_FSE_NUMBER}",
                                   code="store_bad_range")
         with self._tx() as c:
             same = c.execute("SELECT professional_id, first, last FROM fse_ranges WHERE range_id = ?",
@@ -74,29 +134,36 @@ class FseMixin:
                 if same == (professional_id, first, last):
                     return
                 raise DuplicateRecord(f"range {range_id} exists with other bounds")
-            if c.execute("SELECT 1 FROM fse_ranges WHERE professional_id = ? AND NOT (last < ? OR first > ?)",
-                         (professional_id, first, last)).fetchone():
-                raise StoreUsageError("range overlaps an existing one", code="store_range_overlap",
-                                      message_fr="Plage FSE en double")
+            covered = _covered(c, professional_id)
+            if first <= covered:
+                raise FseRangeRefused(
+                    f"range {range_id} ({first}..{last}) for {professional_id} must start after "
+                    f"{covered}, the last FSE number already covered; ask for a range from "
+                    f"{covered + 1}")
             c.execute("INSERT INTO fse_ranges VALUES (?, ?, ?, ?, ?, ?)",
                       (range_id, professional_id, first, last, first, self._wall()))
 
     def fse_numbers_left(self, professional_id: str) -> int:
-        row = self._conn.execute("SELECT coalesce(sum(last + 1 - next), 0) FROM fse_ranges "
-                                 "WHERE professional_id = ?", (professional_id,)).fetchone()
+        row = self._conn.execute(
+            f"SELECT coalesce(sum(last + 1 - next), 0) FROM fse_ranges WHERE professional_id = ? "
+            f"AND next > ({_LAST_HANDED})", (professional_id, professional_id)).fetchone()
         return row[0]
 
     def next_fse_number(self, professional_id: str) -> int:
-        """Reserve the next number for this professional (one transaction)."""
+        """Reserve the next number for this professional (one transaction). The
+        number is above every number handed out before: ranges loaded before the
+        rule (schema 1-2 allowed a range below one in use) are never gone back to."""
         with self._tx(critical=True) as c:
-            row = c.execute("SELECT range_id, next FROM fse_ranges WHERE professional_id = ? "
-                            "AND next <= last ORDER BY first LIMIT 1", (professional_id,)).fetchone()
+            row = c.execute(f"SELECT range_id, next FROM fse_ranges WHERE professional_id = ? "
+                            f"AND next <= last AND next > ({_LAST_HANDED}) ORDER BY first LIMIT 1",
+                            (professional_id, professional_id)).fetchone()
             if row is None:
                 raise NoFseNumber(f"no FSE number left for {professional_id}")
             range_id, number = row
             c.execute("UPDATE fse_ranges SET next = next + 1 WHERE range_id = ?", (range_id,))
             c.execute("INSERT INTO fse_numbers (professional_id, number, range_id, state, reserved_at) "
-                      "VALUES (?, ?, ?, 'reserved', ?)", (professional_id, number, range_id, self._wall()))
+                      "VALUES (?, ?, ?, ?, ?)", (professional_id, number, range_id,
+                                                 NumberStatus.RESERVED, self._wall()))
         return number
 
     def abandon_fse_number(self, professional_id: str, number: int, reason: str) -> None:
@@ -105,29 +172,24 @@ class FseMixin:
 
         check_code(reason, "reason")
         with self._tx() as c:
-            self._settle_number(c, professional_id, number, "skipped", reason, None)
-
-    def _settle_number(self, c, professional_id: str, number: int, state: str,
-                       reason: str | None, fse_id: str | None) -> None:
-        row = c.execute("SELECT state FROM fse_numbers WHERE professional_id = ? AND number = ?",
-                        (professional_id, number)).fetchone()
-        if row is None or row[0] != "reserved":
-            raise BadTransition(f"FSE number {number} is {row[0] if row else 'not reserved'}")
-        c.execute("UPDATE fse_numbers SET state = ?, reason = ?, fse_id = ?, settled_at = ? "
-                  "WHERE professional_id = ? AND number = ?",
-                  (state, reason, fse_id, self._wall(), professional_id, number))
+            settle_number(c, professional_id, number, NumberEvent.ABANDON, self._wall(),
+                          reason=reason)
 
     def numbering(self, professional_id: str) -> list[NumberState]:
         rows = self._conn.execute("SELECT number, range_id, state, reason, fse_id FROM fse_numbers "
                                   "WHERE professional_id = ? ORDER BY number", (professional_id,))
-        return [NumberState(*row) for row in rows]
+        return [NumberState(number, range_id, NumberStatus(state), reason, fse_id)
+                for number, range_id, state, reason, fse_id in rows]
 
     def _recover(self) -> None:
         """At start: reservations left by a crash become recorded skips."""
         with self._tx() as c:
-            n = c.execute("UPDATE fse_numbers SET state = 'skipped', "
-                          "reason = 'interrupted_before_signature', settled_at = ? "
-                          "WHERE state = 'reserved'", (self._wall(),)).rowcount
+            left = c.execute("SELECT professional_id, number FROM fse_numbers WHERE state = ?",
+                             (NumberStatus.RESERVED,)).fetchall()
+            for professional_id, number in left:
+                settle_number(c, professional_id, number, NumberEvent.RECOVER, self._wall(),
+                              reason="interrupted_before_signature")
+            n = len(left)
         if n:
             log.warning("store_recovered_skips count=%d", n)
 
@@ -145,16 +207,20 @@ class FseMixin:
         with self._tx(critical=True) as c:
             if c.execute("SELECT 1 FROM fses WHERE fse_id = ?", (fse_id,)).fetchone():
                 raise DuplicateRecord(f"FSE {fse_id} exists")
-            self._settle_number(c, professional_id, fse_number, "used", None, fse_id)
-            if invoice_id is not None:
-                done = c.execute("UPDATE records SET status = 'used', updated_at = ? WHERE kind = "
-                                 "'invoice' AND record_id = ? AND status = 'loaded'",
-                                 (self._wall(), invoice_id)).rowcount
+            settle_number(c, professional_id, fse_number, NumberEvent.SIGN, self._wall(),
+                          fse_id=fse_id)
+            invoice_key = None if invoice_id is None else self.record_key("invoice", invoice_id)
+            if invoice_key is not None:
+                done = c.execute("UPDATE records SET status = ?, updated_at = ? WHERE kind = "
+                                 "'invoice' AND record_id = ? AND status = ?",
+                                 (RecordStatus.USED, self._wall(), invoice_key,
+                                  RecordStatus.LOADED)).rowcount
                 if done != 1:
                     raise BadTransition(f"invoice {invoice_id} is not a loaded invoice")
             c.execute("INSERT INTO fses (fse_id, professional_id, fse_number, invoice_id, status, "
-                      "signed_at, size, blob) VALUES (?, ?, ?, ?, 'signed', ?, ?, ?)",
-                      (fse_id, professional_id, fse_number, invoice_id, self._wall(),
+                      "signed_at, size, blob) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                      (fse_id, professional_id, fse_number, invoice_key, FseStatus.SIGNED,
+                       self._wall(),
                        len(envelope), envelope))
         log.info("fse_signed id=%s number=%d", fse_id, fse_number)
         return self.fse_info(fse_id)
@@ -162,8 +228,7 @@ class FseMixin:
     def offer(self, fse_id: str) -> FseInfo:
         """The FSE was sent to the office (it may be offered again)."""
         with self._tx() as c:
-            self._move(c, fse_id, ("signed", "offered"), "offered")
-            c.execute("UPDATE fses SET offered_at = ? WHERE fse_id = ?", (self._wall(), fse_id))
+            move_fse(c, fse_id, FseEvent.OFFER, self._wall())
         return self.fse_info(fse_id)
 
     def confirm_import(self, fse_id: str, ack_id: str) -> FseInfo:
@@ -174,21 +239,11 @@ class FseMixin:
         check_id(ack_id, "ack id")
         with self._tx() as c:
             row = c.execute("SELECT status, import_ack FROM fses WHERE fse_id = ?", (fse_id,)).fetchone()
-            if row == ("imported", ack_id):
+            if row == (FseStatus.IMPORTED, ack_id):
                 return self.fse_info(fse_id)
-            self._move(c, fse_id, ("offered",), "imported")
-            c.execute("UPDATE fses SET imported_at = ?, import_ack = ? WHERE fse_id = ?",
-                      (self._wall(), ack_id, fse_id))
+            move_fse(c, fse_id, FseEvent.CONFIRM_IMPORT, self._wall(), ack=ack_id)
         log.info("fse_imported id=%s", fse_id)
         return self.fse_info(fse_id)
-
-    def _move(self, c, fse_id: str, allowed: tuple[str, ...], to: str) -> None:
-        row = c.execute("SELECT status FROM fses WHERE fse_id = ?", (fse_id,)).fetchone()
-        if row is None:
-            raise UnknownRecord(f"no FSE {fse_id}")
-        if row[0] not in allowed:
-            raise BadTransition(f"FSE {fse_id} is {row[0]}, cannot become {to}")
-        c.execute("UPDATE fses SET status = ? WHERE fse_id = ?", (to, fse_id))
 
     def retention_days(self) -> int:
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'retention_days'").fetchone()
@@ -206,13 +261,10 @@ class FseMixin:
         Returns how many FSEs went. Their numbers stay recorded as used."""
         cutoff = now - self.retention_days() * 86400.0
         with self._tx() as c:
-            rows = c.execute("SELECT fse_id, invoice_id FROM fses WHERE status = 'imported' "
-                             "AND imported_at <= ?", (cutoff,)).fetchall()
-            for fse_id, invoice_id in rows:
-                c.execute("DELETE FROM fses WHERE fse_id = ?", (fse_id,))
-                if invoice_id is not None:
-                    c.execute("DELETE FROM records WHERE kind = 'invoice' AND record_id = ? "
-                              "AND status = 'used'", (invoice_id,))
+            rows = c.execute("SELECT fse_id FROM fses WHERE status = ? AND imported_at <= ?",
+                             (FseStatus.IMPORTED, cutoff)).fetchall()
+            for (fse_id,) in rows:
+                move_fse(c, fse_id, FseEvent.PURGE, self._wall())
         if rows:
             log.info("fse_purged count=%d", len(rows))
         return len(rows)
@@ -223,7 +275,7 @@ class FseMixin:
                                  (fse_id,)).fetchone()
         if row is None:
             raise UnknownRecord(f"no FSE {fse_id}")
-        return FseInfo(*row)
+        return _fse_info(row)
 
     def list_fses(self, status: str | None = None) -> list[FseInfo]:
         sql = f"SELECT {FSE_COLUMNS} FROM fses"
@@ -231,7 +283,7 @@ class FseMixin:
         if status is not None:
             sql += " WHERE status = ?"
             args = (status,)
-        return [FseInfo(*row) for row in self._conn.execute(sql + " ORDER BY signed_at, fse_id", args)]
+        return [_fse_info(row) for row in self._conn.execute(sql + " ORDER BY signed_at, fse_id", args)]
 
     def get_fse(self, fse_id: str) -> bytes:
         """The COSE bytes (store must be unlocked)."""

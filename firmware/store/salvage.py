@@ -82,7 +82,7 @@ def export_readable(path: str, export_dir: str, made_at: float) -> str:
     data["made_at"] = made_at
     os.makedirs(export_dir, exist_ok=True)
     out = os.path.join(export_dir, f"salvage-{int(made_at)}-{os.getpid()}.cbor")
-    with open(out, "wb") as fh:
+    with os.fdopen(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
         cbor2.dump(data, fh)
         fh.flush()
         os.fsync(fh.fileno())
@@ -119,6 +119,9 @@ def open_export(data: dict, office_private: X25519PrivateKey) -> Salvaged:
     for row in data["tables"].get("records", []):
         key = (row.get("kind"), row.get("record_id"))
         try:
+            if row.get("sealed_id") is not None:  # schema 3: the office id is sealed (records.py)
+                key = (key[0], crypto.open_record(bundle, f"{key[0]}.id", key[1],
+                                                  row["sealed_id"]).decode())
             out.records[key] = crypto.open_record(bundle, key[0], key[1], row["blob"])
         except (crypto.RecordUnreadable, KeyError, TypeError, AttributeError):
             out.unreadable.append(f"{key[0]}:{key[1]}")

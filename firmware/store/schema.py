@@ -84,7 +84,16 @@ V2: Migration = (
     "ALTER TABLE records ADD COLUMN office_key BLOB",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (V1, V2)
+# V3: ids in clear carry no patient data (docs/store.md §Record ids). A loaded
+# record's ``record_id`` becomes its key (HMAC of kind and office id under the
+# meta ``id_key``) and ``sealed_id`` holds the office id sealed to the unit. Rows
+# loaded before keep NULL until Store.open moves them (records.py _rekey_legacy,
+# which needs Python for the HMAC and the seal).
+V3: Migration = (
+    "ALTER TABLE records ADD COLUMN sealed_id BLOB",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = ("meta", "card_wraps", "records", "fse_ranges", "fse_numbers", "fses", "traces")
 

@@ -80,6 +80,7 @@ class Store(RecordsMixin, FseMixin):
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         self.unit_id: bytes = meta["unit_id"]
         self._salt: bytes = meta["salt"]
+        self._id_key: bytes = meta["id_key"]
         self._data_public: bytes | None = meta.get("data_public")
 
     # ---- opening ---------------------------------------------------------------
@@ -119,9 +120,11 @@ class Store(RecordsMixin, FseMixin):
             with transaction(conn):
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('unit_id', ?)", (os.urandom(16),))
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('salt', ?)", (os.urandom(16),))
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('id_key', ?)", (os.urandom(32),))
             store = cls(conn, path, clock=clock, wall_clock=wall_clock, budget_bytes=budget_bytes,
                         reserve_bytes=reserve_bytes, idle_timeout_s=idle_timeout_s)
             store._recover()
+            store._rekey_legacy()
         except BaseException:
             conn.close()
             raise

@@ -328,7 +328,7 @@ class Terminal:
     def _read_and_keep(self, card: ProfessionalCard) -> VitaleReadResult:
         now = self.now()
         _, vitale = read_checked_vitale(self.unit, now.date())
-        read_id = f"VR-{vitale.serial}-{now.strftime('%Y%m%dT%H%M%S')}"
+        read_id = "VR-" + secrets.token_hex(8)  # opaque: no card serial in an id (docs/store.md)
         payload = vitale_record.encode(vitale, now, self.unit.serial)
         try:
             self.unit.store.put_vitale_read(read_id, card.situations[0].billing_number, payload)

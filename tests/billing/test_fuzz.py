@@ -8,7 +8,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from firmware.billing.errors import BillingError, FseFormatError, FseVerificationError
-from firmware.billing.numbering import FseNumberAllocator
 from firmware.billing.tariffs import TariffTable
 
 from .fse_helpers import degraded, verifier
@@ -71,11 +70,3 @@ def test_tariff_loader_garbage(raw):
         TariffTable.from_dict(raw)
     except BillingError as exc:
         assert exc.code == "tariff_invalid" and exc.field
-
-
-@given(json_like)
-def test_allocator_state_garbage(raw):
-    try:
-        FseNumberAllocator.from_dict(raw if isinstance(raw, dict) else {"x": raw})
-    except BillingError as exc:
-        assert exc.code == "fse_numbering_state"

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from firmware.store import Store, StoreFull
+from firmware.store import Store, StoreFull, UnknownRecord
 
 from .helpers import load_batch, open_provisioned, put_invoice, put_patient
 
@@ -36,7 +36,8 @@ def test_loads_stop_at_the_reserve_and_signatures_still_fit(db_path, office, clo
     assert 896 * 1024 // 4096 * 2 * 0.8 < loaded <= 896 * 1024 // 1549
     assert usage.used_bytes <= BUDGET - RESERVE
     # the refused load changed nothing
-    assert f"INV-{loaded}" not in {r.record_id for r in store.list_records("invoice")}
+    with pytest.raises(UnknownRecord):
+        store.record_info("invoice", f"INV-{loaded}")
     store.unlock(proof)
     for k in range(25):  # 25 x 4 KiB FSEs: 100 KiB, inside the reserve
         n = store.next_fse_number(PS)
@@ -75,6 +76,7 @@ def test_batch_load_is_all_or_nothing(db_path, office, clock, wall):
     too_big = [("patient", f"PAT-{i}", None, os.urandom(4000)) for i in range(300)]
     with pytest.raises(StoreFull):
         load_batch(store, too_big)
+    store.unlock(proof)
     assert store.list_records("patient") == []
     assert len(store.list_records("invoice")) == 50
     store.close()

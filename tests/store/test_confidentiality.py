@@ -5,6 +5,9 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import sqlite3
+import stat
+from pathlib import Path
 
 import cbor2
 
@@ -22,6 +25,8 @@ NEEDLES = [s.encode(e) for s in (NAME, FIRST, NIR, AMOUNT) for e in ("utf-8", "u
 
 def _fill(store: Store, proof: bytes) -> None:
     put_patient(store, "PAT-1", PATIENT)
+    put_patient(store, f"PAT-{NAME}-{FIRST}", PATIENT)  # an office that puts names in ids
+    put_invoice(store, f"INV-{NIR}", PS, INVOICE)
     put_invoice(store, "INV-1", PS, INVOICE)
     put_tariff(store, "TAR-1", b"AMI 3.15 " + AMOUNT.encode())
     put_opposition_list(store, b"opposed " + NIR.encode())
@@ -83,3 +88,90 @@ def test_logs_never_carry_keys_pins_or_patient_data(db_path, office, clock, wall
     bundle_hex = [proof.hex(), proof.hex().upper()]
     for needle in [NAME, FIRST, NIR, AMOUNT, "1234", *bundle_hex]:
         assert needle not in text
+
+
+def test_ids_named_after_the_patient_are_found_back_by_their_office_id(db_path, office, clock,
+                                                                       wall):
+    store, proof = open_provisioned(db_path, office, clock=clock, wall_clock=wall)
+    _fill(store, proof)
+    assert store.get_record("patient", f"PAT-{NAME}-{FIRST}") == PATIENT
+    assert store.record_info("invoice", f"INV-{NIR}").status == "loaded"
+    assert [r.record_id for r in store.list_records("patient")] == [
+        "PAT-1", f"PAT-{NAME}-{FIRST}"]
+    store.lock()
+    store.delete_record("patient", f"PAT-{NAME}-{FIRST}")  # withdrawn by office id, locked
+    store.unlock(proof)
+    assert [r.record_id for r in store.list_records("patient")] == ["PAT-1"]
+    store.close()
+
+
+def test_the_record_key_matches_the_documented_example(store):
+    """docs/store.md §Record ids, computed there by hand with id_key = 00 01 .. 1f."""
+    store._id_key = bytes(range(32))
+    assert store.record_key("patient", "PAT-PAUL") == "k664953ea7057cf0e7e4f53c9c23348d0"
+    assert store.record_key("vitale_read", "VR-0123456789abcdef") == "VR-0123456789abcdef"
+
+
+def _mode(path: str) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_store_files_are_created_owner_only(db_path, office, clock, wall):
+    old = os.umask(0o022)  # the usual default, which made them 0644
+    try:
+        store, proof = open_provisioned(db_path, office, clock=clock, wall_clock=wall)
+        _fill(store, proof)
+        names = [db_path, db_path + "-wal", db_path + "-shm"]
+        assert {name: _mode(name) for name in names} == dict.fromkeys(names, 0o600)
+        store.close()
+    finally:
+        os.umask(old)
+
+
+def test_files_left_readable_by_an_older_firmware_are_made_owner_only(db_path, office, clock,
+                                                                      wall):
+    store, _ = open_provisioned(db_path, office, clock=clock, wall_clock=wall)
+    store.close()
+    os.chmod(db_path, 0o644)
+    again = Store.open(db_path, clock=clock, wall_clock=wall)
+    assert _mode(db_path) == 0o600
+    assert _mode(db_path + "-wal") == 0o600
+    again.close()
+
+
+# what the samples' family card (board/sim/cards/vitale_famille_essai.yaml) and the
+# office files (host_tools/samples) hold about the patients
+DAY_NEEDLES = [
+    "ESSAI", "PAUL", "MARIE", "LUCAS", "EMMA",             # surname, first names
+    "1800799999012", "2830399999015", "1120699999021", "2120699999022",  # NIRs
+    "15/07/1980", "1980-07-15", "21/06/2012", "2012-06-21", "00/03/1983", "1983-03",
+    "9100000001",                                           # the Vitale card's serial
+]
+
+
+def test_a_locked_unit_holds_no_patient_data_in_clear_after_a_day(tmp_path):
+    from host_tools.demo import run_day
+
+    run_day(tmp_path, lambda line: None)  # the unit is stopped, hence locked, at the end
+    files = {p: p.read_bytes() for p in (tmp_path / "unit").rglob("*") if p.is_file()}
+    assert {p.name for p in files} >= {"unit.db", "unit.db.device-key"}
+    day = sqlite3.connect(f"file:{tmp_path / 'unit' / 'unit.db'}?mode=ro", uri=True)
+    held = dict(day.execute("SELECT kind, count(*) FROM records GROUP BY kind"))
+    assert day.execute("SELECT count(*) FROM fses").fetchone()[0] == 4  # the day is there
+    day.close()
+    assert held["invoice"] == 3 and held["patient"] == 4  # host_tools/samples
+    found = [(p.name, n) for p, data in files.items() for n in DAY_NEEDLES
+             for enc in ("utf-8", "utf-16-le") if n.encode(enc) in data]
+    assert found == []
+    store_files = [p for p in files if p.name.startswith("unit.db")]
+    assert {p.name: _mode(str(p)) for p in store_files} == {
+        p.name: 0o600 for p in store_files}
+
+
+def test_the_day_scan_would_see_the_office_data(tmp_path):
+    """The scan above is meaningful: the office's own database, beside it, names them."""
+    from host_tools.demo import run_day
+
+    run_day(tmp_path, lambda line: None)
+    office = b"".join(p.read_bytes() for p in Path(tmp_path / "office").rglob("*.db*"))
+    assert b"ESSAI" in office and b"1800799999012" in office

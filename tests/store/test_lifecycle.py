@@ -7,6 +7,7 @@ import pytest
 from firmware.store import (
     BadTransition,
     DuplicateRecord,
+    FseRangeRefused,
     NoFseNumber,
     Store,
     StoreUsageError,
@@ -26,11 +27,11 @@ def sign(store: Store, fse_id: str, invoice_id: str | None = None, ps: str = PS)
 
 
 def test_numbers_come_from_ranges_in_order_and_run_out(store):
-    store.load_fse_range("R2", PS, 500, 501)
     store.load_fse_range("R1", PS, 10, 11)
+    store.load_fse_range("R2", PS, 500, 501)
     store.unlock(store.test_proof)
     got = [store.next_fse_number(PS) for _ in range(4)]
-    assert got == [10, 11, 500, 501]  # lowest range first
+    assert got == [10, 11, 500, 501]
     with pytest.raises(NoFseNumber) as err:
         store.next_fse_number(PS)
     assert err.value.message_fr == "Plus de numeros FSE"
@@ -40,16 +41,18 @@ def test_numbers_come_from_ranges_in_order_and_run_out(store):
 def test_overlapping_range_refused_identical_reload_accepted(store):
     store.load_fse_range("R1", PS, 100, 199)
     store.load_fse_range("R1", PS, 100, 199)  # office retried: no-op
-    with pytest.raises(StoreUsageError) as err:
+    with pytest.raises(FseRangeRefused) as err:
         store.load_fse_range("R9", PS, 150, 250)
-    assert err.value.code == "store_range_overlap"
+    assert err.value.code == "store_range_not_after"
     with pytest.raises(DuplicateRecord):
         store.load_fse_range("R1", PS, 100, 150)
     store.load_fse_range("R3", "OTHER", 150, 250)  # other professional: fine
-    with pytest.raises(StoreUsageError):
+    with pytest.raises(StoreUsageError) as bad:
         store.load_fse_range("R4", PS, 0, 5)
-    with pytest.raises(StoreUsageError):
+    assert bad.value.code == "store_bad_range"
+    with pytest.raises(StoreUsageError) as bad:
         store.load_fse_range("R5", PS, 5, 1_000_000_000)
+    assert bad.value.code == "store_bad_range"
     assert store.fse_numbers_left(PS) == 100
 
 
@@ -59,7 +62,8 @@ def test_full_lifecycle_and_purge_after_retention(store, wall):
     store.unlock(store.test_proof)
     number = sign(store, "F1", invoice_id="INV-1")
     info = store.fse_info("F1")
-    assert (info.status, info.fse_number, info.invoice_id) == ("signed", number, "INV-1")
+    assert (info.status, info.fse_number) == ("signed", number)
+    assert info.invoice_key == store.record_key("invoice", "INV-1") != "INV-1"
     assert store.record_info("invoice", "INV-1").status == "used"
     assert store.get_fse("F1") == b"cose:F1"
     with pytest.raises(BadTransition):
@@ -160,3 +164,26 @@ def test_bad_ids_and_codes_are_refused(store):
         store.add_trace("Sign FSE for DUPONT", 0.1, "ok")
     store.add_trace("fse.sign", 0.25, "ok")
     assert [(t.operation, t.duration_s, t.outcome) for t in store.traces()] == [("fse.sign", 0.25, "ok")]
+
+
+def test_the_lifecycle_tables_have_ends_and_refuse_what_they_lack(store):
+    from firmware.store.lifecycle import (
+        FSE_TRANSITIONS,
+        NUMBER_TRANSITIONS,
+        FseStatus,
+        NumberStatus,
+    )
+
+    assert not [k for k in FSE_TRANSITIONS if k[0] is FseStatus.REMOVED]
+    assert not [k for k in NUMBER_TRANSITIONS if k[0] in (NumberStatus.USED, NumberStatus.SKIPPED)]
+    store.load_fse_range("R1", PS, 1, 5)
+    store.unlock(store.test_proof)
+    sign(store, "F1")
+    store.offer("F1")
+    store.confirm_import("F1", "ACK-1")
+    with pytest.raises(BadTransition) as err:
+        store.offer("F1")  # (imported, offer) is not in the table
+    assert err.value.code == "store_bad_transition"
+    info = store.fse_info("F1")
+    assert (info.status, info.import_ack) == (FseStatus.IMPORTED, "ACK-1")  # nothing written
+    assert info.status == "imported"  # the enum still compares as the stored text

@@ -9,6 +9,7 @@ docs/store.md and docs/protocol.md §8, never with the store's code.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import sqlite3
 import struct
 
@@ -53,12 +54,25 @@ def attacker_seal(db_path: str, kind: str, rid: str, payload: bytes) -> bytes:
     return b"\x01" + SUITE.encrypt(payload, X25519PublicKey.from_public_bytes(public), info=info)
 
 
+def stored_key(db_path: str, kind: str, rid: str) -> str:
+    """docs/store.md §Record ids, by hand: "k" + hex of the first 16 bytes of
+    HMAC-SHA256(meta id_key, "opentla/store/record-id/v1" 00 kind 00 id). The id
+    key is on the SD card too, so the attacker computes it as well."""
+    raw = sqlite3.connect(db_path)
+    id_key = raw.execute("SELECT value FROM meta WHERE key = 'id_key'").fetchone()[0]
+    raw.close()
+    msg = b"opentla/store/record-id/v1\x00" + kind.encode() + b"\x00" + rid.encode()
+    return "k" + hmac.new(id_key, msg, hashlib.sha256).digest()[:16].hex()
+
+
 def plant(db_path: str, kind: str, rid: str, prof: str | None, blob: bytes,
           sig: bytes | None, key: bytes | None) -> None:
+    at = stored_key(db_path, kind, rid)
+    sealed_id = attacker_seal(db_path, kind + ".id", at, rid.encode())
     raw = sqlite3.connect(db_path)
     with raw:
-        raw.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, 'loaded', 1, 1, ?, ?, ?, ?)",
-                    (kind, rid, prof, len(blob), blob, sig, key))
+        raw.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, 'loaded', 1, 1, ?, ?, ?, ?, ?)",
+                    (kind, at, prof, len(blob), blob, sig, key, sealed_id))
     raw.close()
 
 
@@ -106,14 +120,16 @@ def test_a_payload_swapped_between_two_signed_records_is_refused(store, db_path)
     put_invoice(store, "INV-A", PS, b"invoice A 10 EUR")
     put_invoice(store, "INV-B", PS, b"invoice B 90 EUR")
     # resealed: B's payload under A's id, keeping A's signature (the AEAD opens)
+    a, b, c = (stored_key(db_path, "invoice", rid) for rid in ("INV-A", "INV-B", "INV-C"))
     raw = sqlite3.connect(db_path)
     with raw:
-        raw.execute("UPDATE records SET blob = ? WHERE record_id = 'INV-A'",
-                    (attacker_seal(db_path, "invoice", "INV-A", b"invoice B 90 EUR"),))
+        raw.execute("UPDATE records SET blob = ? WHERE record_id = ?",
+                    (attacker_seal(db_path, "invoice", "INV-A", b"invoice B 90 EUR"), a))
         # row contents moved wholesale: C gets B's blob and signature
-        raw.execute("INSERT INTO records SELECT kind, 'INV-C', professional_id, status, "
-                    "created_at, updated_at, size, blob, office_sig, office_key "
-                    "FROM records WHERE record_id = 'INV-B'")
+        raw.execute("INSERT INTO records SELECT kind, ?, professional_id, status, "
+                    "created_at, updated_at, size, blob, office_sig, office_key, ? "
+                    "FROM records WHERE record_id = ?",
+                    (c, attacker_seal(db_path, "invoice.id", c, b"INV-C"), b))
     raw.close()
     store.unlock(store.test_proof)
     assert store.get_invoice("INV-B") == b"invoice B 90 EUR"
@@ -134,6 +150,7 @@ def test_a_load_whose_signature_does_not_verify_is_refused_and_nothing_stored(st
         store.put_invoice("INV-3", "222222222", b"a", good, OFFICE_ID)  # prof not signed
     with pytest.raises(BadOfficeSignature):
         store.put_invoice("INV-1", PS, b"a", good[:-1], OFFICE_ID)
+    store.unlock(store.test_proof)
     assert store.list_records("invoice") == []
 
 
@@ -190,8 +207,12 @@ def test_records_loaded_before_the_migration_are_refused_until_loaded_again(
     monkeypatch.undo()
     store = Store.open(path, clock=clock, wall_clock=wall)
     raw = sqlite3.connect(path)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == 2
-    assert {"office_sig", "office_key"} <= {r[1] for r in raw.execute("PRAGMA table_info(records)")}
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert {"office_sig", "office_key", "sealed_id"} <= {
+        r[1] for r in raw.execute("PRAGMA table_info(records)")}
+    # the old row moved under its key, its office id sealed (schema 3)
+    assert raw.execute("SELECT record_id FROM records").fetchall() == [
+        (stored_key(path, "invoice", "INV-OLD"),)]
     raw.close()
     store.unlock(proof)
     with pytest.raises(UnsignedRecord):

@@ -23,7 +23,9 @@ PS = "10101010101"
 def test_loading_works_locked_reading_needs_unlock(store):
     assert not store.is_unlocked
     put_invoice(store, "INV-1", PS, b"secret invoice")
-    assert [r.record_id for r in store.list_records("invoice")] == ["INV-1"]  # metadata ok
+    assert store.record_info("invoice", "INV-1").status == "loaded"  # metadata by id ok
+    with pytest.raises(StoreLocked):
+        store.list_records("invoice")  # the office ids are sealed (docs/store.md §Record ids)
     with pytest.raises(StoreLocked) as err:
         store.get_invoice("INV-1")
     assert err.value.message_fr == "Inserer carte CPS"

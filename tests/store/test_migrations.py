@@ -116,3 +116,48 @@ def test_newer_database_is_refused(tmp_path):
     with pytest.raises(StoreTooNew):
         apply_migrations(conn)
     conn.close()
+
+
+def test_schema_2_records_move_under_their_key_at_open(tmp_path, office, clock, wall):
+    """docs/store.md §Record ids: a unit upgraded from schema 2 keeps its loads and
+    the invoice a signed FSE consumed, now stored under keys, office ids sealed."""
+    import sqlite3
+
+    from firmware.store import Store
+
+    from .helpers import open_provisioned, put_invoice, put_patient
+
+    path = str(tmp_path / "v2.db")
+    old, proof = open_provisioned(path, office, clock=clock, wall_clock=wall)
+    put_invoice(old, "INV-PAUL", "111111111", b"invoice of Paul")
+    put_patient(old, "PAT-PAUL", b"Paul")
+    old.load_fse_range("R1", "111111111", 1, 9)
+    old.unlock(proof)
+    old.signed_fse("F1", "111111111", old.next_fse_number("111111111"), b"cose",
+                   invoice_id="INV-PAUL")
+    old.close()
+    # back to what the schema-2 firmware wrote: office ids in clear, no id key
+    raw = sqlite3.connect(path)
+    with raw:
+        raw.execute("UPDATE records SET record_id = 'INV-PAUL' WHERE kind = 'invoice'")
+        raw.execute("UPDATE records SET record_id = 'PAT-PAUL' WHERE kind = 'patient'")
+        raw.execute("UPDATE fses SET invoice_id = 'INV-PAUL'")
+        raw.execute("DELETE FROM meta WHERE key = 'id_key'")
+    raw.execute("ALTER TABLE records DROP COLUMN sealed_id")
+    raw.execute("PRAGMA user_version = 2")
+    raw.close()
+
+    store = Store.open(path, clock=clock, wall_clock=wall)
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == 3
+    keys = sorted(r for (r,) in raw.execute("SELECT record_id FROM records"))
+    raw.close()
+    assert keys == sorted([store.record_key("invoice", "INV-PAUL"),
+                           store.record_key("patient", "PAT-PAUL")])
+    assert all(k.startswith("k") and len(k) == 33 for k in keys)
+    assert store.record_info("invoice", "INV-PAUL").status == "used"
+    assert store.fse_info("F1").invoice_key == store.record_key("invoice", "INV-PAUL")
+    store.unlock(proof)
+    assert store.get_record("patient", "PAT-PAUL") == b"Paul"  # payload still opens
+    assert [r.record_id for r in store.list_records("patient")] == ["PAT-PAUL"]
+    store.close()

@@ -22,11 +22,15 @@ def test_sealed_records_swapped_between_ids_or_kinds_do_not_open(store, db_path)
     put_invoice(store, "INV-A", "111111111", b"invoice of patient A")
     put_invoice(store, "INV-B", "111111111", b"invoice of patient B")
     put_patient(store, "PAT-A", b"patient A")
+    key = {rid: store.record_key(kind, rid) for kind, rid in
+           [("invoice", "INV-A"), ("invoice", "INV-B"), ("patient", "PAT-A")]}
     raw = sqlite3.connect(db_path)
     blobs = dict(raw.execute("SELECT record_id, blob FROM records"))
     with raw:
-        raw.execute("UPDATE records SET blob = ? WHERE record_id = 'INV-A'", (blobs["INV-B"],))
-        raw.execute("UPDATE records SET blob = ? WHERE record_id = 'PAT-A'", (blobs["INV-A"],))
+        raw.execute("UPDATE records SET blob = ? WHERE record_id = ?",
+                    (blobs[key["INV-B"]], key["INV-A"]))
+        raw.execute("UPDATE records SET blob = ? WHERE record_id = ?",
+                    (blobs[key["INV-A"]], key["PAT-A"]))
     raw.close()
     store.unlock(store.test_proof)
     assert store.get_record("invoice", "INV-B") == b"invoice of patient B"

@@ -92,10 +92,12 @@ def run_op(store: Store, op: tuple) -> None:
 
 
 def observe(store: Store) -> Model:
+    invoices = store.list_records("invoice")
+    office_id = {store.record_key("invoice", r.record_id): r.record_id for r in invoices}
     return Model(
-        invoices={r.record_id: (r.status, store.get_invoice(r.record_id))
-                  for r in store.list_records("invoice")},
-        fses={f.fse_id: (f.fse_number, f.status, store.get_fse(f.fse_id), f.invoice_id)
+        invoices={r.record_id: (r.status, store.get_invoice(r.record_id)) for r in invoices},
+        fses={f.fse_id: (f.fse_number, f.status, store.get_fse(f.fse_id),
+                         None if f.invoice_key is None else office_id[f.invoice_key])
               for f in store.list_fses()},
         numbers={s.number: (s.state, s.reason, s.fse_id) for s in store.numbering(PS)},
         cursor=FIRST + len(store.numbering(PS)),

@@ -31,8 +31,8 @@ def test_signed_fse_is_found_exactly_once_after_reopening(board, medecin):
     signed = ready_to_sign(board, medecin).sign()
     unit = board.reopen()
     fses = unit.store.list_fses()
-    assert [(f.fse_id, f.fse_number, f.invoice_id, f.status) for f in fses] == [
-        (signed.fse_id, 1, "INV-1", "signed")]
+    assert [(f.fse_id, f.fse_number, f.invoice_key, f.status) for f in fses] == [
+        (signed.fse_id, 1, unit.store.record_key("invoice", "INV-1"), "signed")]
     assert numbers(board) == [(1, "used", None, signed.fse_id)]
     assert unit.store.record_info("invoice", "INV-1").status == "used"
     term = Terminal(unit)

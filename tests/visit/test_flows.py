@@ -85,7 +85,7 @@ def test_invoice_on_the_spot_from_the_tariff(board, medecin):
     v = board.verifier().verify(board.unit.store.get_fse(signed.fse_id))
     assert v.payload["beneficiary"]["first_name"] == "MARIE"
     assert [line["code"] for line in v.payload["invoice"]["lines"]] == ["V", "IK"]
-    assert board.unit.store.fse_info(signed.fse_id).invoice_id is None
+    assert board.unit.store.fse_info(signed.fse_id).invoice_key is None
 
 
 def test_degraded_without_vitale(board):

@@ -4,6 +4,8 @@ out of the prepared list and refused, with its code and French text, if started.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import sqlite3
 
 import cbor2
@@ -25,9 +27,17 @@ def plant_invoice(path: str, body: dict) -> None:
     info = b"opentla/store/record/v1\x00invoice\x00" + rid.encode()
     blob = b"\x01" + SUITE.encrypt(cbor2.dumps(body), X25519PublicKey.from_public_bytes(public),
                                    info=info)
+    # docs/store.md §Record ids: stored under HMAC(id_key, ...) with the id sealed;
+    # the id key lies on the SD card, so whoever plants rows can compute both
+    id_key = raw.execute("SELECT value FROM meta WHERE key = 'id_key'").fetchone()[0]
+    key = "k" + hmac.new(id_key, b"opentla/store/record-id/v1\x00invoice\x00" + rid.encode(),
+                         hashlib.sha256).digest()[:16].hex()
+    sealed_id = b"\x01" + SUITE.encrypt(rid.encode(), X25519PublicKey.from_public_bytes(public),
+                                        info=b"opentla/store/record/v1\x00invoice.id\x00"
+                                        + key.encode())
     with raw:
-        raw.execute("INSERT INTO records VALUES ('invoice', ?, ?, 'loaded', 1, 1, ?, ?, NULL, NULL)",
-                    (rid, body["billing_number"], len(blob), blob))
+        raw.execute("INSERT INTO records VALUES ('invoice', ?, ?, 'loaded', 1, 1, ?, ?, NULL, NULL, ?)",
+                    (key, body["billing_number"], len(blob), blob, sealed_id))
     raw.close()
 
 
