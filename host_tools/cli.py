@@ -12,6 +12,7 @@
     tla lots make|list|show             lots of imported FSEs, signed with the CPS (PC/SC)
     tla seal add VERSION SEAL | list    the office's reference firmware seals
     tla arl import FILE...              returns of the lots: accepted / rejected, with reasons
+    tla duplicata FSE --reason R [-o F] the duplicata of an FSE as a PDF
 
 Global options: ``--keys PATH`` (host key file), ``--timeout S`` (per request).
 Exit codes: 0 done, 1 the unit refused, did not answer or rejected an FSE, 2 bad usage
@@ -33,13 +34,14 @@ from smpclient.exceptions import SMPClientException
 
 from firmware.link.header import MgmtError
 
-from . import cmd_arl, cmd_fse, cmd_link, cmd_lots, cmd_traces, cmd_transfer
+from . import cmd_arl, cmd_duplicata, cmd_fse, cmd_link, cmd_lots, cmd_traces, cmd_transfer
 from .cli_common import HELP_FORMAT, UsageError, positive_seconds
 from .link import client as link
 from .link.keystore import HostKeys, KeyFileError
 
 # each module adds its subcommands with register(subparsers), as in card_cli.py
-COMMAND_MODULES = (cmd_link, cmd_transfer, cmd_fse, cmd_traces, cmd_lots, cmd_arl)
+COMMAND_MODULES = (cmd_link, cmd_transfer, cmd_fse, cmd_traces, cmd_lots, cmd_arl,
+                   cmd_duplicata)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -93,7 +93,7 @@ def test_numbers_past_the_maximum_refused(verified):
 def test_duplicata(verified):
     d = make_duplicata(verified[0], "transmission_failed", lot_number=7)
     assert (d.fse_number, d.lot_number, d.reason_fr) == (
-        1, 7, "Echec de teletransmission de la FSE")
+        1, 7, "Échec de télétransmission de la FSE")
     assert d.lines == (("AMI", "SAMPLE Acte medico-infirmier", 473),
                        ("IFD", "SAMPLE Indemnite forfaitaire de deplacement", 275))
     assert (d.total_cents, d.amo_cents, d.patient_cents) == (748, 449, 299)
