@@ -130,8 +130,7 @@ def read_arl(path: str | Path) -> Arl:
 
 def check_arl(db: OfficeDb, arl: Arl) -> tuple[dict, list[dict], bool]:
     """The lot it answers, its FSEs, and whether this very ARL was imported before."""
-    lot = next((r for r in office_lots.lots(db) if r["billing_number"] == arl.billing_number
-                and r["lot_number"] == arl.lot_number), None)
+    lot = office_lots.lot_by_number(db, arl.billing_number, arl.lot_number)
     if lot is None:
         raise ArlFileError(arl.path, "lot_number", f"no lot {arl.billing_number}/"
                            f"{arl.lot_number} in the office database (unknown lot)")

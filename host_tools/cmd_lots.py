@@ -20,6 +20,7 @@ from firmware.card.errors import CardError
 from . import cli_common as cli
 from . import office_lots
 from .link.keystore import HostKeys
+from .office_db import OfficeDbError
 
 SEAL_BYTES = 32
 
@@ -130,6 +131,11 @@ def _make(db, args: argparse.Namespace) -> int:
         return 1
     except LotNumberError as exc:
         raise cli.UsageError(str(exc)) from None
+    except OfficeDbError as exc:
+        if exc.code != "lots_changed":
+            raise
+        print(f"error: {exc} [{exc.code}]", file=sys.stderr)  # another office PC: run again
+        return 1
     except BillingError as exc:
         if exc.code == "lot_number_invalid":
             raise cli.UsageError(f"--first-number: {exc.detail}") from None

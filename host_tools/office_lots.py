@@ -162,6 +162,12 @@ def lots(db: OfficeDb) -> list[dict]:
     return [dict(zip(LOT_FIELDS, r, strict=True)) for r in rows]
 
 
+def lot_by_number(db: OfficeDb, billing_number: str, lot_number: int) -> dict | None:
+    row = db.conn.execute(f"SELECT {', '.join(LOT_FIELDS)} FROM lots WHERE billing_number=? "
+                          "AND lot_number=?", (billing_number, lot_number)).fetchone()
+    return None if row is None else dict(zip(LOT_FIELDS, row, strict=True))
+
+
 def find_lot(db: OfficeDb, key: str) -> dict:
     """A lot by "BILLING/NUMBER", or by NUMBER when one billing number has it."""
     billing, _, number = key.rpartition("/")

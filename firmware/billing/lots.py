@@ -58,14 +58,6 @@ class Lot:
                 "total_cents": self.total_cents, "amo_cents": self.amo_cents,
                 "amc_cents": self.amc_cents, "seal": self.seal}
 
-    def to_dict(self) -> dict:
-        return {
-            "header": {"lot_number": self.lot_number, "billing_number": self.billing_number,
-                       "regime": self.regime, "caisse": self.caisse},
-            "fse_numbers": list(self.fse_numbers),
-            "end": self.end_record(),
-        }
-
 
 def check_lot_number(number: object, field: str = "lot_number") -> int:
     """A lot number is an int in 1..MAX_LOT_NUMBER (0 is refused)."""

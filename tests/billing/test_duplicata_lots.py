@@ -34,7 +34,7 @@ def test_lots_by_destination_with_seal(verified):
     assert [(lot.lot_number, lot.regime, lot.caisse, lot.fse_numbers) for lot in lots] == [
         (7, "01", "341", (1, 3)), (8, "02", "751", (2, 4))]
     # each FSE: AMI 1.5 (473) + IFD (275) = 748, AMO 284 + 165 = 449
-    end = lots[0].to_dict()["end"]
+    end = lots[0].end_record()
     assert end == {"count": 2, "fse_numbers": [1, 3], "total_cents": 1496, "amo_cents": 898,
                    "amc_cents": 0, "seal": SEAL}
 

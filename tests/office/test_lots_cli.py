@@ -112,3 +112,25 @@ def test_missing_database_named(tmp_path, capsys):
     assert tla(tmp_path, "lots", "--db", str(tmp_path / "none.db"), "list") == 2
     assert one_error_line(capsys.readouterr().err) == (
         f"error: no office database at {tmp_path / 'none.db'} (tla unload creates it; or give --db)")
+
+
+def test_another_office_pc_making_lots_meanwhile_exit_1_nothing_stored(tmp_path, office,
+                                                                        monkeypatch, capsys):
+    """While this PC signs, another one stores lot 1 of the same professional."""
+    from firmware.billing import lots as lot_rules
+    from host_tools import lot_maker
+
+    real_sign = lot_rules.sign_lot
+
+    def sign_while_another_pc_writes(*args, **kwargs):
+        with OfficeDb(office) as other:
+            other.conn.execute("INSERT OR IGNORE INTO lot_counters VALUES (?, 1)", (NURSE,))
+        return real_sign(*args, **kwargs)
+
+    monkeypatch.setattr(lot_maker.lot_rules, "sign_lot", sign_while_another_pc_writes)
+    assert tla(tmp_path, "lots", "--db", str(office), "make") == 1
+    assert one_error_line(capsys.readouterr().err) == (
+        f"error: lots of {NURSE} were made meanwhile (another office PC?); nothing stored: "
+        "run again [lots_changed]")
+    with OfficeDb(office) as db:
+        assert office_lots.lots(db) == [] and len(office_lots.unlotted(db)) == 3
