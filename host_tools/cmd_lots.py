@@ -144,14 +144,14 @@ def _make(db, args: argparse.Namespace) -> int:
     print(f"signed by {report.card}", file=sys.stderr)
     for lot in report.made:
         print(_lot_line(lot.billing_number, lot.lot_number, lot.regime, lot.caisse,
-                        len(lot.fse_rows), lot.total_cents, lot.status,
-                        "" if lot.firmware_version else office_lots.HOLD_SEAL_UNKNOWN))
+                        len(lot.fse_rows), lot.total_cents, lot.status, lot.hold_reason))
     for billing, why in {**report.waiting, **report.refused}.items():
         print(f"FSEs of {billing} wait: {why}", file=sys.stderr)
     held = [lot for lot in report.made if lot.status == "on_hold"]
     if held:
-        print(f"{len(held)} lot(s) on hold: their seal matches no reference seal "
-              "(tla seal list; tla seal add VERSION SEAL)", file=sys.stderr)
+        print(f"{len(held)} lot(s) on hold: seal_unknown (no reference seal for it: tla seal "
+              "add VERSION SEAL) or seal_mismatch (not its version's reference seal: check "
+              "the unit's firmware; tla seal list)", file=sys.stderr)
     print(f"{len(report.made)} lot(s) made, {report.fses_waiting} FSE(s) waiting", file=sys.stderr)
     if report.refused or held:
         return 1

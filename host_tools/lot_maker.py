@@ -85,13 +85,16 @@ def make_lots(db: OfficeDb, conn: CardConnection, pin: Callable[[], str], *, tod
         for lot in lot_rules.group_lots(fses, billing_number=billing, can_sign_lot=True,
                                         first_lot_number=start):
             members = [by_number[n] for n in lot.fse_numbers]
+            claimed = tuple(sorted({f.firmware_version for f in members} - {""}))
+            version, hold = office_lots.seal_check(lot.seal, claimed, seals)
             payload = lot_rules.lot_payload(lot, [f.cose for f in members], made_at=int(now),
                                             card=card, situation=sit)
             report.made.append(office_lots.NewLot(
                 billing_number=billing, lot_number=lot.lot_number, regime=lot.regime,
                 caisse=lot.caisse, fse_rows=tuple(f.row_id for f in members),
                 total_cents=lot.total_cents, amo_cents=lot.amo_cents, amc_cents=lot.amc_cents,
-                seal=lot.seal, firmware_version=seals.get(lot.seal),
+                seal=lot.seal, firmware_version=version, claimed_versions=claimed,
+                hold_reason=hold,
                 signer=f"{card.card_type} {card.serial} {card.name} {card.first_name} "
                        f"situation {sit.index}",
                 made_at=now, lot_file=lot_rules.sign_lot(payload, sit, signer)))

@@ -64,6 +64,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             regime TEXT NOT NULL, caisse TEXT NOT NULL, fse_count INTEGER NOT NULL,
             total_cents INTEGER NOT NULL, amo_cents INTEGER NOT NULL,
             amc_cents INTEGER NOT NULL, seal BLOB NOT NULL, firmware_version TEXT,
+            claimed_versions TEXT NOT NULL DEFAULT '',
             status TEXT NOT NULL CHECK (status IN ('ready', 'on_hold', 'accepted', 'rejected')),
             hold_reason TEXT NOT NULL DEFAULT '', signer TEXT NOT NULL, made_at REAL NOT NULL,
             lot_file BLOB NOT NULL, sha256 BLOB NOT NULL,

@@ -16,13 +16,17 @@ from dataclasses import dataclass
 
 import cbor2
 
+from firmware.billing.cose import H_FIRMWARE_VERSION, H_ROLE
+
 from .office_db import OfficeDb, OfficeDbError
 
 LOT_FIELDS = ("row_id", "billing_number", "lot_number", "regime", "caisse", "fse_count",
-              "total_cents", "amo_cents", "amc_cents", "seal", "firmware_version", "status",
+              "total_cents", "amo_cents", "amc_cents", "seal", "firmware_version",
+              "claimed_versions", "status",
               "hold_reason", "signer", "made_at", "sha256", "arl_file", "arl_at",
               "reason_code", "reason")
-HOLD_SEAL_UNKNOWN = "seal_unknown"
+HOLD_SEAL_UNKNOWN = "seal_unknown"  # no reference seal for this seal or its version
+HOLD_SEAL_MISMATCH = "seal_mismatch"  # the version's reference seal is another one
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class StoredFse:
     payload: dict
     seal: bytes
     cose: bytes
+    firmware_version: str  # what the unit signature claims ("" for older firmware)
 
 
 @dataclass(frozen=True)
@@ -50,14 +55,31 @@ class NewLot:
     amo_cents: int
     amc_cents: int
     seal: bytes
-    firmware_version: str | None
+    firmware_version: str | None  # the version whose reference seal it carries
+    claimed_versions: tuple[str, ...]  # the versions its FSEs' unit signatures name
+    hold_reason: str
     signer: str
     made_at: float
     lot_file: bytes
 
     @property
     def status(self) -> str:
-        return "ready" if self.firmware_version else "on_hold"
+        return "on_hold" if self.hold_reason else "ready"
+
+
+def seal_check(seal: bytes, claimed: set[str] | tuple[str, ...] | list[str],
+               references: dict[str, bytes]) -> tuple[str | None, str]:
+    """(version, hold reason) of a lot carrying ``seal`` whose FSEs claim the firmware
+    versions ``claimed`` (docs/lots.md §Seal check). ``references``: version -> seal."""
+    known = next((v for v, s in references.items() if s == seal), None)
+    for version in set(claimed) - {""}:
+        if version in references and references[version] != seal:
+            return None, HOLD_SEAL_MISMATCH
+        if known is not None and version != known:
+            return None, HOLD_SEAL_MISMATCH
+    if known is None:
+        return None, HOLD_SEAL_UNKNOWN
+    return known, ""
 
 
 @contextmanager
@@ -88,16 +110,25 @@ def add_seal(db: OfficeDb, version: str, seal: bytes) -> list[tuple[str, int]]:
                                 f"of firmware {other[0]}")
         c.execute("INSERT OR IGNORE INTO reference_seals VALUES (?, ?, ?)",
                   (version, seal, time.time()))
-        released = c.execute("SELECT billing_number, lot_number FROM lots WHERE status='on_hold'"
-                             " AND seal=? ORDER BY billing_number, lot_number", (seal,)).fetchall()
-        c.execute("UPDATE lots SET status='ready', hold_reason='', firmware_version=? "
-                  "WHERE status='on_hold' AND seal=?", (version, seal))
+        references = {v: s for v, s in c.execute("SELECT version, seal FROM reference_seals")}
+        held = c.execute("SELECT row_id, billing_number, lot_number, seal, claimed_versions "
+                         "FROM lots WHERE status='on_hold' AND hold_reason=? "
+                         "ORDER BY billing_number, lot_number", (HOLD_SEAL_UNKNOWN,)).fetchall()
+        released = []
+        for row_id, billing, number, lot_seal, claimed in held:
+            known, reason = seal_check(lot_seal, claimed.split(), references)
+            if reason == HOLD_SEAL_UNKNOWN:
+                continue
+            c.execute("UPDATE lots SET status=?, hold_reason=?, firmware_version=? WHERE "
+                      "row_id=?", ("on_hold" if reason else "ready", reason, known, row_id))
+            if not reason:
+                released.append((billing, number))
     return [(b, n) for b, n in released]
 
 
-def reference_seals(db: OfficeDb) -> dict[bytes, str]:
-    """seal -> firmware version."""
-    return {s: v for v, s in db.conn.execute("SELECT version, seal FROM reference_seals")}
+def reference_seals(db: OfficeDb) -> dict[str, bytes]:
+    """firmware version -> reference seal."""
+    return {v: s for v, s in db.conn.execute("SELECT version, seal FROM reference_seals")}
 
 
 def seal_rows(db: OfficeDb) -> list[tuple[str, bytes, float]]:
@@ -112,7 +143,21 @@ def unlotted(db: OfficeDb) -> list[StoredFse]:
         "SELECT f.row_id, f.fse_number, f.billing_number, f.seal, f.cose FROM fses f "
         "LEFT JOIN lot_fses l ON l.fse_row = f.row_id WHERE l.fse_row IS NULL "
         "ORDER BY f.billing_number, f.fse_number").fetchall()
-    return [StoredFse(r, n, b, payload_of(cose), seal, cose) for r, n, b, seal, cose in rows]
+    out = []
+    for r, n, b, seal, cose in rows:
+        msg = cbor2.loads(cose).value  # COSE_Sign: [protected, unprotected, payload, sigs]
+        out.append(StoredFse(r, n, b, cbor2.loads(msg[2]), seal, cose, _claimed_version(msg)))
+    return out
+
+
+def _claimed_version(msg: list) -> str:
+    """The firmware version the unit signature's protected header names ("" if none)."""
+    for protected, _, _ in msg[3]:
+        header = cbor2.loads(protected)
+        if header.get(H_ROLE) == "unit":
+            version = header.get(H_FIRMWARE_VERSION, "")
+            return version if isinstance(version, str) else ""
+    return ""
 
 
 def payload_of(cose: bytes) -> dict:
@@ -137,12 +182,12 @@ def store_lots(db: OfficeDb, lots: list[NewLot], expected_last: dict[str, int]) 
         for lot in lots:
             cur = c.execute(
                 "INSERT INTO lots (billing_number, lot_number, regime, caisse, fse_count, "
-                "total_cents, amo_cents, amc_cents, seal, firmware_version, status, "
-                "hold_reason, signer, made_at, lot_file, sha256) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "total_cents, amo_cents, amc_cents, seal, firmware_version, claimed_versions, "
+                "status, hold_reason, signer, made_at, lot_file, sha256) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (lot.billing_number, lot.lot_number, lot.regime, lot.caisse, len(lot.fse_rows),
                  lot.total_cents, lot.amo_cents, lot.amc_cents, lot.seal, lot.firmware_version,
-                 lot.status, "" if lot.firmware_version else HOLD_SEAL_UNKNOWN, lot.signer,
+                 " ".join(lot.claimed_versions), lot.status, lot.hold_reason, lot.signer,
                  lot.made_at, lot.lot_file, hashlib.sha256(lot.lot_file).digest()))
             try:
                 c.executemany("INSERT INTO lot_fses (fse_row, lot_row, status) VALUES (?, ?, "

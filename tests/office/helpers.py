@@ -14,13 +14,13 @@ from billing.conftest import (
     beneficiary,
     card_signer,
     context,
-    device_signer,
     situation,
 )
 from billing.fse_helpers import PATIENT, PRESC, verifier
 
 from board.sim.cardos.apdu_connection import ApduConnection
 from board.sim.cards.loader import build_card, personalisation
+from firmware.billing.cose import DeviceSigner
 from firmware.billing.fse import build_fse
 from firmware.billing.invoice import Invoice
 from firmware.cards.model import AmcData
@@ -32,7 +32,7 @@ MUTUELLE = AmcData("99999991", "TP", None, None, tiers_payant=True)
 
 
 def nurse_fse(pki, tariffs, number, *, regime="01", caisse="341", seal=SEAL,
-              tiers_payant="none", mode="secured", billing=NURSE):
+              tiers_payant="none", mode="secured", billing=NURSE, version=""):
     """AMI 1.5 + IFD on 2026-03-10: 473 + 275 = 748 cents, AMO 60 % 284 + 165 = 449."""
     raw = {"invoice_id": f"INV-{number}", "billing_number": billing, "profession": "60",
            "date_of_care": "2026-03-10", "prescription": PRESC, "tiers_payant": tiers_payant,
@@ -48,7 +48,7 @@ def nurse_fse(pki, tariffs, number, *, regime="01", caisse="341", seal=SEAL,
     vit = card_signer(pki.vitale_cert, pki.vitale_key) if mode == "secured" else None
     return build_fse(ctx, number=number, unit_id=UNIT_ID, signed_at=SIGNED_AT,
                      cps=card_signer(pki.cps_cert, pki.cps_key), vitale=vit,
-                     device=device_signer(pki, seal))
+                     device=DeviceSigner(UNIT_ID, pki.device_key, seal, version))
 
 
 def import_all(db, pki, fses) -> list[str]:

@@ -113,6 +113,43 @@ def test_unknown_seal_puts_the_lot_on_hold_until_its_reference_is_added(db, pki,
     assert (row["status"], row["hold_reason"], row["firmware_version"]) == ("ready", "", "0.2.0")
 
 
+@pytest.mark.parametrize("claims, seal, reason", [
+    ("0.1.0", OTHER_SEAL, "seal_mismatch"),  # 0.1.0's reference is SEAL
+    ("0.3.0", SEAL, "seal_mismatch"),        # SEAL is 0.1.0's, not 0.3.0's
+    ("0.3.0", OTHER_SEAL, "seal_unknown"),   # a version the office does not know
+    ("", OTHER_SEAL, "seal_unknown"),        # older firmware: no version in the FSE
+])
+def test_the_seal_is_compared_with_its_version_s_reference(db, pki, tariffs, claims, seal,
+                                                           reason):
+    import_all(db, pki, [nurse_fse(pki, tariffs, 1, seal=seal, version=claims)])
+    office_lots.add_seal(db, "0.1.0", SEAL)
+    [lot] = make(db).made
+    assert (lot.status, lot.hold_reason, lot.claimed_versions) == (
+        "on_hold", reason, (claims,) if claims else ())
+
+
+def test_a_version_s_reference_releases_its_lots_and_only_those(db, pki, tariffs):
+    import_all(db, pki, [nurse_fse(pki, tariffs, 1, seal=OTHER_SEAL, version="0.3.0"),
+                         nurse_fse(pki, tariffs, 2, seal=OTHER_SEAL, version="0.4.0",
+                                   regime="02", caisse="751")])
+    made = make(db).made
+    assert [x.hold_reason for x in made] == ["seal_unknown", "seal_unknown"]
+    # OTHER_SEAL becomes 0.3.0's reference: lot 1 (claims 0.3.0) is released; lot 2
+    # claims 0.4.0 with 0.3.0's seal: a mismatch now, it stays on hold
+    assert office_lots.add_seal(db, "0.3.0", OTHER_SEAL) == [(NURSE, 1)]
+    rows = office_lots.lots(db)
+    assert [(r["status"], r["hold_reason"], r["firmware_version"]) for r in rows] == [
+        ("ready", "", "0.3.0"), ("on_hold", "seal_mismatch", None)]
+
+
+def test_a_matching_version_and_seal_is_ready(db, pki, tariffs):
+    import_all(db, pki, [nurse_fse(pki, tariffs, 1, version="0.1.0")])
+    office_lots.add_seal(db, "0.1.0", SEAL)
+    [lot] = make(db).made
+    assert (lot.status, lot.firmware_version, lot.claimed_versions) == ("ready", "0.1.0",
+                                                                        ("0.1.0",))
+
+
 def test_a_reference_seal_is_never_replaced(db):
     office_lots.add_seal(db, "0.1.0", SEAL)
     office_lots.add_seal(db, "0.1.0", SEAL)  # the same again: nothing changes

@@ -70,7 +70,7 @@ def test_make_list_show(tmp_path, office, capsys):
 def test_a_lot_on_hold_exits_1_and_says_what_to_do(tmp_path, office, capsys):
     assert tla(tmp_path, "lots", "--db", str(office), "make") == 1
     err = capsys.readouterr().err
-    assert "2 lot(s) on hold: their seal matches no reference seal" in err
+    assert "2 lot(s) on hold: seal_unknown (no reference seal for it" in err
     assert tla(tmp_path, "seal", "--db", str(office), "add", "0.1.0", SEAL.hex()) == 0
     assert capsys.readouterr().out.splitlines()[1:] == [
         f"lot {NURSE}/1 released from hold (ready)", f"lot {NURSE}/2 released from hold (ready)"]
