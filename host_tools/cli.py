@@ -9,6 +9,10 @@
     tla fse list|show ID|export --format json|csv   the office database's imported FSEs
     tla traces --port P [--db] [--json] fetch the unit's timing traces (resumable, once each)
     tla traces report [--db] [--unit U] [--json]   per operation: count, errors, p50/p90/p99
+    tla lots make|list|show             lots of imported FSEs, signed with the CPS (PC/SC)
+    tla seal add VERSION SEAL | list    the office's reference firmware seals
+    tla arl import FILE...              returns of the lots: accepted / rejected, with reasons
+    tla duplicata FSE --reason R [-o F] the duplicata of an FSE as a PDF
 
 Global options: ``--keys PATH`` (host key file), ``--timeout S`` (per request).
 Exit codes: 0 done, 1 the unit refused, did not answer (its port is missing or silent,
@@ -33,13 +37,14 @@ from smpclient.transport import SMPTransportDisconnected
 
 from firmware.link.header import MgmtError
 
-from . import cmd_fse, cmd_link, cmd_traces, cmd_transfer
+from . import cmd_arl, cmd_duplicata, cmd_fse, cmd_link, cmd_lots, cmd_traces, cmd_transfer
 from .cli_common import HELP_FORMAT, UsageError, positive_seconds
 from .link import client as link
 from .link.keystore import HostKeys, KeyFileError
 
 # each module adds its subcommands with register(subparsers), as in card_cli.py
-COMMAND_MODULES = (cmd_link, cmd_transfer, cmd_fse, cmd_traces)
+COMMAND_MODULES = (cmd_link, cmd_transfer, cmd_fse, cmd_traces, cmd_lots, cmd_arl,
+                   cmd_duplicata)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -8,6 +8,7 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from smpclient import SMPClient
 
@@ -67,3 +68,26 @@ def progress(done: int, total: int) -> None:
     if done >= total:
         sys.stderr.write("\n")
     sys.stderr.flush()
+
+
+OFFICE_EPILOG = """exit codes:
+  0    done
+  1    the operation failed: the card refused (PIN, habilitation, removed), a lot went
+       on hold, or nothing could be done (the message says why)
+  2    bad usage or input: options, input files (file, row and field named), office database
+  130  interrupted (Ctrl-C): nothing half-done is stored; run the command again"""
+
+# keyword arguments for the office-only subcommands (lots, seal, arl, duplicata)
+OFFICE_HELP: dict[str, Any] = {"epilog": OFFICE_EPILOG, "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
+def open_db(path):
+    """The office database at ``path`` (or the default), which must already exist."""
+    from pathlib import Path
+
+    from .office_db import OfficeDb, default_path
+
+    path = Path(path or default_path())
+    if not path.is_file():
+        raise UsageError(f"no office database at {path} (tla unload creates it; or give --db)")
+    return OfficeDb(path)

@@ -4,7 +4,6 @@ practitioner and for the billing software (docs/fse.md)."""
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from datetime import UTC, datetime
@@ -12,10 +11,6 @@ from pathlib import Path
 
 from . import cli_common as cli
 from .link.keystore import HostKeys
-
-EXPORT_FIELDS = ("import_id", "unit_id", "fse_id", "billing_number", "fse_number", "mode",
-                 "signed_at", "date_of_care", "total_cents", "amo_cents", "patient_cents", "nir",
-                 "patient_name", "imported_at", "acked_at")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,7 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     fse_sub.add_parser("list", help="one line per imported FSE", **h)
     show = fse_sub.add_parser("show", help="one FSE in full (its verified payload)", **h)
     show.add_argument("key", help="import id or FSE id")
-    export = fse_sub.add_parser("export", help="all imported FSEs for the billing software", **h)
+    export = fse_sub.add_parser("export", help="all imported FSEs for the billing software: "
+                                "every field, the signed COSE (base64), AMC, PJ, warnings, "
+                                "lot (docs/export.md)", **h)
     export.add_argument("--format", choices=("json", "csv"), default="json")
     export.add_argument("--output", type=Path, help="file to write (default: stdout)")
 
@@ -69,22 +66,19 @@ def _show(db, key: str) -> int:
 
 
 def _export(db, fmt: str, output: Path | None) -> int:
-    rows = [{k: r[k] for k in EXPORT_FIELDS} for r in db.fses()]
+    """Every field for the billing software (host_tools/fse_export.py, docs/export.md)."""
+    from .fse_export import write
+
     try:
         out = open(output, "w", newline="", encoding="utf-8") if output else sys.stdout
     except OSError as exc:
         raise cli.UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
     try:
-        if fmt == "json":
-            json.dump(rows, out, indent=1, sort_keys=True)
-            out.write("\n")
-        else:
-            writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
+        count = write(db, fmt, out)
     finally:
         if output:
             out.close()
+    print(f"{count} FSEs exported", file=sys.stderr)
     return 0
 
 

@@ -47,6 +47,59 @@ CREATE TABLE IF NOT EXISTS traces (
     operation TEXT NOT NULL, duration_s REAL NOT NULL, outcome TEXT NOT NULL,
     imported_at REAL NOT NULL, PRIMARY KEY (unit_id, trace_id));
 """
+# Changes after the first schema, applied once each and in order inside one transaction;
+# PRAGMA user_version counts those applied (https://sqlite.org/pragma.html#pragma_user_version).
+# Never edit a released step: add one. Tables and states: docs/lots.md §Office database.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # 1: lots, their FSEs, lot numbers per billing number, reference seals
+        """CREATE TABLE reference_seals (
+            version TEXT PRIMARY KEY, seal BLOB NOT NULL UNIQUE, added_at REAL NOT NULL)""",
+        """CREATE TABLE lot_counters (
+            billing_number TEXT PRIMARY KEY,
+            last_number INTEGER NOT NULL CHECK (last_number BETWEEN 1 AND 999999))""",
+        """CREATE TABLE lots (
+            row_id INTEGER PRIMARY KEY,
+            billing_number TEXT NOT NULL,
+            lot_number INTEGER NOT NULL CHECK (lot_number BETWEEN 1 AND 999999),
+            regime TEXT NOT NULL, caisse TEXT NOT NULL, fse_count INTEGER NOT NULL,
+            total_cents INTEGER NOT NULL, amo_cents INTEGER NOT NULL,
+            amc_cents INTEGER NOT NULL, seal BLOB NOT NULL, firmware_version TEXT,
+            claimed_versions TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL CHECK (status IN ('ready', 'on_hold', 'accepted', 'rejected')),
+            hold_reason TEXT NOT NULL DEFAULT '', signer TEXT NOT NULL, made_at REAL NOT NULL,
+            lot_file BLOB NOT NULL, sha256 BLOB NOT NULL,
+            arl_file TEXT, arl_sha256 BLOB, arl_at REAL,
+            reason_code TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '',
+            UNIQUE (billing_number, lot_number))""",
+        """CREATE TABLE lot_fses (
+            fse_row INTEGER PRIMARY KEY REFERENCES fses(row_id),
+            lot_row INTEGER NOT NULL REFERENCES lots(row_id),
+            status TEXT NOT NULL CHECK (status IN ('in_lot', 'accepted', 'rejected')),
+            reason_code TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '')""",
+        "CREATE INDEX lot_fses_by_lot ON lot_fses (lot_row)",
+    ),
+)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply the pending MIGRATIONS in one transaction; returns the schema version."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise OfficeDbError("db_too_new", f"office database schema {version} is newer "
+                                f"than this tla ({len(MIGRATIONS)}): update tla")
+        for step in MIGRATIONS[version:]:
+            for statement in step:
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version={len(MIGRATIONS)}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return len(MIGRATIONS)
+
+
 TRACE_FIELDS = ("unit_id", "trace_id", "at", "operation", "duration_s", "outcome")
 
 FSE_FIELDS = ("import_id", "unit_id", "fse_id", "billing_number", "fse_number", "mode",
@@ -82,6 +135,11 @@ class OfficeDb:
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.conn.executescript(SCHEMA)
+        try:
+            migrate(self.conn)
+        except BaseException:
+            self.conn.close()
+            raise
         self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('db_id', ?)", (os.urandom(8).hex(),))
         self.db_id = self.conn.execute("SELECT value FROM meta WHERE key='db_id'").fetchone()[0]
 

@@ -10,7 +10,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from firmware.cards.model import Beneficiary, ProfessionalCard, Situation, VitaleCard
+from firmware.cards.model import AmcData, Beneficiary, ProfessionalCard, Situation, VitaleCard
 
 from . import modes
 from .errors import ERROR, WARNING, BillingError, Issue
@@ -64,6 +64,7 @@ def check_invoice(ctx: CheckContext) -> CheckResult:
         issues += _check_beneficiary(ctx)
         if ctx.vitale is not None:
             issues += _check_vitale(ctx)
+    issues += _check_amc(ctx)
     amounts, tariff_issues, prescribed = _check_tariffs(ctx)
     issues += tariff_issues
     issues += _check_prescription(ctx, prescribed)
@@ -147,6 +148,32 @@ def _check_beneficiary(ctx: CheckContext) -> list[Issue]:
     elif inv.exoneration == "ald" and not period.ald:
         out.append(_e("ald_not_on_card", "ALD absente des droits", "exoneration"))
     return out
+
+
+def amc_valid_at(amc: AmcData | None, day: date) -> bool:
+    """The card's AMC (mutuelle) rights cover ``day``: start and end inclusive, either
+    open when absent from the card."""
+    return amc is not None and (amc.start is None or amc.start <= day) and (
+        amc.end is None or day <= amc.end)
+
+
+def _check_amc(ctx: CheckContext) -> list[Issue]:
+    """Tiers payant AMO+AMC needs AMC rights on the beneficiary's card at the date of
+    care, granting tiers payant (docs/billing.md §AMC). Without a card read (degraded
+    mode) nothing proves them."""
+    inv, ben = ctx.invoice, ctx.beneficiary
+    if inv.tiers_payant != "amo_amc":
+        return []
+    amc = None if ben is None else ben.amc
+    if amc is None:
+        return [_e("amc_rights_missing", "Droits AMC absents de la carte", "tiers_payant")]
+    if not amc_valid_at(amc, inv.date_of_care):
+        return [_e("amc_rights_closed", "Droits AMC fermes a la date", "tiers_payant",
+                   f"AMC {amc.organism} {amc.start} .. {amc.end}")]
+    if not amc.tiers_payant:
+        return [_e("amc_no_tiers_payant", "AMC sans tiers payant", "tiers_payant",
+                   f"AMC {amc.organism}")]
+    return []
 
 
 def _check_vitale(ctx: CheckContext) -> list[Issue]:

@@ -12,6 +12,7 @@ label  name         where
 33     x5chain      card signatures: leaf certificate (bstr) or [leaf, intermediates...]
 -65537 role         each signature's protected header: "cps", "vitale" or "unit"
 -65538 seal         unit signature's protected header: firmware seal (bstr)
+-65539 fw version   unit signature's protected header: firmware version (text), when known
 ====== ============ ============================================================
 """
 
@@ -37,6 +38,7 @@ H_KID = 4
 H_X5CHAIN = 33
 H_ROLE = -65537
 H_SEAL = -65538
+H_FIRMWARE_VERSION = -65539
 ROLES = ("cps", "vitale", "unit")
 
 
@@ -66,14 +68,18 @@ class CardSigner:
 
 class DeviceSigner:
     """The unit's own Ed25519 key (software). ``seal`` is the firmware seal of the
-    running slot; it goes into this signature's protected header."""
+    running slot and ``version`` its version number ("" when unknown); both go into
+    this signature's protected header, so the office can compare the seal with the
+    reference seal of that version (docs/lots.md §Seal check)."""
 
     alg = ALG_EDDSA
     certificate = b""
 
-    def __init__(self, unit_id: str, private_key: Ed25519PrivateKey, seal: bytes):
+    def __init__(self, unit_id: str, private_key: Ed25519PrivateKey, seal: bytes,
+                 version: str = ""):
         self.unit_id = unit_id
         self.seal = seal
+        self.version = version
         self._key = private_key
 
     def public_bytes(self) -> bytes:
@@ -98,6 +104,8 @@ def signer_protected(role: str, signer: Signer) -> bytes:
     if role == "unit":
         header[H_KID] = signer.unit_id.encode()  # type: ignore[attr-defined]
         header[H_SEAL] = signer.seal  # type: ignore[attr-defined]
+        if getattr(signer, "version", ""):
+            header[H_FIRMWARE_VERSION] = signer.version  # type: ignore[attr-defined]
     else:
         header[H_X5CHAIN] = signer.certificate
     return cbor_det.encode(header)

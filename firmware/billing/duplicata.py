@@ -14,10 +14,11 @@ from .amounts import format_euros
 from .errors import BillingError
 from .verify import VerifiedFse
 
+# Printed at the office (PDF, tla duplicata), never on the unit's screen: accented French.
 REASONS = {
-    "transmission_failed": "Echec de teletransmission de la FSE",
-    "pj_transmission_failed": "Echec de transmission des pieces justificatives",
-    "lot_rejected": "Lot rejete par l'organisme (ARL negatif)",
+    "transmission_failed": "Échec de télétransmission de la FSE",
+    "pj_transmission_failed": "Échec de transmission des pièces justificatives",
+    "lot_rejected": "Lot rejeté par l'organisme (ARL négatif)",
 }
 
 
@@ -50,7 +51,7 @@ class Duplicata:
         return d
 
     def text_lines(self) -> list[str]:
-        """French text for printing (ASCII)."""
+        """French text for printing."""
         out = [
             "DUPLICATA DE FEUILLE DE SOINS ELECTRONIQUE",
             f"Motif: {self.reason_fr}",

@@ -9,10 +9,10 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from firmware.cards.model import Beneficiary
+from firmware.cards.model import AmcData, Beneficiary
 
 from . import cbor_det, cose, modes
-from .checks import CheckContext, check_invoice
+from .checks import CheckContext, amc_valid_at, check_invoice
 from .errors import CheckFailed
 
 PAYLOAD_FORMAT = "opentla-fse/1"
@@ -60,6 +60,21 @@ def _beneficiary_dict(ben: Beneficiary, day) -> dict:
             "ald": period.ald,
             "situation_code": period.situation_code,
         },
+        "amc": _amc_dict(ben.amc, day),
+    }
+
+
+def _amc_dict(amc: AmcData | None, day) -> dict | None:
+    """The complementary insurance named on the card (organism, contract), as read."""
+    if amc is None:
+        return None
+    return {
+        "organism": amc.organism,
+        "contract_type": amc.contract_type,
+        "start": None if amc.start is None else amc.start.isoformat(),
+        "end": None if amc.end is None else amc.end.isoformat(),
+        "tiers_payant": amc.tiers_payant,
+        "valid_at_care": amc_valid_at(amc, day),
     }
 
 
@@ -80,6 +95,7 @@ def build_payload(ctx: CheckContext, number: int, unit_id: str, signed_at: datet
             "nir": p.nir, "nir_key": p.nir_key, "name": p.name, "first_name": p.first_name,
             "birth_date": str(p.birth_date), "birth_rank": p.birth_rank, "quality": "",
             "regime": p.regime, "caisse": p.caisse, "centre": p.centre, "rights": None,
+            "amc": None,
         }
     vitale = None
     if ctx.vitale is not None and rules.vitale_data != "typed":

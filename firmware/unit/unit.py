@@ -100,7 +100,7 @@ class Unit:
         return self._cps_slot()
 
     def device_signer(self) -> DeviceSigner:
-        return DeviceSigner(self.serial, self._device_key, self.seal)
+        return DeviceSigner(self.serial, self._device_key, self.seal, self.firmware)
 
     def device_public_key(self) -> bytes:
         """Raw Ed25519 public key: what the office's FseVerifier needs for this unit."""

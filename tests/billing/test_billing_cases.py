@@ -5,13 +5,14 @@ the cent per line; AMO part = line x rate, rounded half-up per line."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
 
 from firmware.billing.checks import check_invoice
 from firmware.billing.invoice import Invoice
-from firmware.cards.model import PartialDate, RightsPeriod
+from firmware.cards.model import AmcData, PartialDate, RightsPeriod
 
 from .conftest import beneficiary, context, ps_card, situation, vitale
 
@@ -76,7 +77,8 @@ CASES = [
         "ambulance AMB + 23.5 km + night supplement, tiers payant AMO+AMC",
         invoice("80", [{"code": "AMB"}, {"code": "AKM", "km": "23.5"}, {"code": "SNT"}],
                 prescription=PRESC, tiers_payant="amo_amc"),
-        {},
+        {"ben": replace(beneficiary(), amc=AmcData("99999991", "TP", date(2026, 1, 1),
+                                                   date(2026, 12, 31), tiers_payant=True))},
         # 51.30 ; 2.35*23.5=55.225->55.23 ; 25.00
         [5130, 5523, 2500],
         # 65%: 3334.5->3335 (half-up) ; 3589.95->3590 ; 1625

@@ -1,0 +1,162 @@
+"""A scripted week at a practice: two units, three professionals (the physiotherapist
+with two situations, the second without the lot habilitation), 200 FSEs unloaded;
+lots made and signed with each professional's CPS, two firmware versions (one seal
+unknown at first), a negative and a partly negative ARL, duplicatas printed, the export
+for the billing software. Every count is checked against the plan below, counted here
+from the plan itself."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import replace
+from datetime import date
+
+from billing.conftest import SEAL, SIGNED_AT, beneficiary, card_signer, context, situation
+from billing.fse_helpers import PATIENT, PRESC
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pypdf import PdfReader
+
+from firmware.billing.cose import DeviceSigner
+from firmware.billing.fse import build_fse
+from firmware.billing.invoice import Invoice
+from firmware.billing.verify import FseVerifier
+from host_tools import cli, fse_export, office_lots
+from host_tools.arl import import_arls
+from host_tools.lot_maker import make_lots
+
+from .helpers import DOCTOR, MUTUELLE, NURSE, cps_connection, cps_spec
+
+KINE, KINE_REPL = "139999031", "339999047"  # cps_kine's two situations (the second: no lots)
+PROS = [(NURSE, "60", [{"code": "AMI", "coefficient": "1.5"}, {"code": "IFD"}]),
+        (DOCTOR, "10", [{"code": "G"}]),
+        (KINE, "70", [{"code": "AMK", "coefficient": "7.5"}, {"code": "IFD"}]),
+        (KINE_REPL, "70", [{"code": "AMK", "coefficient": "7.5"}, {"code": "IFD"}])]
+TOTAL = {NURSE: 748, DOCTOR: 3000, KINE: 1863, KINE_REPL: 1863}  # hand-computed, cents
+DESTS = [("01", "341"), ("01", "751"), ("02", "751")]
+SEAL2 = bytes(range(100, 132))
+CARDS = {"cps_infirmier": "4321", "cps_medecin": "1234", "cps_kine": "2468"}
+
+
+def plan():
+    """200 FSEs: professional i % 4, unit (i // 4) % 2, destination (i // 8) % 3;
+    every 5th with tiers payant AMO+AMC, every 7th (from the 4th) degraded."""
+    numbers: Counter = Counter()
+    out = []
+    for i in range(200):
+        billing, profession, lines = PROS[i % 4]
+        numbers[billing] += 1
+        degraded = i % 7 == 3
+        out.append({"billing": billing, "profession": profession, "lines": lines,
+                    "number": numbers[billing], "unit": (i // 4) % 2,
+                    "dest": DESTS[(i // 8) % 3], "degraded": degraded,
+                    "tiers": "amo_amc" if i % 5 == 0 and not degraded else "none"})
+    return out
+
+
+def build(pki, tariffs, item, devices):
+    raw = {"invoice_id": f"W-{item['billing']}-{item['number']}", "billing_number": item["billing"],
+           "profession": item["profession"], "date_of_care": "2026-03-10",
+           "tiers_payant": item["tiers"], "lines": item["lines"]}
+    if item["profession"] != "10":
+        raw["prescription"] = PRESC
+    regime, caisse = item["dest"]
+    mode = "degraded" if item["degraded"] else "secured"
+    if mode == "degraded":
+        raw["patient"] = {**PATIENT, "regime": regime, "caisse": caisse}
+    ben = None if mode == "degraded" else replace(beneficiary(), regime=regime, caisse=caisse,
+                                                  amc=MUTUELLE)
+    ctx = context(Invoice.from_dict(raw), tariffs, mode=mode, ben=ben,
+                  sit=situation(profession=item["profession"], billing=item["billing"]))
+    vit = card_signer(pki.vitale_cert, pki.vitale_key) if mode == "secured" else None
+    return build_fse(ctx, number=item["number"], unit_id=devices[item["unit"]].unit_id,
+                     signed_at=SIGNED_AT, cps=card_signer(pki.cps_cert, pki.cps_key),
+                     vitale=vit, device=devices[item["unit"]])
+
+
+def test_a_week(tmp_path, db, pki, tariffs, capsys):
+    key2 = Ed25519PrivateKey.generate()
+    devices = [DeviceSigner("TLA-0001", pki.device_key, SEAL), DeviceSigner("TLA-0002", key2, SEAL2)]
+    raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    keys = {d.unit_id: d._key.public_key().public_bytes(*raw) for d in devices}
+    verifier = FseVerifier(pki.trust(), keys)
+    items = plan()
+    for item in items:  # what tla unload does for each FSE
+        fse = build(pki, tariffs, item, devices)
+        v = verifier.verify(fse.encoded)
+        db.remember_unit(v.unit_id, keys[v.unit_id])
+        db.import_fse(v.unit_id, f"{v.billing_number}-{v.number}", fse.encoded, v.payload, v.seal)
+    assert len(db.fses()) == 200
+    assert Counter(r["unit_id"] for r in db.fses()) == {"TLA-0001": 100, "TLA-0002": 100}
+
+    office_lots.add_seal(db, "0.1.0", SEAL)  # firmware 0.2.0's seal not known yet
+    made, refused = [], {}
+    for name, pin in CARDS.items():
+        report = make_lots(db, cps_connection(cps_spec(name)), lambda p=pin: p,
+                           today=date(2026, 3, 12), now=1773300000.0)
+        made += report.made
+        refused.update(report.refused)
+    lotted = [i for i in items if i["billing"] != KINE_REPL]
+    groups = Counter((i["billing"], i["dest"], i["unit"]) for i in lotted)
+    assert len(made) == len(groups) == 18  # 3 professionals x 3 organisms x 2 seals
+    assert sorted((x.billing_number, (x.regime, x.caisse), x.seal == SEAL2, len(x.fse_rows))
+                  for x in made) == sorted((b, d, u == 1, n) for (b, d, u), n in groups.items())
+    assert refused == {KINE_REPL: f"situation 1 ({KINE_REPL}) of this CPS has no lot habilitation"}
+    assert len(office_lots.unlotted(db)) == 50
+    per_pro = Counter(x.billing_number for x in made)
+    assert per_pro == {NURSE: 6, DOCTOR: 6, KINE: 6}
+    for billing in per_pro:  # numbered 1..6 per professional
+        assert sorted(x.lot_number for x in made if x.billing_number == billing) == list(range(1, 7))
+    assert sum(x.total_cents for x in made) == sum(TOTAL[i["billing"]] for i in lotted)
+    statuses = Counter(r["status"] for r in office_lots.lots(db))
+    assert statuses == {"ready": 9, "on_hold": 9}
+    assert len(office_lots.add_seal(db, "0.2.0", SEAL2)) == 9
+    assert Counter(r["status"] for r in office_lots.lots(db)) == {"ready": 18}
+
+    # returns: the nurse's lot 1 refused whole, the doctor's lot 2 accepted but one FSE
+    nurse1 = office_lots.find_lot(db, f"{NURSE}/1")
+    doctor2 = office_lots.find_lot(db, f"{DOCTOR}/2")
+    doctor2_fses = office_lots.lot_fses(db, doctor2["row_id"])
+    arls = []
+    for lot, status, reason, fses in [
+            (nurse1, "rejected", {"code": "L07", "text": "Lot illisible"}, []),
+            (doctor2, "accepted", None, [{"fse_number": doctor2_fses[0]["fse_number"],
+                                          "status": "rejected",
+                                          "reason": {"code": "R102", "text": "Droits fermés"}}])]:
+        path = tmp_path / f"arl-{lot['billing_number']}-{lot['lot_number']}.json"
+        path.write_text(json.dumps({
+            "format": "opentla-arl/1", "billing_number": lot["billing_number"],
+            "lot_number": lot["lot_number"], "organism": {"regime": lot["regime"],
+                                                          "caisse": lot["caisse"]},
+            "received_at": "2026-03-14T08:00:00Z", "status": status, "reason": reason,
+            "fses": fses}))
+        arls.append(path)
+    import_arls(db, arls)
+    rejected = [f for r in office_lots.lots(db) for f in office_lots.lot_fses(db, r["row_id"])
+                if f["status"] == "rejected"]
+    assert len(rejected) == nurse1["fse_count"] + 1
+    assert Counter(r["status"] for r in office_lots.lots(db)) == {
+        "ready": 16, "rejected": 1, "accepted": 1}
+
+    # duplicatas for every rejected FSE
+    db_path = str(db.path)
+    for f in rejected:
+        out = tmp_path / f"dup-{f['fse_id']}.pdf"
+        reason = "transmission_failed" if f["fse_row"] in {
+            x["fse_row"] for x in doctor2_fses} else "lot_rejected"
+        assert cli.main(["--keys", str(tmp_path / "k.json"), "duplicata", "--db", db_path,
+                         f["fse_id"], "--reason", reason, "-o", str(out)]) == 0
+        assert f"FSE n° {f['fse_number']}" in PdfReader(out).pages[0].extract_text()
+    assert len(list(tmp_path.glob("dup-*.pdf"))) == len(rejected)
+
+    # the billing software's export
+    recs = fse_export.records(db)
+    assert len(recs) == 200
+    assert Counter(r["lot"]["fse_status"] if r["lot"] else None for r in recs) == {
+        "in_lot": 150 - len(rejected) - (doctor2["fse_count"] - 1), "accepted": doctor2["fse_count"] - 1,
+        "rejected": len(rejected), None: 50}
+    assert sum(r["amc_cents"] > 0 for r in recs) == sum(i["tiers"] == "amo_amc" for i in items)
+    assert sum(len(r["pj"]) for r in recs) == sum(
+        (i["profession"] != "10") + i["degraded"] for i in items)
+    capsys.readouterr()
