@@ -13,7 +13,10 @@ imports nothing twice (``docs/protocol.md`` §7):
 3. PULL from a cursor (record id + offset) until the unit says ``end``; each FSE,
    once whole, is verified (firmware.billing FseVerifier) and imported in its own
    fsync'd transaction;
-4. ACK the imported ones with their import ids: only then may the unit purge.
+4. ACK the imported ones with their import ids: only then may the unit purge;
+   the office marks a row acknowledged (``acked_at``) once the unit answered the
+   ACK, or, when that answer was lost, at the next run that finds the record gone
+   from the unit's LIST (:func:`_settle_lost_acks`).
 """
 
 from __future__ import annotations
@@ -129,6 +132,7 @@ async def unload(client: SMPClient, db: OfficeDb, trust: TrustStore, *,
     db.remember_unit(unit_id, device.key)
     verifier = FseVerifier(trust, {unit_id: device.key}, reference_seals=reference_seals)
     pending = await _list_all(client, FseList)
+    _settle_lost_acks(db, "fses", unit_id, {rid for rid, *_ in pending})
     acks: list[list[str]] = []
     fetch: list[str] = []
     for rid, *_ in pending:
@@ -140,6 +144,7 @@ async def unload(client: SMPClient, db: OfficeDb, trust: TrustStore, *,
             acks.append([rid, known])
     # what an earlier run imported is acknowledged first: the unit then skips it
     await _ack(client, FseAck, acks)
+    db.mark_acked("fses", [imp for _, imp in acks])
     report.acked += len(acks)
     acks = []
     done = [0]
@@ -171,9 +176,23 @@ async def unload(client: SMPClient, db: OfficeDb, trust: TrustStore, *,
     return report
 
 
+def _settle_lost_acks(db: OfficeDb, table: str, unit_id: str, pending: set[str]) -> None:
+    """Mark acknowledged what the office holds and the unit no longer lists.
+
+    The unit lists every record it has not had acknowledged (FSE ``signed`` or
+    ``offered``, Vitale reads not deleted) and a record leaves that list only through
+    an ACK. A record this database imported that the unit does not list any more was
+    therefore acknowledged: by an earlier run whose ACK answer was lost to a cut (the
+    unit applied it, the office never heard back), or by another office database.
+    """
+    db.mark_acked(table, [imp for rid, imp in db.unacked(table, unit_id).items()
+                          if rid not in pending])
+
+
 async def _unload_vitale(client: SMPClient, db: OfficeDb, unit_id: str,
                          report: UnloadReport) -> None:
     rows = await _list_all(client, VitaleList)
+    _settle_lost_acks(db, "vitale_reads", unit_id, {r[0] for r in rows})
     if not rows:
         return
     prof = {r[0]: r[2] for r in rows}
