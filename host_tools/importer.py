@@ -22,7 +22,8 @@ imports nothing twice (``docs/protocol.md`` §7):
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -31,6 +32,7 @@ from smpclient import SMPClient
 from firmware.billing.errors import BillingError
 from firmware.billing.trust import TrustStore
 from firmware.billing.verify import FseVerifier
+from firmware.loaded.schema import FseRange
 from firmware.store.office_sig import sign_load
 
 from .link.client import LinkRefused, check
@@ -40,10 +42,16 @@ from .transfer_messages import (
     FseDevice,
     FseList,
     FsePull,
+    LoadAbort,
     LoadBatch,
+    LoadBegin,
     LoadChunk,
+    LoadCommit,
     LoadInfo,
+    LoadList,
     LoadRange,
+    LoadRanges,
+    LoadWithdraw,
     VitaleAck,
     VitaleList,
     VitalePull,
@@ -250,17 +258,50 @@ class LoadItem:
     payload: bytes  # deterministic CBOR
 
 
-async def send_load(client: SMPClient, items: list[LoadItem],
-                    ranges: list[tuple[str, str, int, int]], signer: Ed25519PrivateKey) -> int:
-    """Send records in batches sized to the unit's buffer (large ones in chunks),
-    each signed with the office's paired identity key ``signer`` over the unit's
-    id (firmware/store/office_sig.py, docs/protocol.md §6)."""
-    limit = client._transport.max_unencoded_size - CHUNK_MARGIN
+class LoadTooLarge(Exception):
+    """The files hold more than one load transaction of the unit takes."""
+
+
+async def unit_ranges(client: SMPClient) -> list[FseRange]:
+    """The FSE ranges the unit holds (the range rule applies to new ones)."""
+    answer = check(await client.request(LoadRanges()))
+    return [FseRange(*r) for r in answer.ranges]
+
+
+async def send_load(client: SMPClient, items: Iterable[LoadItem], ranges: list[FseRange],
+                    signer: Ed25519PrivateKey) -> int:
+    """Send one load transaction (docs/protocol.md §8): BEGIN, the records in batches
+    sized to the unit's buffer (large ones in chunks), each signed with the office's
+    paired identity key ``signer`` over the unit's id (firmware/store/office_sig.py),
+    the ranges, then COMMIT: the unit stores all of it or none. Records beyond what one
+    transaction holds (BEGIN's ``max``) stop the load (:class:`LoadTooLarge`) before they
+    are sent. Any failure before the COMMIT's answer sends ABORT (best effort; the unit
+    also drops a load its session leaves behind). Returns records + ranges stored."""
     unit_id = check(await client.request(LoadInfo())).unit
-    sent = 0
+    room = check(await client.request(LoadBegin())).max
+    try:
+        sent = await _send_records(client, items, unit_id, signer, room)
+        for start in range(0, len(ranges), 64):
+            chunk = [r.as_list() for r in ranges[start:start + 64]]
+            check(await client.request(LoadRange(ranges=chunk)))
+        return check(await client.request(LoadCommit(n=sent, r=len(ranges)))).n
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await client.request(LoadAbort())
+        raise
+
+
+async def _send_records(client: SMPClient, items: Iterable[LoadItem], unit_id: bytes,
+                        signer: Ed25519PrivateKey, room: int) -> int:
+    limit = client._transport.max_unencoded_size - CHUNK_MARGIN
+    sent = staged = 0
     batch: list[list] = []
     size = 0
     for item in items:
+        staged += len(item.payload)
+        if staged > room:
+            raise LoadTooLarge(f"the files hold more than the {room} bytes of records the unit "
+                               "takes in one load: split them over several tla load runs")
         sig = sign_load(signer, unit_id, item.kind, item.record_id, item.professional_id,
                         item.payload)
         entry = [item.kind, item.record_id, item.professional_id, item.payload, sig]
@@ -276,9 +317,6 @@ async def send_load(client: SMPClient, items: list[LoadItem],
         size += cost
     if batch:
         sent += check(await client.request(LoadBatch(items=batch))).n
-    for start in range(0, len(ranges), 64):
-        chunk = [list(r) for r in ranges[start:start + 64]]
-        sent += check(await client.request(LoadRange(ranges=chunk))).n
     return sent
 
 
@@ -293,3 +331,20 @@ async def _send_chunked(client: SMPClient, item: LoadItem, limit: int, sig: byte
         offset = answer.next
         if offset >= total:
             return
+
+
+async def list_loaded(client: SMPClient) -> list[list]:
+    """Every record the unit holds from loads: [kind, id, prof, status, size]."""
+    rows: list[list] = []
+    after = None
+    while True:
+        answer = check(await client.request(LoadList(after=after)))
+        rows += answer.recs
+        if not answer.more or not answer.recs:
+            return rows
+        after = answer.recs[-1][:2]
+
+
+async def withdraw(client: SMPClient, records: list[list[str]]) -> int:
+    """Remove loaded records ([kind, id]) from the unit: all of them or none."""
+    return check(await client.request(LoadWithdraw(recs=records))).n

@@ -245,3 +245,10 @@ class FseMixin:
         if row is None:
             raise UnknownRecord(f"no FSE {fse_id}")
         return row[0]
+
+    def fse_ranges(self) -> list[tuple[str, str, int, int]]:
+        """Every loaded range as (range_id, professional_id, first, last); metadata
+        only, works while locked (the load group checks new ranges against them)."""
+        rows = self._conn.execute("SELECT range_id, professional_id, first, last FROM fse_ranges "
+                                  "ORDER BY professional_id, first")
+        return [(r[0], r[1], r[2], r[3]) for r in rows]

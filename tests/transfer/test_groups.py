@@ -135,10 +135,12 @@ def test_ack_is_durable_idempotent_and_refuses_another_import_id(session):
 
 def test_load_batch_chunk_and_ranges_work_while_locked(session):
     session.store.lock()
-    invoice = {"invoice_id": "INV-9", "billing_number": PROF, "profession": "24",
+    invoice = {"invoice_id": "INV-9", "billing_number": PROF, "profession": "60",
                "date_of_care": "2026-03-10", "lines": [{"code": "AMI"}]}
     items = [signed(session, "invoice", "INV-9", PROF, cbor2.dumps(invoice)),
-             signed(session, "patient", "P-1", None, cbor2.dumps({"patient_id": "P-1"}))]
+             signed(session, "patient", "P-1", None, cbor2.dumps(
+                 {"patient_id": "P-1", "nir": "1800175123456", "nir_key": "60",
+                  "birth_date": "15/01/1980"}))]
     assert ask(session, W, 82, 0, {"items": items}) == {"n": 2}
     big = cbor2.dumps({"serials": [f"{i:010d}" for i in range(700)]})  # > one 4 kB frame
     sig = signed(session, "opposition", "current", None, big)[4]
@@ -158,7 +160,7 @@ def test_load_batch_chunk_and_ranges_work_while_locked(session):
 
 
 def test_load_refuses_an_invalid_invoice_and_stores_nothing_of_its_batch(session):
-    good = {"invoice_id": "A", "billing_number": PROF, "profession": "24",
+    good = {"invoice_id": "A", "billing_number": PROF, "profession": "60",
             "date_of_care": "2026-03-10", "lines": [{"code": "AMI"}]}
     bad = dict(good, invoice_id="B", lines=[])
     items = [signed(session, "invoice", "A", PROF, cbor2.dumps(good)),
@@ -189,12 +191,13 @@ _cbor_values = st.recursive(
     lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=6), inner, max_size=5),
     max_leaves=20)
 _keys = st.sampled_from(["id", "off", "after", "acks", "items", "kind", "size", "d", "prof",
-                         "ranges", "x"])
+                         "ranges", "recs", "n", "r", "x"])
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(command=st.sampled_from([(R, 84, 0), (R, 84, 1), (R, 84, 2), (W, 84, 3), (R, 83, 1),
                                 (R, 83, 2), (W, 83, 3), (W, 82, 0), (W, 82, 1), (W, 82, 2),
+                                (W, 82, 4), (W, 82, 5), (W, 82, 6), (R, 82, 7), (W, 82, 8),
                                 (R, 85, 0)]),
        body=st.dictionaries(_keys, _cbor_values, max_size=4))
 def test_fuzzed_request_bodies_get_a_clear_answer_never_an_internal_error(session, command, body):

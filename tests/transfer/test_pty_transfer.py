@@ -34,7 +34,7 @@ def cli(tmp_path, *args) -> int:
     return tla(["--keys", str(tmp_path / "keys.json"), "--timeout", "5", *args])
 
 
-INVOICE = {"invoice_id": "INV-77", "billing_number": PROF, "profession": "24",
+INVOICE = {"invoice_id": "INV-77", "billing_number": PROF, "profession": "60",
            "date_of_care": "2026-03-12", "prescription": {"prescriber_id": "10001234567",
                                                           "date": "2026-03-01"},
            "lines": [{"code": "AMI", "coefficient": "2"}]}
@@ -49,7 +49,7 @@ def test_tla_load_json_and_csv_reaches_the_store_even_locked(unit, tmp_path, cap
         "fse_ranges": [{"range_id": "R9", "professional_id": "555555555", "first": 10, "last": 19}],
     }))
     (tmp_path / "patients.csv").write_text(
-        "patient_id,nir,nir_key,birth_date,name\nP-1,1800175123456,42,15/01/1980,DUPONT\n")
+        "patient_id,nir,nir_key,birth_date,name\nP-1,1800175123456,60,15/01/1980,DUPONT\n")
     assert cli(tmp_path, "load", "--port", unit.path, str(tmp_path / "day.json"),
                str(tmp_path / "patients.csv")) == 0
     assert "Loaded" in capsys.readouterr().out
@@ -65,7 +65,7 @@ def test_tla_load_json_and_csv_reaches_the_store_even_locked(unit, tmp_path, cap
     assert Invoice.from_dict(got["invoice"]) == Invoice.from_dict(INVOICE)
     assert got["tariff"] == tariffs
     assert got["opposition"] == {"serials": serials}
-    assert got["patient"] == {"patient_id": "P-1", "nir": "1800175123456", "nir_key": "42",
+    assert got["patient"] == {"patient_id": "P-1", "nir": "1800175123456", "nir_key": "60",
                               "birth_date": "15/01/1980", "name": "DUPONT"}
     assert got["left"] == 10 and got["prof"] == PROF
     # loading the same files again replaces, never duplicates
@@ -76,8 +76,8 @@ def test_tla_load_json_and_csv_reaches_the_store_even_locked(unit, tmp_path, cap
 def test_tla_load_refuses_bad_files_naming_file_line_field_and_sends_nothing(unit, tmp_path, capsys):
     bad = tmp_path / "invoices.csv"
     bad.write_text("invoice_id,billing_number,profession,date_of_care,code,quantity\n"
-                   "I1,123456789,24,2026-03-10,AMI,1\n"
-                   "I2,123456789,24,2026-03-10,AMI,zero\n")
+                   "I1,123456789,60,2026-03-10,AMI,1\n"
+                   "I2,123456789,60,2026-03-10,AMI,zero\n")
     assert cli(tmp_path, "load", "--port", unit.path, str(bad)) == 2
     err = capsys.readouterr().err
     assert f"{bad}:3: quantity:" in err

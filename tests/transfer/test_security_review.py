@@ -15,9 +15,9 @@ BIRTH = "15/01/1980"
 
 
 def test_a_refused_load_names_the_field_but_never_logs_the_patient_value(session):  # noqa: F811
-    invoice = {"invoice_id": "A", "billing_number": PROF, "profession": "24",
+    invoice = {"invoice_id": "A", "billing_number": PROF, "profession": "60",
                "date_of_care": "2026-03-10", "lines": [{"code": "AMI"}],
-               "patient": {"nir": NIR, "nir_key": "42", "birth_date": BIRTH}}
+               "patient": {"nir": NIR, "nir_key": "60", "birth_date": BIRTH}}
     from link.helpers import exchange, raw_request
 
     reply, events = exchange(session, raw_request(W, 82, 0, {"items": [
