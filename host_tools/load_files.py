@@ -456,6 +456,8 @@ def read_files(paths: list[Path], tariff: TariffTable | None = None) -> LoadSet:
     finally:
         seen.close()
     _check_acts(out, tariff)
+    for p in out.range_problems([]):  # the files' own ranges; the unit's come once connected
+        out.problem(p)
     if out.problems:
         raise LoadFilesError(out.problems, out.more_problems)
     return out

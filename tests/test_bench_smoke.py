@@ -23,6 +23,7 @@ BENCHES = [
     ("store.py", ["--fse", "20", "--invoices", "200", "--full-mib", "2"],
      {"commit_p50_s", "commit_p99_s", "fsync_floor_s"}),
     ("offload.py", ["--count", "20"], {"fse_per_s", "wire_bytes_per_fse", "payload_bytes_per_fse"}),
+    ("load.py", ["--rows", "200", "2000"], {"check_rows_per_s", "peak_rss_mb"}),
 ]
 
 
