@@ -154,3 +154,52 @@ def test_unload_rejects_an_fse_that_fails_verification_and_leaves_it_on_the_unit
     err = capsys.readouterr().err
     assert err.count("REJECTED") == 4 and "cert_untrusted" in err
     assert {s for s, _ in unit.statuses().values()} == {"offered"}  # sent, never acknowledged
+
+
+def test_tla_load_checks_ranges_against_the_unit_and_sends_nothing_when_refused(
+        unit, tmp_path, capsys):
+    # the unit holds R1 = 1..100000 for PROF (helpers.make_store): 1-50 would renumber from 1
+    tariffs = json.loads(SAMPLE_PATH.read_text())
+    (tmp_path / "day.json").write_text(json.dumps({"tariffs": tariffs, "invoices": [INVOICE]}))
+    ranges = tmp_path / "ranges.csv"
+    ranges.write_text(f"range_id,professional_id,first,last\nR-low,{PROF},1,50\n")
+    assert cli(tmp_path, "load", "--port", unit.path, str(tmp_path / "day.json"),
+               str(ranges)) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {ranges}:2: first: must start after 100000, the last FSE number already "
+        f"covered for {PROF}"]
+    assert unit.call(lambda: unit.store.list_records("invoice")) == []  # nothing of the load
+    assert not (tmp_path / "last_tariff.json").exists()
+    ranges.write_text(f"range_id,professional_id,first,last\nR-next,{PROF},100001,100500\n")
+    assert cli(tmp_path, "load", "--port", unit.path, str(tmp_path / "day.json"),
+               str(ranges)) == 0
+    assert "Loaded 3 records (2 data records, 1 FSE ranges)" in capsys.readouterr().out
+    assert unit.call(lambda: [r.record_id for r in unit.store.list_records("invoice")]) == [
+        "INV-77"]
+    # the tariff it sent is what later invoice-only loads are checked against
+    assert json.loads((tmp_path / "last_tariff.json").read_text()) == tariffs
+    (tmp_path / "more.json").write_text(json.dumps({"invoices": [
+        dict(INVOICE, invoice_id="INV-78", lines=[{"code": "XYZ"}])]}))
+    assert cli(tmp_path, "load", "--port", unit.path, str(tmp_path / "more.json")) == 2
+    assert "invoices[0].lines[0].code: act 'XYZ' is not in the tariff table" in \
+        capsys.readouterr().err
+
+
+def test_tla_records_lists_and_withdraws_what_was_loaded(unit, tmp_path, capsys):
+    tariffs = json.loads(SAMPLE_PATH.read_text())
+    invoices = [INVOICE, dict(INVOICE, invoice_id="INV-78")]
+    (tmp_path / "day.json").write_text(json.dumps({"tariffs": tariffs, "invoices": invoices}))
+    assert cli(tmp_path, "load", "--port", unit.path, str(tmp_path / "day.json")) == 0
+    unit.lock()
+    capsys.readouterr()
+    assert cli(tmp_path, "records", "list", "--port", unit.path, "--json") == 0
+    listed = json.loads(capsys.readouterr().out)["records"]
+    assert [(r["kind"], r["id"], r["status"]) for r in listed] == [
+        ("invoice", "INV-77", "loaded"), ("invoice", "INV-78", "loaded"),
+        ("tariff", "current", "loaded")]
+    assert cli(tmp_path, "records", "withdraw", "--port", unit.path, "INV-78", "NOPE") == 1
+    assert "unit refused" in capsys.readouterr().err
+    assert cli(tmp_path, "records", "withdraw", "--port", unit.path, "INV-78") == 0
+    assert capsys.readouterr().out == "Withdrew 1 invoice records.\n"
+    assert unit.call(lambda: [r.record_id for r in unit.store.list_records("invoice")]) == [
+        "INV-77"]
