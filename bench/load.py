@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -51,7 +52,7 @@ def child(path: str) -> None:
     with open(path, encoding="utf-8") as f:
         rows = sum(1 for _ in f) - 1
     started, cpu = time.perf_counter(), time.process_time()
-    checked = read_files([path], tariff)
+    checked = read_files([Path(path)], tariff)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     if checked.counts.get("invoice") != (rows + 1) // 2:
         raise SystemExit(f"expected {(rows + 1) // 2} invoices, got {checked.counts}")

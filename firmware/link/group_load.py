@@ -179,7 +179,7 @@ class LoadGroup:
             kind, record_id, prof, payload, sig = item
             fields = {"kind": kind, "id": record_id, "prof": prof, "d": payload, "sig": sig}
             kind = self._kind(kind)
-            record_id = text_field(fields, "id")
+            record_id = text_field(fields, "id") or ""  # never None: not optional
             prof = text_field(fields, "prof", optional=True)
             payload = bytes_field(fields, "d")
             sig = bytes_field(fields, "sig")
@@ -195,7 +195,7 @@ class LoadGroup:
     def chunk(self, request: Request, ctx: Context) -> dict[str, Any]:
         body = request.body
         kind = self._kind(body.get("kind"))
-        record_id = text_field(body, "id")
+        record_id = text_field(body, "id") or ""  # never None: not optional
         prof = text_field(body, "prof", optional=True)
         size = int_field(body, "size", low=0, high=MAX_RECORD)
         offset = int_field(body, "off", high=MAX_RECORD)
