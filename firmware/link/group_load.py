@@ -290,11 +290,11 @@ class LoadGroup:
         self._check_acts(staged)
         fresh = self._range_rule(staged.ranges)  # before anything is stored
         stored = self._store(staged.items, ctx) if staged.items else 0
-        try:
-            self._store_ranges(fresh)
-        except GroupError:
-            self._undo(staged, fresh)
-            raise
+        # The records went in one store transaction; the ranges follow, each its own
+        # (the store has no call taking both). Every rule was checked above, so a range
+        # can fail here only on a storage error, after which the store refuses all writes
+        # until restarted (docs/store.md): reloading then completes the load.
+        self._store_ranges(fresh)
         return {"n": stored + len(staged.ranges)}
 
     def _check_acts(self, staged: _Staged) -> None:
@@ -309,16 +309,6 @@ class LoadGroup:
                     schema.check_acts(record, tables[-1])
                 except BillingError as exc:
                     raise _refused(f"invoice {record_id}", exc) from None
-
-    def _undo(self, staged: _Staged, fresh: list[schema.FseRange]) -> None:
-        """A range failed to store after the records (storage error): take back the
-        records of this load, so the load stays all or nothing as far as the store
-        still writes (a reloaded record's earlier version is not restored)."""
-        for kind, record_id, *_ in staged.items:
-            try:
-                self.store.delete_record(kind, record_id)
-            except StoreError:  # the store already refuses writes: it said why
-                continue
 
     # ---- what the office loaded ------------------------------------------------------
     def list(self, request: Request, ctx: Context) -> dict[str, Any]:

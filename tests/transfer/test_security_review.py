@@ -8,7 +8,7 @@ import cbor2
 from firmware.link.events import LinkError
 
 from .helpers import PROF
-from .test_groups import R, W, ask, session, signed, unit  # noqa: F401  (pytest fixtures)
+from .test_groups import R, W, ask, signed
 
 NIR = "180017512345"  # 12 digits: one short of a NIR, so the invoice is refused
 BIRTH = "15/01/1980"
