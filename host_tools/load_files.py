@@ -90,6 +90,7 @@ class Found:
     file: str
     line: int | None
     field: str
+    act_lines: tuple[int, ...] = ()  # CSV: the row of each act line
 
     def where(self) -> str:
         return f"{self.file}:{self.line}" if self.line else self.file
@@ -365,7 +366,8 @@ def _csv_invoice(name: str, members: list[tuple[int, dict]]) -> Iterator[Found |
             column = {"date": "prescription_date"}.get(exc.field[13:], exc.field[13:])
         yield LoadProblem(name, line, column, exc.detail or str(exc))
         return
-    yield Found("invoice", invoice.invoice_id, invoice, name, first_line, "invoice_id")
+    yield Found("invoice", invoice.invoice_id, invoice, name, first_line, "invoice_id",
+                tuple(ln for ln, _ in members))
 
 
 def _parse(path: Path) -> Iterator[Found | LoadProblem]:
@@ -409,7 +411,8 @@ def _take(out: LoadSet, seen: Seen, found: Found) -> None:
         for i, line in enumerate(inv.lines):
             if (inv.profession, line.code) not in acts:
                 column = f"{prefix}lines[{i}].code" if prefix else "code"
-                acts[inv.profession, line.code] = LoadProblem(found.file, found.line, column, "")
+                row = found.act_lines[i] if i < len(found.act_lines) else found.line
+                acts[inv.profession, line.code] = LoadProblem(found.file, row, column, "")
 
 
 def _check_acts(out: LoadSet, known: TariffTable | None) -> None:

@@ -124,3 +124,12 @@ def test_a_range_below_another_of_the_same_files_is_refused(tmp_path, capsys):
     assert load(tmp_path, capsys, path) == (2, [
         f"error: {path}:3: first: must start after 200, the last FSE number already covered "
         "for 699999025"])
+
+
+def test_an_unknown_act_code_in_a_csv_names_its_row(tmp_path, capsys):
+    (tmp_path / "tariffs.json").write_text(json.dumps({"tariffs": TARIFFS}))
+    path = tmp_path / "invoices.csv"
+    path.write_text("invoice_id,billing_number,profession,date_of_care,code\n"
+                    "I1,699999025,60,2026-03-10,AMI\nI1,699999025,60,2026-03-10,XYZ\n")
+    assert load(tmp_path, capsys, tmp_path / "tariffs.json", path) == (2, [
+        f"error: {path}:3: code: act 'XYZ' is not in the tariff table for profession 60"])
