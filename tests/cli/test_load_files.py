@@ -43,7 +43,7 @@ def test_duplicates_across_files_and_kinds(tmp_path):
     c = tmp_path / "b.csv"
     c.write_text(CSV_HEAD + "X1,123456789,60,2026-02-03,AMI\n")
     r = tmp_path / "r.csv"
-    r.write_text("range_id,professional_id,first,last\nR2,P,1,5\nR1,P,6,9\n")
+    r.write_text("range_id,professional_id,first,last\nR2,P,10,15\nR1,P,6,9\n")
     p = tmp_path / "p.csv"
     p.write_text("patient_id,nir,nir_key,birth_date,name\n"
                  "P1,1800175123456,60,15/01/1980,DUPONT\nP1,1800175123456,60,15/01/1980,DURAND\n")
