@@ -5,6 +5,7 @@
     tla info --port P [--json]          serial, firmware, seal, clock, battery, storage, lock
     tla clock set --port P [--time T]   set the unit's clock (UTC; default: this PC's clock)
     tla load --port P FILE...           send invoices, patients, tariffs, ranges, opposition list
+    tla records list|withdraw --port P  what the unit holds from loads; withdraw some
     tla unload --port P --trust PEM     fetch, verify, import (office database), acknowledge
     tla fse list|show ID|export --format json|csv   the office database's imported FSEs
     tla traces --port P [--db] [--json] fetch the unit's timing traces (resumable, once each)
@@ -37,13 +38,22 @@ from smpclient.transport import SMPTransportDisconnected
 
 from firmware.link.header import MgmtError
 
-from . import cmd_arl, cmd_duplicata, cmd_fse, cmd_link, cmd_lots, cmd_traces, cmd_transfer
+from . import (
+    cmd_arl,
+    cmd_duplicata,
+    cmd_fse,
+    cmd_link,
+    cmd_lots,
+    cmd_records,
+    cmd_traces,
+    cmd_transfer,
+)
 from .cli_common import HELP_FORMAT, UsageError, positive_seconds
 from .link import client as link
 from .link.keystore import HostKeys, KeyFileError
 
 # each module adds its subcommands with register(subparsers), as in card_cli.py
-COMMAND_MODULES = (cmd_link, cmd_transfer, cmd_fse, cmd_traces, cmd_lots, cmd_arl,
+COMMAND_MODULES = (cmd_link, cmd_transfer, cmd_records, cmd_fse, cmd_traces, cmd_lots, cmd_arl,
                    cmd_duplicata)
 
 

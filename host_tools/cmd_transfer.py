@@ -10,7 +10,7 @@ from pathlib import Path
 from smpclient import SMPClient
 
 from . import cli_common as cli
-from .link.keystore import HostKeys
+from .link.keystore import HostKeys, write_atomically
 
 LOAD_INTERRUPTED = ("interrupted: the unit may hold part of the files; run tla load again "
                     "(records are replaced, never duplicated)")
@@ -34,8 +34,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     h = cli.HELP_FORMAT
     load = sub.add_parser("load", help="send prepared data (JSON/CSV files) to the unit", **h,
                           description="Check every file first (errors name file, line and "
-                          "field); nothing is sent unless all are valid. Formats: "
-                          "docs/protocol.md §8 (Loading), examples in host_tools/samples/.")
+                          "field); nothing is sent unless all are valid, and the unit stores "
+                          "the whole load or none of it. Act codes are checked against the "
+                          "tariff table of the load, else the one tla load last sent (kept "
+                          "beside the host key file as last_tariff.json). Formats: "
+                          "docs/protocol.md §8 (Loading), examples in host_tools/samples/. "
+                          "See also: tla records list|withdraw.")
     load.add_argument("--port", required=True, help="the unit's serial port")
     load.add_argument("files", nargs="+", type=Path, metavar="FILE",
                       help="JSON (.json) or CSV (.csv) file")
@@ -51,16 +55,43 @@ def register(sub: argparse._SubParsersAction) -> None:
     unload.set_defaults(run=cmd_unload, interrupted=UNLOAD_INTERRUPTED)
 
 
-async def cmd_load(args: argparse.Namespace, keys: HostKeys) -> int:
-    from .importer import send_load
-    from .load_files import read_files
+def tariff_copy_path(keys: HostKeys) -> Path:
+    """Where tla load keeps the last tariff table it sent (beside the host key file)."""
+    return keys.path.with_name("last_tariff.json")
 
-    files = read_files(args.files)  # LoadFilesError before anything is sent
-    items = files.all_items()
+
+async def cmd_load(args: argparse.Namespace, keys: HostKeys) -> int:
+    import json
+
+    from firmware.billing.tariffs import TariffTable
+
+    from .importer import LoadTooLarge, send_load, unit_ranges
+    from .load_files import LoadFilesError, read_files, tariff_copy
+
+    copy = tariff_copy_path(keys)
+    known = None
+    if copy.exists():
+        try:
+            known = TariffTable.from_dict(json.loads(copy.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise cli.UsageError(f"{copy}: unreadable tariff copy ({exc}); delete it and "
+                                 "load the tariff table again") from None
+    files = read_files(args.files, known)  # LoadFilesError before anything is sent
+    ranges = files.fse_ranges()
 
     async def body(client: SMPClient) -> int:
-        sent = await send_load(client, items, files.ranges, keys.identity.sign_key)
-        print(f"Loaded {sent} records ({len(items)} data records, {len(files.ranges)} FSE ranges).")
+        problems = files.range_problems(await unit_ranges(client))
+        if problems:
+            raise LoadFilesError(problems)
+        try:
+            sent = await send_load(client, files.items(), ranges, keys.identity.sign_key)
+        except LoadTooLarge as exc:
+            raise cli.UsageError(str(exc)) from None
+        if files.tariff is not None:
+            write_atomically(copy, tariff_copy(files.tariff[0]).encode())
+        data = sent - len(ranges)
+        print(f"Loaded {sent} records ({data} data records, {len(ranges)} FSE ranges), "
+              "all in one transaction.")
         return 0
 
     return await cli.authenticated(args, keys, body)

@@ -13,13 +13,17 @@ imports nothing twice (``docs/protocol.md`` §7):
 3. PULL from a cursor (record id + offset) until the unit says ``end``; each FSE,
    once whole, is verified (firmware.billing FseVerifier) and imported in its own
    fsync'd transaction;
-4. ACK the imported ones with their import ids: only then may the unit purge.
+4. ACK the imported ones with their import ids: only then may the unit purge;
+   the office marks a row acknowledged (``acked_at``) once the unit answered the
+   ACK, or, when that answer was lost, at the next run that finds the record gone
+   from the unit's LIST (:func:`_settle_lost_acks`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -28,6 +32,7 @@ from smpclient import SMPClient
 from firmware.billing.errors import BillingError
 from firmware.billing.trust import TrustStore
 from firmware.billing.verify import FseVerifier
+from firmware.loaded.schema import FseRange
 from firmware.store.office_sig import sign_load
 
 from .link.client import LinkRefused, check
@@ -37,10 +42,16 @@ from .transfer_messages import (
     FseDevice,
     FseList,
     FsePull,
+    LoadAbort,
     LoadBatch,
+    LoadBegin,
     LoadChunk,
+    LoadCommit,
     LoadInfo,
+    LoadList,
     LoadRange,
+    LoadRanges,
+    LoadWithdraw,
     VitaleAck,
     VitaleList,
     VitalePull,
@@ -129,6 +140,7 @@ async def unload(client: SMPClient, db: OfficeDb, trust: TrustStore, *,
     db.remember_unit(unit_id, device.key)
     verifier = FseVerifier(trust, {unit_id: device.key}, reference_seals=reference_seals)
     pending = await _list_all(client, FseList)
+    _settle_lost_acks(db, "fses", unit_id, {rid for rid, *_ in pending})
     acks: list[list[str]] = []
     fetch: list[str] = []
     for rid, *_ in pending:
@@ -140,6 +152,7 @@ async def unload(client: SMPClient, db: OfficeDb, trust: TrustStore, *,
             acks.append([rid, known])
     # what an earlier run imported is acknowledged first: the unit then skips it
     await _ack(client, FseAck, acks)
+    db.mark_acked("fses", [imp for _, imp in acks])
     report.acked += len(acks)
     acks = []
     done = [0]
@@ -171,9 +184,23 @@ async def unload(client: SMPClient, db: OfficeDb, trust: TrustStore, *,
     return report
 
 
+def _settle_lost_acks(db: OfficeDb, table: str, unit_id: str, pending: set[str]) -> None:
+    """Mark acknowledged what the office holds and the unit no longer lists.
+
+    The unit lists every record it has not had acknowledged (FSE ``signed`` or
+    ``offered``, Vitale reads not deleted) and a record leaves that list only through
+    an ACK. A record this database imported that the unit does not list any more was
+    therefore acknowledged: by an earlier run whose ACK answer was lost to a cut (the
+    unit applied it, the office never heard back), or by another office database.
+    """
+    db.mark_acked(table, [imp for rid, imp in db.unacked(table, unit_id).items()
+                          if rid not in pending])
+
+
 async def _unload_vitale(client: SMPClient, db: OfficeDb, unit_id: str,
                          report: UnloadReport) -> None:
     rows = await _list_all(client, VitaleList)
+    _settle_lost_acks(db, "vitale_reads", unit_id, {r[0] for r in rows})
     if not rows:
         return
     prof = {r[0]: r[2] for r in rows}
@@ -231,17 +258,50 @@ class LoadItem:
     payload: bytes  # deterministic CBOR
 
 
-async def send_load(client: SMPClient, items: list[LoadItem],
-                    ranges: list[tuple[str, str, int, int]], signer: Ed25519PrivateKey) -> int:
-    """Send records in batches sized to the unit's buffer (large ones in chunks),
-    each signed with the office's paired identity key ``signer`` over the unit's
-    id (firmware/store/office_sig.py, docs/protocol.md §6)."""
-    limit = client._transport.max_unencoded_size - CHUNK_MARGIN
+class LoadTooLarge(Exception):
+    """The files hold more than one load transaction of the unit takes."""
+
+
+async def unit_ranges(client: SMPClient) -> list[FseRange]:
+    """The FSE ranges the unit holds (the range rule applies to new ones)."""
+    answer = check(await client.request(LoadRanges()))
+    return [FseRange(*r) for r in answer.ranges]
+
+
+async def send_load(client: SMPClient, items: Iterable[LoadItem], ranges: list[FseRange],
+                    signer: Ed25519PrivateKey) -> int:
+    """Send one load transaction (docs/protocol.md §8): BEGIN, the records in batches
+    sized to the unit's buffer (large ones in chunks), each signed with the office's
+    paired identity key ``signer`` over the unit's id (firmware/store/office_sig.py),
+    the ranges, then COMMIT: the unit stores all of it or none. Records beyond what one
+    transaction holds (BEGIN's ``max``) stop the load (:class:`LoadTooLarge`) before they
+    are sent. Any failure before the COMMIT's answer sends ABORT (best effort; the unit
+    also drops a load its session leaves behind). Returns records + ranges stored."""
     unit_id = check(await client.request(LoadInfo())).unit
-    sent = 0
+    room = check(await client.request(LoadBegin())).max
+    try:
+        sent = await _send_records(client, items, unit_id, signer, room)
+        for start in range(0, len(ranges), 64):
+            chunk = [r.as_list() for r in ranges[start:start + 64]]
+            check(await client.request(LoadRange(ranges=chunk)))
+        return check(await client.request(LoadCommit(n=sent, r=len(ranges)))).n
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await client.request(LoadAbort())
+        raise
+
+
+async def _send_records(client: SMPClient, items: Iterable[LoadItem], unit_id: bytes,
+                        signer: Ed25519PrivateKey, room: int) -> int:
+    limit = client._transport.max_unencoded_size - CHUNK_MARGIN
+    sent = staged = 0
     batch: list[list] = []
     size = 0
     for item in items:
+        staged += len(item.payload)
+        if staged > room:
+            raise LoadTooLarge(f"the files hold more than the {room} bytes of records the unit "
+                               "takes in one load: split them over several tla load runs")
         sig = sign_load(signer, unit_id, item.kind, item.record_id, item.professional_id,
                         item.payload)
         entry = [item.kind, item.record_id, item.professional_id, item.payload, sig]
@@ -257,9 +317,6 @@ async def send_load(client: SMPClient, items: list[LoadItem],
         size += cost
     if batch:
         sent += check(await client.request(LoadBatch(items=batch))).n
-    for start in range(0, len(ranges), 64):
-        chunk = [list(r) for r in ranges[start:start + 64]]
-        sent += check(await client.request(LoadRange(ranges=chunk))).n
     return sent
 
 
@@ -274,3 +331,20 @@ async def _send_chunked(client: SMPClient, item: LoadItem, limit: int, sig: byte
         offset = answer.next
         if offset >= total:
             return
+
+
+async def list_loaded(client: SMPClient) -> list[list]:
+    """Every record the unit holds from loads: [kind, id, prof, status, size]."""
+    rows: list[list] = []
+    after = None
+    while True:
+        answer = check(await client.request(LoadList(after=after)))
+        rows += answer.recs
+        if not answer.more or not answer.recs:
+            return rows
+        after = answer.recs[-1][:2]
+
+
+async def withdraw(client: SMPClient, records: list[list[str]]) -> int:
+    """Remove loaded records ([kind, id]) from the unit: all of them or none."""
+    return check(await client.request(LoadWithdraw(recs=records))).n

@@ -1,56 +1,64 @@
-"""Reading the files ``tla load`` sends: JSON and CSV, validated before anything is sent.
+"""Reading the files ``tla load`` sends: JSON and CSV, checked before anything is sent.
 
-Formats (``docs/protocol.md`` §6 has annotated examples):
+Formats (``docs/protocol.md`` §8 has annotated examples):
 
 - JSON: one object with any of ``invoices`` (list of invoice objects, as
   firmware.billing ``Invoice.from_dict`` reads them), ``patients`` (list of objects
   with ``patient_id`` and the patient fields), ``tariffs`` (one tariff table, as
   ``TariffTable.from_dict``; optional ``tariff_id``, default ``current``),
   ``fse_ranges`` (list of ``{range_id, professional_id, first, last}``) and
-  ``opposition`` (list of Vitale serial numbers).
+  ``opposition`` (list of Vitale serial numbers); each section once.
 - CSV (UTF-8, comma, header row): the kind is recognised from the header:
-  ``invoice_id`` + ``code`` -> invoice act lines (one row per line, grouped by
-  ``invoice_id``; patient columns ``patient_*``, prescription ``prescriber_id``,
+  ``invoice_id`` + ``code`` -> invoice act lines (one row per line, the rows of one
+  invoice consecutive; patient columns ``patient_*``, prescription ``prescriber_id``,
   ``prescription_date``, ``prescriber_name``); ``patient_id`` -> patients;
   ``range_id`` -> FSE number ranges; a lone ``serial`` column -> opposition list.
 
-Every problem is a :class:`LoadProblem` naming the file, the line and the field;
-:func:`read_files` collects them all and raises :class:`LoadFilesError`.
+Every record is checked by its kind's schema (firmware/loaded/schema.py, the one the
+unit applies), act codes and professions against the tariff table of the load (or the
+one ``tla load`` last sent, see :func:`read_files`), FSE ranges by the range rule
+(firmware/loaded/ranges.py). Every problem is a :class:`LoadProblem` naming the file,
+the line and the field; :func:`read_files` collects them (the first
+:data:`MAX_PROBLEMS`) and raises :class:`LoadFilesError`.
+
+Cost: one streaming pass per file to check (csv module; JSON element by element,
+host_tools/json_stream.py), memory flat in the file size: ids already seen sit in a
+temporary SQLite table on disk, not in RAM (``bench/load.py``). Payloads are encoded
+only when sending, which reads the files a second time (:meth:`LoadSet.items`).
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
+import sqlite3
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from firmware.billing.cbor_det import encode
 from firmware.billing.errors import BillingError
-from firmware.billing.invoice import Invoice
 from firmware.billing.tariffs import TariffTable
+from firmware.loaded import schema
+from firmware.loaded.ranges import RangeBook
+from firmware.loaded.schema import PATIENT_FIELDS, FseRange
 
 from .importer import LoadItem
+from .json_stream import Element, JsonFileError, JsonSections, locate
 
-ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-SERIAL = re.compile(r"[0-9A-Za-z]{1,32}")
-PATIENT_FIELDS = ("nir", "nir_key", "birth_date", "birth_rank", "name", "first_name",
-                  "regime", "caisse", "centre")
+MAX_PROBLEMS = 100
 INVOICE_COLUMNS = ("invoice_id", "billing_number", "profession", "date_of_care", "nature",
                    "exoneration", "tiers_payant", "at_date", "at_number")
-LINE_COLUMNS = ("code", "coefficient", "quantity", "km", "amount_cents")
+LINE_COLUMNS = schema.LINE_FIELDS
 INT_FIELDS = ("quantity", "amount_cents", "birth_rank", "first", "last")
-PRESCRIPTION_FIELDS = ("prescriber_id", "date", "prescriber_name")
-INVOICE_FIELDS = (*INVOICE_COLUMNS, "patient", "prescription", "lines")
 CSV_INVOICE_COLUMNS = (*INVOICE_COLUMNS, *LINE_COLUMNS, "prescriber_id", "prescription_date",
                        "prescriber_name", *(f"patient_{k}" for k in PATIENT_FIELDS))
-CSV_RANGE_COLUMNS = ("range_id", "professional_id", "first", "last")
+CSV_RANGE_COLUMNS = schema.RANGE_FIELDS
 CSV_PATIENT_COLUMNS = ("patient_id", *PATIENT_FIELDS)
+LIST_SECTIONS = ("invoices", "patients", "fse_ranges", "opposition")
+_INT = re.compile(r"-?\d+")
 
 
 @dataclass(frozen=True)
@@ -66,323 +74,398 @@ class LoadProblem:
 
 
 class LoadFilesError(ValueError):
-    def __init__(self, problems: list[LoadProblem]) -> None:
-        super().__init__("\n".join(str(p) for p in problems))
+    def __init__(self, problems: list[LoadProblem], more: int = 0) -> None:
+        lines = [str(p) for p in problems] + ([f"... and {more} more problems"] if more else [])
+        super().__init__("\n".join(lines))
         self.problems = problems
+
+
+@dataclass(frozen=True)
+class Found:
+    """One checked record of a file, and where its id is."""
+
+    kind: str  # invoice | patient | tariff | serial | fse_range
+    record_id: str
+    value: Any  # Invoice | patient dict | (raw table, TariffTable) | serial | FseRange
+    file: str
+    line: int | None
+    field: str
+    act_lines: tuple[int, ...] = ()  # CSV: the row of each act line
+
+    def where(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+    def item(self) -> LoadItem:
+        if self.kind == "invoice":
+            return LoadItem("invoice", self.record_id, self.value.billing_number,
+                            schema.encode("invoice", self.value))
+        if self.kind == "tariff":
+            return LoadItem("tariff", self.record_id, None, schema.encode("tariff", self.value[0]))
+        return LoadItem(self.kind, self.record_id, None, schema.encode(self.kind, self.value))
+
+
+class Seen:
+    """(kind, id) -> where it was first given, in a temporary SQLite file (RAM stays flat)."""
+
+    def __init__(self) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="tla-load-")
+        self.conn = sqlite3.connect(str(Path(self._dir.name) / "seen.db"), isolation_level=None)
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-4096"):
+            self.conn.execute(f"PRAGMA {pragma}")
+        self.conn.execute("CREATE TABLE seen (kind TEXT, id TEXT, at TEXT, "
+                          "PRIMARY KEY (kind, id)) WITHOUT ROWID")
+        self.conn.execute("BEGIN")
+
+    def add(self, kind: str, record_id: str, where: str) -> str | None:
+        """None if new, else where it was first given."""
+        cur = self.conn.execute("INSERT OR IGNORE INTO seen VALUES (?, ?, ?)",
+                                (kind, record_id, where))
+        if cur.rowcount:
+            return None
+        return self.conn.execute("SELECT at FROM seen WHERE kind=? AND id=?",
+                                 (kind, record_id)).fetchone()[0]
+
+    def close(self) -> None:
+        self.conn.close()
+        self._dir.cleanup()
 
 
 @dataclass
 class LoadSet:
-    items: list[LoadItem] = field(default_factory=list)
-    ranges: list[tuple[str, str, int, int]] = field(default_factory=list)
+    """What the check found: counts and sizes, the ranges and the opposition list
+    (small), the tariff table; the records themselves are read again by items()."""
+
+    paths: list[Path] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    ranges: list[Found] = field(default_factory=list)
     opposition: set[str] = field(default_factory=set)
+    tariff: tuple[dict, TariffTable] | None = None  # the last table of the load
     problems: list[LoadProblem] = field(default_factory=list)
-    seen: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, id) -> file:line
+    more_problems: int = 0
+    # (profession, code or None) -> first place it is used, checked against the tariff
+    acts: dict[tuple[str, str | None], LoadProblem] = field(default_factory=dict)
 
-    def add(self, value: LoadItem | tuple[str, str, int, int], where: LoadProblem) -> None:
-        """Keep a record or a range unless its id was already given (in any file): the
-        unit would silently keep only the last one, so a duplicate is an error."""
-        kind, rid = ("fse_range", value[0]) if isinstance(value, tuple) else (
-            value.kind, value.record_id)
-        label = {"fse_range": "range_id", "tariff": "tariff_id"}.get(kind, f"{kind}_id")
-        if (kind, rid) in self.seen:
-            self.problems.append(LoadProblem(where.file, where.line, where.field or label,
-                                             f"duplicate {label} {rid!r} (first at "
-                                             f"{self.seen[kind, rid]})"))
-            return
-        self.seen[kind, rid] = f"{where.file}:{where.line}" if where.line else where.file
-        if isinstance(value, tuple):
-            self.ranges.append(value)
+    def problem(self, p: LoadProblem) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(p)
         else:
-            self.items.append(value)
+            self.more_problems += 1
 
-    def all_items(self) -> list[LoadItem]:
-        extra = []
+    @property
+    def records(self) -> int:
+        return sum(n for kind, n in self.counts.items() if kind != "fse_range")
+
+    def items(self) -> Iterator[LoadItem]:
+        """Every data record, read again from the files (then the opposition list)."""
+        for path in self.paths:
+            for found in _parse(path):
+                if isinstance(found, LoadProblem):  # the file changed since the check
+                    raise LoadFilesError([found])
+                if found.kind in ("invoice", "patient", "tariff"):
+                    yield found.item()
         if self.opposition:
-            payload = encode({"serials": sorted(self.opposition)})
-            extra.append(LoadItem("opposition", "current", None, payload))
-        return self.items + extra
+            yield LoadItem("opposition", "current", None,
+                           schema.encode("opposition", frozenset(self.opposition)))
 
+    def fse_ranges(self) -> list[FseRange]:
+        return [f.value for f in self.ranges]
 
-# ---- validation shared by both formats ---------------------------------------------------
-def _unknown(raw: object, known: tuple[str, ...], prefix: str = "") -> None:
-    """A misspelt field would otherwise be ignored and its default used: refuse it."""
-    if isinstance(raw, dict):
-        unknown = sorted(str(k) for k in raw if k not in known)
-        if unknown:
-            raise BillingError(f"unknown field (known: {', '.join(known)})",
-                               field=prefix + unknown[0])
-
-
-def _invoice(raw: object) -> LoadItem:
-    _unknown(raw, INVOICE_FIELDS)
-    if isinstance(raw, dict):
-        lines = raw.get("lines")
-        for i, line in enumerate(lines if isinstance(lines, list) else []):
-            _unknown(line, LINE_COLUMNS, f"lines[{i}].")
-        _unknown(raw.get("prescription"), PRESCRIPTION_FIELDS, "prescription.")
-        _unknown(raw.get("patient"), PATIENT_FIELDS, "patient.")
-    invoice = Invoice.from_dict(raw)
-    if not ID.fullmatch(invoice.invoice_id):
-        raise BillingError("1-64 of [A-Za-z0-9._:-]", field="invoice_id")
-    return LoadItem("invoice", invoice.invoice_id, invoice.billing_number, encode(invoice.to_dict()))
-
-
-def _patient(raw: object) -> LoadItem:
-    if not isinstance(raw, dict):
-        raise BillingError("expected an object", field="$")
-    pid = raw.get("patient_id")
-    if not isinstance(pid, str) or not ID.fullmatch(pid):
-        raise BillingError("1-64 of [A-Za-z0-9._:-]", field="patient_id")
-    fields = {k: v for k, v in raw.items() if k != "patient_id"}
-    unknown = sorted(set(fields) - set(PATIENT_FIELDS))
-    if unknown:
-        raise BillingError("unknown field", field=unknown[0])
-    probe = {"invoice_id": "x", "billing_number": "1", "profession": "00",
-             "date_of_care": "2026-01-01", "lines": [{"code": "X"}], "patient": fields}
-    try:  # the billing core's own patient rules (Invoice.from_dict checks the patient part)
-        patient = Invoice.from_dict(probe).patient
-    except BillingError as exc:
-        raise BillingError(exc.detail, field=exc.field.removeprefix("patient.")) from None
-    assert patient is not None
-    value = {"patient_id": pid, **{k: fields.get(k) for k in PATIENT_FIELDS if k in fields}}
-    return LoadItem("patient", pid, None, encode(value))
-
-
-def _range(raw: object) -> tuple[str, str, int, int]:
-    if not isinstance(raw, dict):
-        raise BillingError("expected an object", field="$")
-    rid, prof, first, last = (raw.get(k) for k in ("range_id", "professional_id", "first", "last"))
-    for name, value in (("range_id", rid), ("professional_id", prof)):
-        if not isinstance(value, str) or not ID.fullmatch(value):
-            raise BillingError("1-64 of [A-Za-z0-9._:-]", field=name)
-    for name, value in (("first", first), ("last", last)):
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 999_999_999:
-            raise BillingError("an integer 1..999999999", field=name)
-    if first > last:
-        raise BillingError("first must not exceed last", field="last")
-    return rid, prof, first, last
-
-
-def _serial(value: object) -> str:
-    if not isinstance(value, str) or not SERIAL.fullmatch(value):
-        raise BillingError("1-32 letters or digits", field="serial")
-    return value
-
-
-# ---- JSON -------------------------------------------------------------------------------------
-def _json_lines(text: str):
-    """A function path -> line (1-based) from a YAML node tree of the JSON text."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        root = None
-
-    def line_of(path: list) -> int | None:
-        node, line = root, None
-        for step in path:
-            if node is None:
-                break
-            line = node.start_mark.line + 1
-            if isinstance(node, yaml.MappingNode):
-                node = next((v for k, v in node.value if k.value == step), None)
-            elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
-                node = node.value[step]
-            else:
-                node = None
-        return node.start_mark.line + 1 if node is not None else line
-
-    return line_of
-
-
-def _field_path(field_text: str) -> list:
-    path: list = []
-    for part in re.findall(r"[^.\[\]]+|\[\d+\]", field_text or ""):
-        path.append(int(part[1:-1]) if part.startswith("[") else part)
-    return path
-
-
-def read_json(name: str, text: str, out: LoadSet) -> None:
-    if not text.strip():
-        out.problems.append(LoadProblem(name, None, "", "empty file (expected a JSON object)"))
-        return
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        out.problems.append(LoadProblem(name, exc.lineno, "", f"not JSON: {exc.msg}"))
-        return
-    if not isinstance(data, dict):
-        out.problems.append(LoadProblem(name, 1, "", "expected a JSON object with sections"))
-        return
-    line_of = _json_lines(text)
-    sections = {"invoices": _invoice, "patients": _patient, "fse_ranges": _range,
-                "opposition": _serial}
-    for key in sorted(set(data) - set(sections) - {"tariffs"}):
-        out.problems.append(LoadProblem(name, line_of([key]), key, "unknown section"))
-    for key, parse in sections.items():
-        if key not in data:
-            continue
-        values = data[key]
-        if not isinstance(values, list):
-            out.problems.append(LoadProblem(name, line_of([key]), key, "expected a list"))
-            continue
-        for i, raw in enumerate(values):
+    def range_problems(self, stored: list[FseRange]) -> list[LoadProblem]:
+        """The range rule over the unit's stored ranges then the files' (in order)."""
+        book = RangeBook(stored)
+        out = []
+        for found in self.ranges:
             try:
-                value = parse(raw)
+                book.add(found.value)
             except BillingError as exc:
-                sub = "" if exc.field in ("", "$", "serial") else exc.field
-                path = [key, i, *_field_path(sub)]
-                label = f"{key}[{i}]" + (f".{sub}" if sub else "")
-                out.problems.append(LoadProblem(name, line_of(path), label, exc.detail or str(exc)))
-                continue
-            if key == "opposition":
-                out.opposition.add(value)
-            else:
-                id_field = {"invoices": "invoice_id", "patients": "patient_id",
-                            "fse_ranges": "range_id"}[key]
-                out.add(value, LoadProblem(name, line_of([key, i, id_field]),
-                                           f"{key}[{i}].{id_field}", ""))
-    if "tariffs" in data:
-        table = data["tariffs"]
+                label = found.field.rsplit(".", 1)[0] + f".{exc.field}" if "." in found.field \
+                    else exc.field
+                out.append(LoadProblem(found.file, found.line, label, exc.detail))
+        return out
+
+
+# ---- parsing: JSON ----------------------------------------------------------------------
+def _path(label: str) -> list[str | int]:
+    return [int(p[1:-1]) if p.startswith("[") else p
+            for p in re.findall(r"[^.\[\]]+|\[\d+\]", label)]
+
+
+def _json(name: str, f) -> Iterator[Found | LoadProblem]:
+    checks = {"invoices": ("invoice", schema.check_invoice, "invoice_id"),
+              "patients": ("patient", schema.check_patient, "patient_id"),
+              "fse_ranges": ("fse_range", schema.check_range, "range_id"),
+              "opposition": ("serial", schema.check_serial, "")}
+    try:
+        for el in JsonSections(f, LIST_SECTIONS):
+            yield from _json_element(name, el, checks)
+    except JsonFileError as exc:
+        yield LoadProblem(name, exc.line or None, "", exc.message)
+
+
+def _json_element(name: str, el: Element, checks) -> Iterator[Found | LoadProblem]:
+    def problem(exc: BillingError, prefix: str) -> LoadProblem:
+        sub = "" if exc.field in ("", "$", "serial") else exc.field
+        label = prefix + (f".{sub}" if sub else "")
+        return LoadProblem(name, el.line + locate(el.text, _path(sub)), label,
+                           exc.detail or str(exc))
+
+    if el.section == "tariffs":
         try:
-            TariffTable.from_dict(table)
-            tid = table.get("tariff_id", "current")
-            if not isinstance(tid, str) or not ID.fullmatch(tid):
-                raise BillingError("1-64 of [A-Za-z0-9._:-]", field="tariff_id")
+            table = schema.check_tariff(el.value)
+            tid = el.value.get("tariff_id", "current")
+            schema.check_id(tid, "tariff_id")
+            schema.encode("tariff", el.value)  # no float anywhere (deterministic CBOR)
         except BillingError as exc:
-            path = ["tariffs", *_field_path(exc.field if exc.field != "$" else "")]
-            out.problems.append(LoadProblem(name, line_of(path), f"tariffs.{exc.field}".rstrip(".$"),
-                                            exc.detail or str(exc)))
-        else:
-            out.add(LoadItem("tariff", tid, None, encode(table)),
-                    LoadProblem(name, line_of(["tariffs"]), "tariffs", ""))
+            yield problem(exc, "tariffs")
+            return
+        yield Found("tariff", tid, (el.value, table), name, el.line, "tariffs")
+        return
+    if el.section not in checks:
+        yield LoadProblem(name, el.line, el.section, "unknown section")
+        return
+    if el.index is None:
+        yield LoadProblem(name, el.line, el.section, "expected a list")
+        return
+    kind, check, id_field = checks[el.section]
+    prefix = f"{el.section}[{el.index}]"
+    try:
+        value = check(el.value)
+    except BillingError as exc:
+        yield problem(exc, prefix)
+        return
+    rid = value if kind == "serial" else (value.range_id if kind == "fse_range" else (
+        value.invoice_id if kind == "invoice" else value["patient_id"]))
+    line = el.line + locate(el.text, [id_field]) if id_field else el.line
+    yield Found(kind, rid, value, name, line, f"{prefix}.{id_field}" if id_field else prefix)
 
 
-# ---- CSV --------------------------------------------------------------------------------------
-def _cells(row: dict[str, str]) -> dict[str, Any]:
+# ---- parsing: CSV -----------------------------------------------------------------------
+def _cells(columns: list[str], row: list[str]) -> dict[str, Any]:
     """Empty cells are absent; integer columns become integers (or stay text: then the
-    validator names the field)."""
+    check names the field)."""
     out: dict[str, Any] = {}
-    for key, value in row.items():
-        value = (value or "").strip()
+    for key, value in zip(columns, row, strict=False):
+        value = value.strip()
         if value == "":
             continue
-        if key in INT_FIELDS and re.fullmatch(r"-?\d+", value):
-            out[key] = int(value)
-        else:
-            out[key] = value
+        out[key] = int(value) if key in INT_FIELDS and _INT.fullmatch(value) else value
     return out
 
 
-def read_csv(name: str, text: str, out: LoadSet) -> None:
-    if not text.strip():
-        out.problems.append(LoadProblem(name, None, "", "empty file (expected a header row)"))
-        return
-    reader = csv.DictReader(io.StringIO(text))
-    columns = [c.strip() for c in reader.fieldnames or []]
-    reader.fieldnames = columns
-    header = set(columns)
-
-    def problem(line: int, field_name: str, message: str) -> None:
-        out.problems.append(LoadProblem(name, line, field_name, message))
-
-    def where(line: int, field_name: str) -> LoadProblem:
-        return LoadProblem(name, line, field_name, "")
-
-    def columns_ok(known: tuple[str, ...]) -> bool:
-        unknown = [c for c in columns if c not in known]
-        for c in unknown:
-            problem(1, c or "(empty)", f"unknown column (known: {', '.join(known)})")
-        if len(set(columns)) != len(columns):
-            problem(1, "", "a column name appears twice in the header")
-            return False
-        return not unknown
-
+def _csv(name: str, f) -> Iterator[Found | LoadProblem]:
+    reader = csv.reader(f)
     try:
-        raw_rows = [(reader.line_num, r) for r in reader]
+        header = next(reader, None)
+        while header is not None and not any(c.strip() for c in header):
+            header = next(reader, None)
     except csv.Error as exc:
-        problem(reader.line_num, "", f"not CSV: {exc}")
+        yield LoadProblem(name, reader.line_num, "", f"not CSV: {exc}")
         return
-    extra = next((ln for ln, r in raw_rows if None in r), None)
-    if extra is not None:
-        problem(extra, "", f"more cells than the {len(columns)} header columns")
+    if header is None:
+        yield LoadProblem(name, None, "", "empty file (expected a header row)")
         return
-    rows = [(ln, _cells(r)) for ln, r in raw_rows]
+    columns = [c.strip() for c in header]
+    known = _csv_kind(set(columns))
+    if known is None:
+        yield LoadProblem(name, 1, "", "unknown CSV header: expected invoice, patient, range "
+                          "or serial columns")
+        return
+    kind, allowed = known
+    unknown = [c for c in columns if c not in allowed]
+    for c in unknown:
+        yield LoadProblem(name, 1, c or "(empty)", f"unknown column (known: {', '.join(allowed)})")
+    if len(set(columns)) != len(columns):
+        yield LoadProblem(name, 1, "", "a column name appears twice in the header")
+        return
+    if unknown:
+        return
+    group: list[tuple[int, dict]] = []
+    rows = 0
+    try:
+        for row in reader:
+            line = reader.line_num
+            if not row:
+                continue
+            rows += 1
+            if len(row) > len(columns):
+                yield LoadProblem(name, line, "", f"more cells than the {len(columns)} header "
+                                  "columns")
+                continue
+            cells = _cells(columns, row)
+            if kind != "invoice":
+                yield _csv_record(name, kind, line, cells)
+            elif group and cells.get("invoice_id") != group[0][1].get("invoice_id"):
+                yield from _csv_invoice(name, group)
+                group = [(line, cells)]
+            else:
+                group.append((line, cells))
+    except csv.Error as exc:
+        yield LoadProblem(name, reader.line_num, "", f"not CSV: {exc}")
+        return
+    if group:
+        yield from _csv_invoice(name, group)
+    if rows == 0:
+        yield LoadProblem(name, 1, "", "no data rows (a header only)")
+
+
+def _csv_kind(header: set[str]) -> tuple[str, tuple[str, ...]] | None:
     if {"invoice_id", "code"} <= header:
-        if columns_ok(CSV_INVOICE_COLUMNS):
-            _csv_invoices(rows, problem, out, where)
-    elif "patient_id" in header:
-        if columns_ok(CSV_PATIENT_COLUMNS):
-            for line, cells in rows:
-                try:
-                    out.add(_patient(cells), where(line, "patient_id"))
-                except BillingError as exc:
-                    problem(line, exc.field, exc.detail or str(exc))
-    elif "range_id" in header:
-        if columns_ok(CSV_RANGE_COLUMNS):
-            for line, cells in rows:
-                try:
-                    out.add(_range(cells), where(line, "range_id"))
-                except BillingError as exc:
-                    problem(line, exc.field, exc.detail or str(exc))
-    elif header == {"serial"}:
-        for line, cells in rows:
-            try:
-                out.opposition.add(_serial(cells.get("serial")))
-            except BillingError as exc:
-                problem(line, "serial", exc.detail)
+        return "invoice", CSV_INVOICE_COLUMNS
+    if "patient_id" in header:
+        return "patient", CSV_PATIENT_COLUMNS
+    if "range_id" in header:
+        return "fse_range", CSV_RANGE_COLUMNS
+    if header == {"serial"}:
+        return "serial", ("serial",)
+    return None
+
+
+def _csv_record(name: str, kind: str, line: int, cells: dict) -> Found | LoadProblem:
+    try:
+        if kind == "patient":
+            value: Any = schema.check_patient(cells)
+            return Found(kind, value["patient_id"], value, name, line, "patient_id")
+        if kind == "fse_range":
+            value = schema.check_range(cells)
+            return Found(kind, value.range_id, value, name, line, "range_id")
+        value = schema.check_serial(cells.get("serial"))
+        return Found(kind, value, value, name, line, "serial")
+    except BillingError as exc:
+        return LoadProblem(name, line, exc.field if exc.field not in ("", "$") else kind,
+                           exc.detail or str(exc))
+
+
+def _csv_invoice(name: str, members: list[tuple[int, dict]]) -> Iterator[Found | LoadProblem]:
+    first_line, first = members[0]
+    invoice_id = first.get("invoice_id", "")
+    clash = next(((ln, k) for ln, c in members[1:] for k in INVOICE_COLUMNS
+                  if c.get(k) != first.get(k)), None)
+    if clash is not None:
+        yield LoadProblem(name, clash[0], clash[1],
+                          f"differs from line {first_line} of invoice {invoice_id}")
+        return
+    raw: dict[str, Any] = {k: first[k] for k in INVOICE_COLUMNS if k in first}
+    patient = {k[8:]: v for k, v in first.items() if k.startswith("patient_")}
+    if patient:
+        raw["patient"] = patient
+    if "prescriber_id" in first or "prescription_date" in first:
+        raw["prescription"] = {"prescriber_id": first.get("prescriber_id", ""),
+                               "date": first.get("prescription_date"),
+                               "prescriber_name": first.get("prescriber_name", "")}
+    raw["lines"] = [{k: c[k] for k in LINE_COLUMNS if k in c} for _, c in members]
+    try:
+        invoice = schema.check_invoice(raw)
+    except BillingError as exc:
+        line, column = first_line, exc.field
+        m = re.fullmatch(r"lines\[(\d+)\]\.(\w+)", exc.field)
+        if m and int(m.group(1)) < len(members):
+            line, column = members[int(m.group(1))][0], m.group(2)
+        elif exc.field.startswith("patient."):
+            column = "patient_" + exc.field[8:]
+        elif exc.field.startswith("prescription."):
+            column = {"date": "prescription_date"}.get(exc.field[13:], exc.field[13:])
+        yield LoadProblem(name, line, column, exc.detail or str(exc))
+        return
+    yield Found("invoice", invoice.invoice_id, invoice, name, first_line, "invoice_id",
+                tuple(ln for ln, _ in members))
+
+
+def _parse(path: Path) -> Iterator[Found | LoadProblem]:
+    name = str(path)
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            yield from (_csv(name, f) if name.lower().endswith(".csv") else _json(name, f))
+    except (OSError, UnicodeDecodeError) as exc:
+        yield LoadProblem(name, None, "", f"cannot read: {exc}")
+
+
+# ---- the check --------------------------------------------------------------------------
+def _take(out: LoadSet, seen: Seen, found: Found) -> None:
+    label = {"fse_range": "range_id", "tariff": "tariff_id", "serial": "serial"}.get(
+        found.kind, f"{found.kind}_id")
+    if found.kind != "serial":
+        first = seen.add(found.kind, found.record_id, found.where())
+        if first is not None:
+            out.problem(LoadProblem(found.file, found.line, found.field or label,
+                                    f"duplicate {label} {found.record_id!r} (first at {first})"))
+            return
+    out.counts[found.kind] = out.counts.get(found.kind, 0) + 1
+    if found.kind == "fse_range":
+        out.ranges.append(found)
+    elif found.kind == "serial":
+        out.opposition.add(found.value)
     else:
-        problem(1, "", "unknown CSV header: expected invoice, patient, range or serial columns")
+        if found.kind == "tariff":
+            out.tariff = found.value
+            try:
+                schema.encode("tariff", found.value[0])
+            except BillingError as exc:  # a float: deterministic CBOR refuses it
+                out.problem(LoadProblem(found.file, found.line, found.field, exc.detail))
+    if found.kind == "invoice":
+        inv = found.value
+        prefix = found.field.rsplit(".", 1)[0] + "." if "." in found.field else ""
+        acts = out.acts
+        if (inv.profession, None) not in acts:
+            acts[inv.profession, None] = LoadProblem(found.file, found.line,
+                                                     f"{prefix}profession", "")
+        for i, line in enumerate(inv.lines):
+            if (inv.profession, line.code) not in acts:
+                column = f"{prefix}lines[{i}].code" if prefix else "code"
+                row = found.act_lines[i] if i < len(found.act_lines) else found.line
+                acts[inv.profession, line.code] = LoadProblem(found.file, row, column, "")
 
 
-def _csv_invoices(rows, problem, out: LoadSet, where) -> None:
-    groups: dict[str, list[tuple[int, dict]]] = {}
-    for line, cells in rows:
-        groups.setdefault(str(cells.get("invoice_id", "")), []).append((line, cells))
-    for invoice_id, members in groups.items():
-        first_line, first = members[0]
-        raw: dict[str, Any] = {k: first[k] for k in INVOICE_COLUMNS if k in first}
-        patient = {k[8:]: v for k, v in first.items() if k.startswith("patient_")}
-        if patient:
-            raw["patient"] = patient
-        if "prescriber_id" in first or "prescription_date" in first:
-            raw["prescription"] = {"prescriber_id": first.get("prescriber_id", ""),
-                                   "date": first.get("prescription_date"),
-                                   "prescriber_name": first.get("prescriber_name", "")}
-        raw["lines"] = [{k: c[k] for k in LINE_COLUMNS if k in c} for _, c in members]
-        clash = next(((ln, k) for ln, c in members[1:] for k in INVOICE_COLUMNS
-                      if c.get(k) != first.get(k)), None)
-        if clash is not None:
-            problem(clash[0], clash[1], f"differs from line {first_line} of invoice {invoice_id}")
-            continue
-        try:
-            out.add(_invoice(raw), where(first_line, "invoice_id"))
-        except BillingError as exc:
-            line, column = first_line, exc.field
-            m = re.fullmatch(r"lines\[(\d+)\]\.(\w+)", exc.field)
-            if m and int(m.group(1)) < len(members):
-                line, column = members[int(m.group(1))][0], m.group(2)
-            elif exc.field.startswith("patient."):
-                column = "patient_" + exc.field[8:]
-            elif exc.field.startswith("prescription."):
-                column = {"date": "prescription_date"}.get(exc.field[13:], exc.field[13:])
-            problem(line, column, exc.detail or str(exc))
+def _check_acts(out: LoadSet, known: TariffTable | None) -> None:
+    table = out.tariff[1] if out.tariff is not None else known
+    if not out.acts:
+        return
+    if table is None:
+        first = next(iter(out.acts.values()))
+        out.problem(LoadProblem(first.file, first.line, "", "no tariff table to check the act "
+                                "codes against: put the table in this load (a tariffs section)"))
+        return
+    for (profession, code), where in out.acts.items():
+        if code is None and table.amo_rate(profession) is None:
+            out.problem(LoadProblem(where.file, where.line, where.field,
+                                    f"profession {profession!r} is not in the tariff table"))
+        elif code is not None and table.amo_rate(profession) is not None \
+                and table.entry(profession, code) is None:
+            out.problem(LoadProblem(where.file, where.line, where.field,
+                                    f"act {code!r} is not in the tariff table for profession "
+                                    f"{profession}"))
 
 
-def read_files(paths: list[Path]) -> LoadSet:
-    """Read and validate every file; raise LoadFilesError listing all problems."""
-    out = LoadSet()
-    for path in paths:
-        name = str(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            out.problems.append(LoadProblem(name, None, "", f"cannot read: {exc}"))
-            continue
-        if name.lower().endswith(".csv"):
-            read_csv(name, text, out)
-        else:
-            read_json(name, text, out)
+def read_files(paths: list[Path], tariff: TariffTable | None = None) -> LoadSet:
+    """Check every file in one streaming pass; raise LoadFilesError listing the problems.
+
+    Act codes and professions are checked against the last tariff table of these files,
+    else against ``tariff`` (``tla load`` passes the table it last sent), else the
+    invoices are refused: nothing else tells an unknown act before the visit.
+    """
+    out = LoadSet(paths=[Path(p) for p in paths])
+    seen = Seen()
+    try:
+        for path in out.paths:
+            records = problems = 0
+            for found in _parse(path):
+                if isinstance(found, LoadProblem):
+                    out.problem(found)
+                    problems += 1
+                else:
+                    _take(out, seen, found)
+                    records += 1
+            if records == problems == 0:
+                out.problem(LoadProblem(str(path), None, "", "nothing to load in this file"))
+    finally:
+        seen.close()
+    _check_acts(out, tariff)
+    for p in out.range_problems([]):  # the files' own ranges; the unit's come once connected
+        out.problem(p)
     if out.problems:
-        raise LoadFilesError(out.problems)
+        raise LoadFilesError(out.problems, out.more_problems)
     return out
+
+
+def tariff_copy(raw: dict) -> str:
+    """The text ``tla load`` keeps of the last table it sent (see read_files)."""
+    return json.dumps(raw, ensure_ascii=False, sort_keys=True)

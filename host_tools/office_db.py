@@ -121,6 +121,14 @@ class Imported:
     duplicate: bool  # already there from an earlier run (same bytes)
 
 
+def _ack_table(table: str) -> str:
+    """The record-id column of a table whose rows the unit acknowledges."""
+    columns = {"fses": "fse_id", "vitale_reads": "read_id"}
+    if table not in columns:
+        raise ValueError(f"no acknowledged records in table {table!r}")
+    return columns[table]
+
+
 def default_path() -> Path:
     home = os.environ.get("OPENTLA_HOME")
     return (Path(home) if home else Path.home() / ".local" / "share" / "opentla") / "office.db"
@@ -213,8 +221,18 @@ class OfficeDb:
             raise
         return Imported(import_id, False)
 
+    def unacked(self, table: str, unit_id: str) -> dict[str, str]:
+        """Record id -> import id of ``unit_id``'s rows not yet marked acknowledged."""
+        id_column = _ack_table(table)
+        rows = self.conn.execute(f"SELECT {id_column}, import_id FROM {table} "
+                                 "WHERE unit_id=? AND acked_at IS NULL", (unit_id,))
+        return dict(rows.fetchall())
+
     def mark_acked(self, table: str, import_ids: list[str]) -> None:
-        assert table in ("fses", "vitale_reads")
+        """The unit has these records acknowledged (one fsync'd transaction)."""
+        _ack_table(table)
+        if not import_ids:
+            return
         now = time.time()
         with self.conn:
             self.conn.execute("BEGIN")

@@ -53,6 +53,16 @@ LoadChunk = _pair("LoadChunk", GROUP_LOAD, LoadCommand.CHUNK, True,
 LoadRange = _pair("LoadRange", GROUP_LOAD, LoadCommand.RANGE, True,
                   {"ranges": list[list[Any]]}, {"n": int})
 LoadInfo = _pair("LoadInfo", GROUP_LOAD, LoadCommand.INFO, False, {}, {"unit": bytes})
+LoadBegin = _pair("LoadBegin", GROUP_LOAD, LoadCommand.BEGIN, True, {}, {"max": int})
+LoadCommit = _pair("LoadCommit", GROUP_LOAD, LoadCommand.COMMIT, True, {"n": int, "r": int},
+                   {"n": int})
+LoadAbort = _pair("LoadAbort", GROUP_LOAD, LoadCommand.ABORT, True, {}, {})
+LoadList = _pair("LoadList", GROUP_LOAD, LoadCommand.LIST, False, {"after": list[str] | None},
+                 {"recs": list[list[Any]], "more": bool})
+LoadWithdraw = _pair("LoadWithdraw", GROUP_LOAD, LoadCommand.WITHDRAW, True,
+                     {"recs": list[list[str]]}, {"n": int})
+LoadRanges = _pair("LoadRanges", GROUP_LOAD, LoadCommand.RANGES, False, {},
+                   {"ranges": list[list[Any]]})
 
 VitaleList = _pair("VitaleList", GROUP_VITALE_READS, UnloadCommand.LIST, False, _LIST_REQ, _LIST_RSP)
 VitalePull = _pair("VitalePull", GROUP_VITALE_READS, UnloadCommand.PULL, False, _PULL_REQ, _PULL_RSP)

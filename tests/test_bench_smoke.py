@@ -24,6 +24,7 @@ BENCHES = [
      {"commit_p50_s", "commit_p99_s", "fsync_floor_s"}),
     ("offload.py", ["--count", "20"], {"fse_per_s", "wire_bytes_per_fse", "payload_bytes_per_fse"}),
     ("lots.py", ["--fse", "30"], {"lots_make_s", "read_decode_floor_s", "lots"}),
+    ("load.py", ["--rows", "200", "2000"], {"check_rows_per_s", "peak_rss_mb"}),
 ]
 
 

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from firmware.billing.fse import MAX_FSE_NUMBER
+from firmware.loaded.ranges import RangeBook
+from firmware.loaded.schema import FseRange, RecordError
 
 from . import crypto
 from .errors import (
@@ -86,12 +88,6 @@ def _fse_info(row: tuple) -> FseInfo:
                    offered, imported, ack, size)
 
 
-def _covered(c, professional_id: str) -> int:
-    """The highest FSE number any range loaded for this professional covers (0: none)."""
-    return c.execute("SELECT coalesce(max(last), 0) FROM fse_ranges WHERE professional_id = ?",
-                     (professional_id,)).fetchone()[0]
-
-
 class FseMixin:
     """FSE numbering and lifecycle; relies on Store's _tx, _keys, _wall, _conn."""
 
@@ -134,12 +130,17 @@ class FseMixin:
                 if same == (professional_id, first, last):
                     return
                 raise DuplicateRecord(f"range {range_id} exists with other bounds")
-            covered = _covered(c, professional_id)
-            if first <= covered:
+            book = RangeBook(FseRange(*row) for row in c.execute(
+                "SELECT range_id, professional_id, first, last FROM fse_ranges "
+                "WHERE professional_id = ?", (professional_id,)))
+            try:  # the one range rule (firmware/loaded/ranges.py), also run by tla load
+                book.add(FseRange(range_id, professional_id, first, last))
+            except RecordError as exc:
+                covered = book.covered(professional_id)
                 raise FseRangeRefused(
                     f"range {range_id} ({first}..{last}) for {professional_id} must start after "
                     f"{covered}, the last FSE number already covered; ask for a range from "
-                    f"{covered + 1}")
+                    f"{covered + 1}") from exc
             c.execute("INSERT INTO fse_ranges VALUES (?, ?, ?, ?, ?, ?)",
                       (range_id, professional_id, first, last, first, self._wall()))
 
@@ -297,3 +298,10 @@ class FseMixin:
         if row is None:
             raise UnknownRecord(f"no FSE {fse_id}")
         return row[0]
+
+    def fse_ranges(self) -> list[tuple[str, str, int, int]]:
+        """Every loaded range as (range_id, professional_id, first, last); metadata
+        only, works while locked (the load group checks new ranges against them)."""
+        rows = self._conn.execute("SELECT range_id, professional_id, first, last FROM fse_ranges "
+                                  "ORDER BY professional_id, first")
+        return [(r[0], r[1], r[2], r[3]) for r in rows]

@@ -7,12 +7,13 @@ The store keeps loaded payloads as opaque bytes. The unit reads them as:
   of the kinds below starts with 0x7B or 0x5B: those are a text and a byte
   string header).
 
-Kinds:
+Kinds, each checked by its schema in :mod:`firmware.loaded.schema` (the one ``tla
+load`` and the load group apply, so what was loaded reads back):
 
 - ``invoice``: the map of :meth:`firmware.billing.invoice.Invoice.to_dict`;
 - ``tariff``: the map of :meth:`firmware.billing.tariffs.TariffTable.from_dict`;
 - ``opposition``: ``{"serials": ["9100000001", ...]}`` or a bare list of serials
-  (Vitale card serials, ASCII digits).
+  (Vitale card serials, 1-32 ASCII digits).
 
 Every failure raises :class:`DocumentError` with a stable code and French text.
 """
@@ -27,8 +28,7 @@ from firmware.billing.errors import BillingError
 from firmware.billing.invoice import Invoice
 from firmware.billing.tariffs import TariffTable
 from firmware.errors import TlaError
-
-MAX_SERIAL = 32
+from firmware.loaded import schema
 
 
 class DocumentError(TlaError):
@@ -42,13 +42,13 @@ def decode(payload: bytes, what: str) -> object:
         if payload[:1] in (b"{", b"["):
             return json.loads(payload.decode("utf-8"))
         return cbor2.loads(payload)
-    except (ValueError, UnicodeDecodeError, cbor2.CBORDecodeError, EOFError) as exc:
+    except (ValueError, UnicodeDecodeError, cbor2.CBORDecodeError, EOFError, RecursionError) as exc:
         raise DocumentError(f"{what}: not CBOR or JSON ({exc})") from None
 
 
 def invoice(payload: bytes, record_id: str) -> Invoice:
     try:
-        inv = Invoice.from_dict(decode(payload, f"invoice {record_id}"))
+        inv = schema.check_invoice(decode(payload, f"invoice {record_id}"))
     except BillingError as exc:
         raise DocumentError(f"invoice {record_id}: {exc}", code="invoice_invalid",
                             message_fr="Facture illisible") from None
@@ -57,19 +57,16 @@ def invoice(payload: bytes, record_id: str) -> Invoice:
 
 def tariffs(payload: bytes, record_id: str) -> TariffTable:
     try:
-        return TariffTable.from_dict(decode(payload, f"tariff {record_id}"))
+        return schema.check_tariff(decode(payload, f"tariff {record_id}"))
     except BillingError as exc:
         raise DocumentError(f"tariff {record_id}: {exc}", code="tariff_invalid",
                             message_fr="Tarif illisible") from None
 
 
 def opposition(payload: bytes) -> frozenset[str]:
-    raw = decode(payload, "opposition list")
-    if isinstance(raw, dict):
-        raw = raw.get("serials")
-    if not isinstance(raw, list) or not all(
-            isinstance(s, str) and 0 < len(s) <= MAX_SERIAL and s.isascii() and s.isdigit()
-            for s in raw):
+    try:
+        return schema.check_opposition(decode(payload, "opposition list"))
+    except BillingError:
         raise DocumentError("opposition list must be a list of digit serials",
-                            code="opposition_invalid", message_fr="Liste d'opposition illisible")
-    return frozenset(raw)
+                            code="opposition_invalid",
+                            message_fr="Liste d'opposition illisible") from None

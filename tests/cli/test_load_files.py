@@ -9,17 +9,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from firmware.billing.tariffs import TariffTable
 from host_tools.cli import main as tla
 from host_tools.load_files import LoadFilesError, read_files
 
-INV = {"billing_number": "123456789", "profession": "24", "date_of_care": "2026-02-03",
+SAMPLE = TariffTable.load_sample()  # the act codes of INV are checked against it
+
+INV = {"billing_number": "123456789", "profession": "60", "date_of_care": "2026-02-03",
        "lines": [{"code": "AMI"}]}
 CSV_HEAD = "invoice_id,billing_number,profession,date_of_care,code\n"
 
 
 def problems(*paths) -> list[str]:
     with pytest.raises(LoadFilesError) as info:
-        read_files(list(paths))
+        read_files(list(paths), SAMPLE)
     return [str(p) for p in info.value.problems]
 
 
@@ -38,12 +41,12 @@ def test_duplicates_across_files_and_kinds(tmp_path):
                              "fse_ranges": [{"range_id": "R1", "professional_id": "P",
                                              "first": 1, "last": 9}]}))
     c = tmp_path / "b.csv"
-    c.write_text(CSV_HEAD + "X1,123456789,24,2026-02-03,AMI\n")
+    c.write_text(CSV_HEAD + "X1,123456789,60,2026-02-03,AMI\n")
     r = tmp_path / "r.csv"
-    r.write_text("range_id,professional_id,first,last\nR2,P,1,5\nR1,P,6,9\n")
+    r.write_text("range_id,professional_id,first,last\nR2,P,10,15\nR1,P,6,9\n")
     p = tmp_path / "p.csv"
     p.write_text("patient_id,nir,nir_key,birth_date,name\n"
-                 "P1,1800175123456,42,15/01/1980,DUPONT\nP1,1800175123456,42,15/01/1980,DURAND\n")
+                 "P1,1800175123456,60,15/01/1980,DUPONT\nP1,1800175123456,60,15/01/1980,DURAND\n")
     assert problems(j, c, r, p) == [
         f"{c}:2: invoice_id: duplicate invoice_id 'X1' (first at {j}:1)",
         f"{r}:3: range_id: duplicate range_id 'R1' (first at {j}:1)",
@@ -53,7 +56,7 @@ def test_duplicates_across_files_and_kinds(tmp_path):
 
 def test_the_same_file_given_twice_is_refused(tmp_path):
     c = tmp_path / "b.csv"
-    c.write_text(CSV_HEAD + "X1,123456789,24,2026-02-03,AMI\n")
+    c.write_text(CSV_HEAD + "X1,123456789,60,2026-02-03,AMI\n")
     assert problems(c, c) == [f"{c}:2: invoice_id: duplicate invoice_id 'X1' (first at {c}:2)"]
 
 
@@ -72,7 +75,7 @@ def test_misspelt_json_fields_are_refused_not_ignored(tmp_path):
 def test_unknown_csv_columns_are_refused(tmp_path):
     inv = tmp_path / "i.csv"
     inv.write_text("invoice_id,billing_number,profession,date_of_care,code,qty\n"
-                   "I1,123456789,24,2026-03-10,AMI,2\n")
+                   "I1,123456789,60,2026-03-10,AMI,2\n")
     rng = tmp_path / "r.csv"
     rng.write_text("range_id,professional_id,first,lats\nR1,P,1,9\n")
     got = problems(inv, rng)
@@ -85,7 +88,7 @@ def test_empty_files_and_ragged_rows(tmp_path):
     ej.write_text("")
     ec.write_text("\n")
     rag = tmp_path / "rag.csv"
-    rag.write_text(CSV_HEAD + "I1,123456789,24,2026-03-10,AMI\nI2,123456789,24,2026-03-10,AMI,7\n")
+    rag.write_text(CSV_HEAD + "I1,123456789,60,2026-03-10,AMI\nI2,123456789,60,2026-03-10,AMI,7\n")
     assert problems(ej, ec, rag) == [
         f"{ej}: empty file (expected a JSON object)",
         f"{ec}: empty file (expected a header row)",
@@ -95,8 +98,8 @@ def test_empty_files_and_ragged_rows(tmp_path):
 def test_invalid_dates_and_negative_amounts_name_line_and_field(tmp_path):
     c = tmp_path / "c.csv"
     c.write_text("invoice_id,billing_number,profession,date_of_care,code,amount_cents\n"
-                 "I1,123456789,24,2026-02-30,AMI,\n"
-                 "I2,123456789,24,2026-02-03,AMI,-5\n")
+                 "I1,123456789,60,2026-02-30,AMI,\n"
+                 "I2,123456789,60,2026-02-03,AMI,-5\n")
     got = problems(c)
     assert got[0].startswith(f"{c}:2: date_of_care: ") and "2026-02-30" in got[0]
     assert got[1].startswith(f"{c}:3: amount_cents: ") and len(got) == 2
@@ -122,7 +125,7 @@ def test_every_repeat_of_an_id_is_one_problem_and_nothing_is_kept(ids):
         f.write_text(json.dumps({"invoices": [{"invoice_id": i, **INV} for i in ids]}))
         repeats = len(ids) - len(set(ids))
         if repeats == 0:
-            assert sorted(i.record_id for i in read_files([f]).items) == sorted(ids)
+            assert sorted(i.record_id for i in read_files([f], SAMPLE).items()) == sorted(ids)
         else:
             got = problems(f)
             assert len(got) == repeats and all("duplicate invoice_id" in g for g in got)

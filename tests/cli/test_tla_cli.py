@@ -12,7 +12,8 @@ from host_tools import cli, cli_common
 from host_tools.office_db import OfficeDb
 
 HELPS = [["units"], ["pair"], ["info"], ["clock", "set"], ["load"], ["unload"],
-         ["fse", "list"], ["fse", "show"], ["fse", "export"], []]
+         ["fse", "list"], ["fse", "show"], ["fse", "export"], ["records"], ["records", "list"],
+         ["records", "withdraw"], []]
 
 
 def tla(tmp_path, *args) -> int:

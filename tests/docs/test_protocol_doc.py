@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import re
+from pathlib import Path
 
 import pytest
 
@@ -142,20 +143,23 @@ def test_pull_example_wire_line():
 
 
 # ------------------------------------------------------------------ tla load formats
-def test_load_csv_example_parses_and_error_example_is_exact():
-    from host_tools.load_files import LoadSet, read_csv
+def test_load_csv_example_parses_and_error_example_is_exact(tmp_path, monkeypatch):
+    from firmware.billing.tariffs import TariffTable
+    from host_tools.load_files import LoadFilesError, read_files
 
+    monkeypatch.chdir(tmp_path)  # problems name the file as given: invoices.csv
     block = PROTOCOL.split("### Files `tla load` reads", 1)[1].split("```")[1]
     rows = [line.split("<-")[0].rstrip() for line in block.strip().splitlines()]
-    out = LoadSet()
-    read_csv("invoices.csv", "\n".join(rows) + "\n", out)
-    assert not out.problems and [i.record_id for i in out.items] == ["INV-1"]
-    assert out.items[0].kind == "invoice" and out.items[0].professional_id == "123456789"
+    Path("invoices.csv").write_text("\n".join(rows) + "\n")
+    out = read_files([Path("invoices.csv")], TariffTable.load_sample())
+    [item] = out.items()
+    assert (item.kind, item.record_id, item.professional_id) == ("invoice", "INV-1", "123456789")
 
     bad = rows[:2] + [rows[2].replace("IFD,,", "IFD,abc,")]
-    out = LoadSet()
-    read_csv("invoices.csv", "\n".join(bad) + "\n", out)
-    shown = [str(p) for p in out.problems]
+    Path("invoices.csv").write_text("\n".join(bad) + "\n")
+    with pytest.raises(LoadFilesError) as info:
+        read_files([Path("invoices.csv")], TariffTable.load_sample())
+    shown = [str(p) for p in info.value.problems]
     assert shown and f"`{shown[0]}`" in PROTOCOL, shown
 
 

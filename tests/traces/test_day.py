@@ -32,7 +32,8 @@ EXPECTED_VISIT = {
     # traces fetch's own session closes after the fetch)
     ("link.pairing", "ok"): 1, ("link.session", "ok"): 5,
 }
-LINK_OPS = {"link.load.info", "link.load.batch", "link.load.ranges", "link.fse.device_info", "link.fse.list",
+LINK_OPS = {"link.load.info", "link.load.fse_ranges", "link.load.begin", "link.load.batch",
+            "link.load.ranges", "link.load.commit", "link.fse.device_info", "link.fse.list",
             "link.fse.pull", "link.fse.ack", "link.vitale_reads.list",
             "link.vitale_reads.pull", "link.vitale_reads.ack"}
 CODE = re.compile(r"[a-z0-9_.]{1,48}")

@@ -12,9 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware.billing.invoice import Invoice
+from firmware.billing.tariffs import TariffTable
 from firmware.link.chunks import pack_records, response_room
 from firmware.link.header import MgmtError
 from host_tools.load_files import LoadFilesError, read_files
+
+SAMPLE = TariffTable.load_sample()
 
 _ids = st.text(alphabet="ABCXYZ0123456789-", min_size=1, max_size=64)
 
@@ -54,22 +57,22 @@ def _problems(tmp_path, name: str, text: str) -> list[str]:
     path = tmp_path / name
     path.write_text(text)
     with pytest.raises(LoadFilesError) as info:
-        read_files([path])
+        read_files([path], SAMPLE)
     return [str(p) for p in info.value.problems]
 
 
 def test_json_errors_name_file_line_and_field(tmp_path):
     text = ('{"invoices": [\n'
-            ' {"invoice_id": "A", "billing_number": "123456789", "profession": "24",\n'
+            ' {"invoice_id": "A", "billing_number": "123456789", "profession": "60",\n'
             '  "date_of_care": "2026-03-10",\n'
             '  "lines": [{"code": "AMI", "quantity": 0}]}],\n'
             ' "fse_ranges": [{"range_id": "R", "professional_id": "1", "first": 5, "last": 2}],\n'
             ' "colour": 1}\n')
     path = tmp_path / "day.json"
-    assert _problems(tmp_path, "day.json", text) == [
-        f"{path}:6: colour: unknown section",
+    assert _problems(tmp_path, "day.json", text) == [  # in file order
         f"{path}:4: invoices[0].lines[0].quantity: must be an integer 1..99",
         f"{path}:5: fse_ranges[0].last: first must not exceed last",
+        f"{path}:6: colour: unknown section",
     ]
     assert _problems(tmp_path, "day.json", '{"invoices": [}') == [
         f"{path}:1: not JSON: Expecting value"]
@@ -79,11 +82,11 @@ def test_csv_errors_name_the_line_and_column(tmp_path):
     path = tmp_path / "inv.csv"
     text = ("invoice_id,billing_number,profession,date_of_care,code,coefficient,patient_nir,"
             "patient_nir_key,patient_birth_date\n"
-            "A,123456789,24,2026-03-10,AMI,1.5,1800175123456,42,15/01/1980\n"
-            "A,123456789,24,2026-03-10,IFD,abc,1800175123456,42,15/01/1980\n"
-            "B,123456789,24,2026-03-10,AMI,1,1800175123456,4,15/01/1980\n"
-            "C,123456789,24,2026-03-11,AMI,1,,,\n"
-            "C,123456789,24,2026-03-12,AMI,1,,,\n")
+            "A,123456789,60,2026-03-10,AMI,1.5,1800175123456,60,15/01/1980\n"
+            "A,123456789,60,2026-03-10,IFD,abc,1800175123456,60,15/01/1980\n"
+            "B,123456789,60,2026-03-10,AMI,1,1800175123456,4,15/01/1980\n"
+            "C,123456789,60,2026-03-11,AMI,1,,,\n"
+            "C,123456789,60,2026-03-12,AMI,1,,,\n")
     assert _problems(tmp_path, "inv.csv", text) == [
         f"{path}:3: coefficient: not a decimal number: 'abc'",
         f"{path}:4: patient_nir_key: bad format '4'",
@@ -97,11 +100,11 @@ def test_csv_invoice_rows_group_into_the_invoice_billing_reads(tmp_path):
     path = tmp_path / "inv.csv"
     path.write_text("invoice_id,billing_number,profession,date_of_care,code,coefficient,"
                     "prescriber_id,prescription_date\n"
-                    "A,123456789,24,2026-03-10,AMI,1.5,10001234567,2026-03-01\n"
-                    "A,123456789,24,2026-03-10,IFD,,10001234567,2026-03-01\n")
-    [item] = read_files([path]).items
+                    "A,123456789,60,2026-03-10,AMI,1.5,10001234567,2026-03-01\n"
+                    "A,123456789,60,2026-03-10,IFD,,10001234567,2026-03-01\n")
+    [item] = read_files([path], SAMPLE).items()
     expected = Invoice.from_dict({
-        "invoice_id": "A", "billing_number": "123456789", "profession": "24",
+        "invoice_id": "A", "billing_number": "123456789", "profession": "60",
         "date_of_care": "2026-03-10", "lines": [{"code": "AMI", "coefficient": "1.5"}, {"code": "IFD"}],
         "prescription": {"prescriber_id": "10001234567", "date": "2026-03-01"}})
     assert (item.kind, item.record_id, item.professional_id) == ("invoice", "A", "123456789")
@@ -127,11 +130,11 @@ def test_arbitrary_csv_cells_load_or_fail_with_located_problems(tmp_path_factory
     path = tmp_path_factory.mktemp("f") / "data.csv"
     path.write_text(buf.getvalue())
     try:
-        loaded = read_files([path])
+        loaded = read_files([path], SAMPLE)
     except LoadFilesError as exc:
         assert exc.problems and all(str(p).startswith(f"{path}:") for p in exc.problems)
     else:
-        assert len(loaded.items) + len(loaded.ranges) <= len(rows)
+        assert sum(loaded.counts.values()) <= len(rows)
 
 
 @settings(max_examples=150, deadline=None)
@@ -145,7 +148,7 @@ def test_arbitrary_json_documents_load_or_fail_with_located_problems(tmp_path_fa
     path = tmp_path_factory.mktemp("j") / "data.json"
     path.write_text(json.dumps(doc))
     try:
-        read_files([path])
+        read_files([path], SAMPLE)
     except LoadFilesError as exc:
         assert exc.problems and all(str(p).startswith(str(path)) for p in exc.problems)
 

@@ -9,54 +9,19 @@ from __future__ import annotations
 
 import cbor2
 import pytest
-from cryptography.hazmat.primitives import serialization
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from link.helpers import FakeUnit, exchange, raw_request
-from link.test_security import DocHost, open_session, pair
+from link.helpers import exchange, raw_request
 
 from firmware.link.chunks import DataErr
-from firmware.link.data_groups import data_groups
 from firmware.link.events import LinkError
 from firmware.link.framing import encode_packet
-from firmware.link.group_fse import DeviceIdentity
-from firmware.link.security import Identity, MemoryTrustStore
-from firmware.link.server import SMPServer
 from firmware.store.office_sig import sign_load
 
-from .helpers import PROF, UNIT_ID, make_store, sign_fse
+from .helpers import PROF, UNIT_ID
 
 R, W = 0, 2
 BUF = 4096
-
-
-@pytest.fixture
-def unit(tmp_path):
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    store, proof = make_store(tmp_path / "unit.db")
-    key = Ed25519PrivateKey.generate()
-    public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    server = SMPServer(Identity.generate(), MemoryTrustStore(), FakeUnit(), buf_size=BUF,
-                       groups=data_groups(store, DeviceIdentity(UNIT_ID, public), BUF))
-    fses = {}
-    for _ in range(3):
-        n = store.next_fse_number(PROF)
-        fses[f"F{n}"] = sign_fse(key, n)
-        store.signed_fse(f"F{n}", PROF, n, fses[f"F{n}"])
-    server.store, server.fses, server.public, server.proof = store, fses, public, proof
-    yield server
-    store.close()
-
-
-@pytest.fixture
-def session(unit):
-    host = DocHost()
-    begun = pair(unit, host)
-    open_session(unit, host, begun["ukx"], 10.0)
-    unit.store.trust_office(host.hid)  # paired while unlocked (board/sim/unit.py)
-    unit.host = host
-    return unit
 
 
 def signed(server, kind, record_id, prof, payload, key=None):
@@ -136,10 +101,12 @@ def test_ack_is_durable_idempotent_and_refuses_another_import_id(session):
 
 def test_load_batch_chunk_and_ranges_work_while_locked(session):
     session.store.lock()
-    invoice = {"invoice_id": "INV-9", "billing_number": PROF, "profession": "24",
+    invoice = {"invoice_id": "INV-9", "billing_number": PROF, "profession": "60",
                "date_of_care": "2026-03-10", "lines": [{"code": "AMI"}]}
     items = [signed(session, "invoice", "INV-9", PROF, cbor2.dumps(invoice)),
-             signed(session, "patient", "P-1", None, cbor2.dumps({"patient_id": "P-1"}))]
+             signed(session, "patient", "P-1", None, cbor2.dumps(
+                 {"patient_id": "P-1", "nir": "1800175123456", "nir_key": "60",
+                  "birth_date": "15/01/1980"}))]
     assert ask(session, W, 82, 0, {"items": items}) == {"n": 2}
     big = cbor2.dumps({"serials": [f"{i:010d}" for i in range(700)]})  # > one 4 kB frame
     sig = signed(session, "opposition", "current", None, big)[4]
@@ -159,7 +126,7 @@ def test_load_batch_chunk_and_ranges_work_while_locked(session):
 
 
 def test_load_refuses_an_invalid_invoice_and_stores_nothing_of_its_batch(session):
-    good = {"invoice_id": "A", "billing_number": PROF, "profession": "24",
+    good = {"invoice_id": "A", "billing_number": PROF, "profession": "60",
             "date_of_care": "2026-03-10", "lines": [{"code": "AMI"}]}
     bad = dict(good, invoice_id="B", lines=[])
     items = [signed(session, "invoice", "A", PROF, cbor2.dumps(good)),
@@ -190,12 +157,13 @@ _cbor_values = st.recursive(
     lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=6), inner, max_size=5),
     max_leaves=20)
 _keys = st.sampled_from(["id", "off", "after", "acks", "items", "kind", "size", "d", "prof",
-                         "ranges", "x"])
+                         "ranges", "recs", "n", "r", "x"])
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(command=st.sampled_from([(R, 84, 0), (R, 84, 1), (R, 84, 2), (W, 84, 3), (R, 83, 1),
                                 (R, 83, 2), (W, 83, 3), (W, 82, 0), (W, 82, 1), (W, 82, 2),
+                                (W, 82, 4), (W, 82, 5), (W, 82, 6), (R, 82, 7), (W, 82, 8),
                                 (R, 85, 0)]),
        body=st.dictionaries(_keys, _cbor_values, max_size=4))
 def test_fuzzed_request_bodies_get_a_clear_answer_never_an_internal_error(session, command, body):

@@ -16,9 +16,9 @@ from store.test_load_integrity import message
 from firmware.store import UntrustedOffice
 
 from .helpers import PROF
-from .test_groups import R, W, ask, session, unit  # noqa: F401  (pytest fixtures)
+from .test_groups import R, W, ask
 
-INVOICE = {"invoice_id": "INV-1", "billing_number": PROF, "profession": "24",
+INVOICE = {"invoice_id": "INV-1", "billing_number": PROF, "profession": "60",
            "date_of_care": "2026-03-10", "lines": [{"code": "AMI"}]}
 
 

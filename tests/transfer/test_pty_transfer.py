@@ -34,7 +34,7 @@ def cli(tmp_path, *args) -> int:
     return tla(["--keys", str(tmp_path / "keys.json"), "--timeout", "5", *args])
 
 
-INVOICE = {"invoice_id": "INV-77", "billing_number": PROF, "profession": "24",
+INVOICE = {"invoice_id": "INV-77", "billing_number": PROF, "profession": "60",
            "date_of_care": "2026-03-12", "prescription": {"prescriber_id": "10001234567",
                                                           "date": "2026-03-01"},
            "lines": [{"code": "AMI", "coefficient": "2"}]}
@@ -49,7 +49,7 @@ def test_tla_load_json_and_csv_reaches_the_store_even_locked(unit, tmp_path, cap
         "fse_ranges": [{"range_id": "R9", "professional_id": "555555555", "first": 10, "last": 19}],
     }))
     (tmp_path / "patients.csv").write_text(
-        "patient_id,nir,nir_key,birth_date,name\nP-1,1800175123456,42,15/01/1980,DUPONT\n")
+        "patient_id,nir,nir_key,birth_date,name\nP-1,1800175123456,60,15/01/1980,DUPONT\n")
     assert cli(tmp_path, "load", "--port", unit.path, str(tmp_path / "day.json"),
                str(tmp_path / "patients.csv")) == 0
     assert "Loaded" in capsys.readouterr().out
@@ -65,7 +65,7 @@ def test_tla_load_json_and_csv_reaches_the_store_even_locked(unit, tmp_path, cap
     assert Invoice.from_dict(got["invoice"]) == Invoice.from_dict(INVOICE)
     assert got["tariff"] == tariffs
     assert got["opposition"] == {"serials": serials}
-    assert got["patient"] == {"patient_id": "P-1", "nir": "1800175123456", "nir_key": "42",
+    assert got["patient"] == {"patient_id": "P-1", "nir": "1800175123456", "nir_key": "60",
                               "birth_date": "15/01/1980", "name": "DUPONT"}
     assert got["left"] == 10 and got["prof"] == PROF
     # loading the same files again replaces, never duplicates
@@ -76,8 +76,8 @@ def test_tla_load_json_and_csv_reaches_the_store_even_locked(unit, tmp_path, cap
 def test_tla_load_refuses_bad_files_naming_file_line_field_and_sends_nothing(unit, tmp_path, capsys):
     bad = tmp_path / "invoices.csv"
     bad.write_text("invoice_id,billing_number,profession,date_of_care,code,quantity\n"
-                   "I1,123456789,24,2026-03-10,AMI,1\n"
-                   "I2,123456789,24,2026-03-10,AMI,zero\n")
+                   "I1,123456789,60,2026-03-10,AMI,1\n"
+                   "I2,123456789,60,2026-03-10,AMI,zero\n")
     assert cli(tmp_path, "load", "--port", unit.path, str(bad)) == 2
     err = capsys.readouterr().err
     assert f"{bad}:3: quantity:" in err
@@ -154,3 +154,52 @@ def test_unload_rejects_an_fse_that_fails_verification_and_leaves_it_on_the_unit
     err = capsys.readouterr().err
     assert err.count("REJECTED") == 4 and "cert_untrusted" in err
     assert {s for s, _ in unit.statuses().values()} == {"offered"}  # sent, never acknowledged
+
+
+def test_tla_load_checks_ranges_against_the_unit_and_sends_nothing_when_refused(
+        unit, tmp_path, capsys):
+    # the unit holds R1 = 1..100000 for PROF (helpers.make_store): 1-50 would renumber from 1
+    tariffs = json.loads(SAMPLE_PATH.read_text())
+    (tmp_path / "day.json").write_text(json.dumps({"tariffs": tariffs, "invoices": [INVOICE]}))
+    ranges = tmp_path / "ranges.csv"
+    ranges.write_text(f"range_id,professional_id,first,last\nR-low,{PROF},1,50\n")
+    assert cli(tmp_path, "load", "--port", unit.path, str(tmp_path / "day.json"),
+               str(ranges)) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {ranges}:2: first: must start after 100000, the last FSE number already "
+        f"covered for {PROF}"]
+    assert unit.call(lambda: unit.store.list_records("invoice")) == []  # nothing of the load
+    assert not (tmp_path / "last_tariff.json").exists()
+    ranges.write_text(f"range_id,professional_id,first,last\nR-next,{PROF},100001,100500\n")
+    assert cli(tmp_path, "load", "--port", unit.path, str(tmp_path / "day.json"),
+               str(ranges)) == 0
+    assert "Loaded 3 records (2 data records, 1 FSE ranges)" in capsys.readouterr().out
+    assert unit.call(lambda: [r.record_id for r in unit.store.list_records("invoice")]) == [
+        "INV-77"]
+    # the tariff it sent is what later invoice-only loads are checked against
+    assert json.loads((tmp_path / "last_tariff.json").read_text()) == tariffs
+    (tmp_path / "more.json").write_text(json.dumps({"invoices": [
+        dict(INVOICE, invoice_id="INV-78", lines=[{"code": "XYZ"}])]}))
+    assert cli(tmp_path, "load", "--port", unit.path, str(tmp_path / "more.json")) == 2
+    assert "invoices[0].lines[0].code: act 'XYZ' is not in the tariff table" in \
+        capsys.readouterr().err
+
+
+def test_tla_records_lists_and_withdraws_what_was_loaded(unit, tmp_path, capsys):
+    tariffs = json.loads(SAMPLE_PATH.read_text())
+    invoices = [INVOICE, dict(INVOICE, invoice_id="INV-78")]
+    (tmp_path / "day.json").write_text(json.dumps({"tariffs": tariffs, "invoices": invoices}))
+    assert cli(tmp_path, "load", "--port", unit.path, str(tmp_path / "day.json")) == 0
+    unit.lock()
+    capsys.readouterr()
+    assert cli(tmp_path, "records", "list", "--port", unit.path, "--json") == 0
+    listed = json.loads(capsys.readouterr().out)["records"]
+    assert [(r["kind"], r["id"], r["status"]) for r in listed] == [
+        ("invoice", "INV-77", "loaded"), ("invoice", "INV-78", "loaded"),
+        ("tariff", "current", "loaded")]
+    assert cli(tmp_path, "records", "withdraw", "--port", unit.path, "INV-78", "NOPE") == 1
+    assert "unit refused" in capsys.readouterr().err
+    assert cli(tmp_path, "records", "withdraw", "--port", unit.path, "INV-78") == 0
+    assert capsys.readouterr().out == "Withdrew 1 invoice records.\n"
+    assert unit.call(lambda: [r.record_id for r in unit.store.list_records("invoice")]) == [
+        "INV-77"]

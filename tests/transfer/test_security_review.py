@@ -8,16 +8,16 @@ import cbor2
 from firmware.link.events import LinkError
 
 from .helpers import PROF
-from .test_groups import R, W, ask, session, signed, unit  # noqa: F401  (pytest fixtures)
+from .test_groups import R, W, ask, signed
 
 NIR = "180017512345"  # 12 digits: one short of a NIR, so the invoice is refused
 BIRTH = "15/01/1980"
 
 
 def test_a_refused_load_names_the_field_but_never_logs_the_patient_value(session):  # noqa: F811
-    invoice = {"invoice_id": "A", "billing_number": PROF, "profession": "24",
+    invoice = {"invoice_id": "A", "billing_number": PROF, "profession": "60",
                "date_of_care": "2026-03-10", "lines": [{"code": "AMI"}],
-               "patient": {"nir": NIR, "nir_key": "42", "birth_date": BIRTH}}
+               "patient": {"nir": NIR, "nir_key": "60", "birth_date": BIRTH}}
     from link.helpers import exchange, raw_request
 
     reply, events = exchange(session, raw_request(W, 82, 0, {"items": [
