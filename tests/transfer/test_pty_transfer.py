@@ -192,6 +192,10 @@ def test_tla_records_lists_and_withdraws_what_was_loaded(unit, tmp_path, capsys)
     assert cli(tmp_path, "load", "--port", unit.path, str(tmp_path / "day.json")) == 0
     unit.lock()
     capsys.readouterr()
+    # the office's ids are sealed at rest: listing them needs the unit unlocked
+    assert cli(tmp_path, "records", "list", "--port", unit.path, "--json") == 1
+    assert "lock" in capsys.readouterr().err.lower()
+    unit.unlock()
     assert cli(tmp_path, "records", "list", "--port", unit.path, "--json") == 0
     listed = json.loads(capsys.readouterr().out)["records"]
     assert [(r["kind"], r["id"], r["status"]) for r in listed] == [
