@@ -34,6 +34,7 @@ from firmware.link.events import Action, PairingRequested, Send
 from firmware.link.security import Identity, JsonTrustStore, MemoryTrustStore, write_atomically
 from firmware.link.server import SMPServer
 from firmware.link.services import UnitInfo
+from firmware.parts import LinkEvent, Received
 
 
 @dataclass
@@ -68,11 +69,15 @@ class SimUnitServices:
 
 
 class PtyLinkPort:
-    """Serves an :class:`SMPServer` on a pty master from a background thread."""
+    """Serves an :class:`SMPServer` on a pty master from a background thread.
+
+    TEMP stand-in (replaced by the link branch at merge): ``PtyLinkPort()``
+    without a server is a plain :class:`firmware.parts.LinkPort` (``poll``,
+    ``write``, ``close``) over the pty, attribute ``.path``."""
 
     def __init__(
         self,
-        server: SMPServer,
+        server: SMPServer | None = None,
         *,
         auto_confirm: bool = False,
         on_event: Callable[[Action], None] | None = None,
@@ -90,6 +95,26 @@ class PtyLinkPort:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    # ---- LinkPort (TEMP stand-in) ---------------------------------------------------
+    def poll(self, timeout: float) -> list[LinkEvent]:
+        ready, _, _ = select.select([self.master], [], [], max(timeout, 0.0))
+        if not ready:
+            return []
+        try:
+            data = os.read(self.master, 4096)
+        except OSError:
+            return []
+        return [Received(data)] if data else []
+
+    def write(self, data: bytes) -> int:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.master, view):]
+        return len(data)
+
+    def close(self) -> None:
+        self.stop()
 
     # ---- key presses (thread-safe) ---------------------------------------------------
     def press_valider(self) -> None:
@@ -126,6 +151,9 @@ class PtyLinkPort:
 
     def serve(self) -> None:
         """Move bytes until :meth:`stop`; the server does the rest."""
+        server = self.server
+        if server is None:
+            raise RuntimeError("serve() needs a server; a bare port is polled by a LinkRunner")
         while not self._stop.is_set():
             ready, _, _ = select.select([self.master], [], [], 0.02)
             now = self.clock()
@@ -136,15 +164,15 @@ class PtyLinkPort:
                 except OSError:
                     data = b""
                 if data:
-                    actions += self.server.receive_data(data, now)
+                    actions += server.receive_data(data, now)
             with self._lock:
                 keys, self._keys = self._keys, []
             for key in keys:
                 if key == "valider":
-                    actions += self.server.confirm_pairing(now)
+                    actions += server.confirm_pairing(now)
                 else:
-                    actions += self.server.reject_pairing(now)
-            actions += self.server.tick(now)
+                    actions += server.reject_pairing(now)
+            actions += server.tick(now)
             self._carry_out(actions, now)
 
     def _carry_out(self, actions: list[Action], now: float) -> None:
