@@ -26,10 +26,12 @@ from typing import TYPE_CHECKING, Protocol
 
 from firmware.card.apdu import CardConnection
 from firmware.card.port import SlotPort
-from firmware.unit.clock import UnitClock
 
 if TYPE_CHECKING:  # Pillow is needed only by the display's users
     from PIL.Image import Image
+
+    # firmware.unit imports this module (BatteryGauge): only a type here, no cycle
+    from firmware.unit.clock import UnitClock
 
 DISPLAY_WIDTH = 128
 DISPLAY_HEIGHT = 64
@@ -37,7 +39,7 @@ DISPLAY_HEIGHT = 64
 __all__ = [
     "DISPLAY_HEIGHT", "DISPLAY_WIDTH", "BatteryGauge", "Beep", "Board", "Buzzer",
     "CardReader", "Display", "Key", "KeyEvent", "Keypad", "LineDown", "LineUp",
-    "LinkEvent", "LinkPort", "Received", "SlotPort", "UnitClock",
+    "LinkEvent", "LinkPort", "Received", "SlotPort",
 ]
 
 
