@@ -1,5 +1,8 @@
 """``tla-unit``: the unit's entry point.
 
+    tla-unit run [--board sim|pi|pc] [--config FILE] [--state DIR] [--link PATH]
+                                    the unit's main loop on the configured board
+                                    (docs/board.md): what the Pi's service runs
     tla-unit demo [--state DIR]     a whole day on the simulated board (docs/demo.md)
     tla-unit sim [--link PATH] [--state DIR] [--script FILE]
                                     the unit on the simulated board, link on a pty
@@ -14,9 +17,9 @@ import argparse
 import sys
 
 EPILOG = """exit codes:
-  0    done (demo complete, sim stopped)
-  1    the demo found a problem, or a sim --script line failed
-  2    bad usage (options, --state, --script, --link)
+  0    done (demo complete, sim or run stopped)
+  1    the demo found a problem, a sim --script line failed, or the unit could not start
+  2    bad usage (options, --state, --script, --link, the board configuration)
   130  interrupted (Ctrl-C)"""
 
 
@@ -28,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tla-unit", description="OpenTLA portable terminal.",
                                      **h)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    from board.run import add_parser as add_run
+
+    add_run(sub, h)
     demo = sub.add_parser("demo", help="a whole day on the simulated board", **h,
                           description="A home nurse's day on the simulated unit: pair, load, "
                           "visits, unload, import (docs/demo.md).")
