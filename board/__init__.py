@@ -12,9 +12,15 @@ chosen, so the sim board never imports a hardware library.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
 from firmware.parts import Board
 
 from .config import BoardConfig, ConfigError
+
+log = logging.getLogger("opentla.board")
 
 # Files of the board package every kind runs (the seal covers them, docs/visit.md §Seal).
 COMMON_SEALED = ("board/__init__.py", "board/config.py", "board/main.py")
@@ -38,4 +44,20 @@ def build(config: BoardConfig) -> Board:
     raise ConfigError(f"unknown board {config.board!r} (sim, pi or pc)")
 
 
-__all__ = ["COMMON_SEALED", "BoardConfig", "ConfigError", "build"]
+def link_symlink(path: Path, target: str) -> Callable[[], None]:
+    """Point ``path`` at the pty ``target`` (replacing an old symlink); return
+    what removes it."""
+    if path.is_symlink():
+        path.unlink()
+    elif path.exists():
+        raise ConfigError(f"link: {path} exists and is not a symlink; not replacing it")
+    path.symlink_to(target)
+    log.info("link_ready path=%s pty=%s", path, target)
+
+    def remove() -> None:
+        if path.is_symlink():
+            path.unlink()
+    return remove
+
+
+__all__ = ["COMMON_SEALED", "BoardConfig", "ConfigError", "build", "link_symlink"]

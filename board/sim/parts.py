@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from board import COMMON_SEALED
+from board import COMMON_SEALED, link_symlink
 from board.config import BoardConfig, ConfigError
 from board.sim.clock import SavedClock
 from board.sim.fuel_gauge import SimMax17048
@@ -133,19 +133,3 @@ def build(config: BoardConfig) -> SimBoard:
     if config.keys == "stdin":
         keypad.read_lines(sys.stdin)
     return board
-
-
-def link_symlink(path: Path, target: str) -> Callable[[], None]:
-    """Point ``path`` at the pty ``target`` (replacing an old symlink); return
-    what removes it."""
-    if path.is_symlink():
-        path.unlink()
-    elif path.exists():
-        raise ConfigError(f"link: {path} exists and is not a symlink; not replacing it")
-    path.symlink_to(target)
-    log.info("link_ready path=%s pty=%s", path, target)
-
-    def remove() -> None:
-        if path.is_symlink():
-            path.unlink()
-    return remove

@@ -10,8 +10,7 @@ simulated slot) driven by :class:`~firmware.card.link.CardLink`::
 from __future__ import annotations
 
 from .link import CardLink
-from .port import SlotPort
-from .slot import SlotConfig
+from .port import SlotConfig, SlotPort
 
 
 class DirectReader:
