@@ -83,11 +83,13 @@ class ProvisioningTrust:
 class UnitApp:
     """See the module docstring. ``on_event`` sees every link event (pairing
     code, session, clock set...) on the unit's thread; ``seal_base`` is the
-    directory the seal roots are relative to (default: the running tree)."""
+    directory the seal roots are relative to (default: the running tree);
+    ``buf_size`` the SMP buffer the unit offers (MCUmgr params)."""
 
     def __init__(self, board: Board, state_dir: str | Path, *,
                  on_event: Callable[[Action], None] | None = None,
                  seal_base: str | None = None, idle_timeout_s: float = 900.0,
+                 buf_size: int = TRANSFER_BUF_SIZE,
                  monotonic: Callable[[], float] = time.monotonic):
         self.board = board
         self.state_dir = Path(state_dir)
@@ -109,10 +111,9 @@ class UnitApp:
             trust = ProvisioningTrust(JsonTrustStore(self.state_dir / "paired_hosts.json"),
                                       self.unit)
             device = DeviceIdentity(self.unit.serial, self.unit.device_public_key())
-            groups = traced_groups(data_groups(self.unit.store, device, TRANSFER_BUF_SIZE),
-                                   self.unit)
+            groups = traced_groups(data_groups(self.unit.store, device, buf_size), self.unit)
             self.server = SMPServer(load_identity(self.state_dir / "unit_identity.json"),
-                                    trust, self.unit, groups=groups, buf_size=TRANSFER_BUF_SIZE)
+                                    trust, self.unit, groups=groups, buf_size=buf_size)
             self.terminal = Terminal(self.unit)
             self.tracer = LinkTracer(self.unit)  # pairing, sessions, link errors as traces
             self.runner = LinkRunner(self.server, board.link, clock=monotonic,
