@@ -21,17 +21,16 @@ the office key the store's data key bundle is sealed to (docs/store.md).
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from board.sim.card_emulator import CardEmulator
 from board.sim.cards.loader import load_card
+from board.sim.clock import SavedClock
 from board.sim.fuel_gauge import SimMax17048
 from board.sim.link_port import PtyLinkPort, load_identity
 from board.sim.pki import TestPki
@@ -42,9 +41,9 @@ from firmware.link.data_groups import TRANSFER_BUF_SIZE, data_groups
 from firmware.link.events import Action, PairingRequested
 from firmware.link.group_fse import DeviceIdentity
 from firmware.link.group_traces import LinkTracer, traced_groups
-from firmware.link.security import JsonTrustStore, PairedHost, write_atomically
+from firmware.link.security import JsonTrustStore, PairedHost
 from firmware.link.server import SMPServer
-from firmware.unit import OffsetClock, Unit, UnitConfig
+from firmware.unit import Unit, UnitConfig
 from firmware.visit import Terminal
 
 log = logging.getLogger("opentla.sim")
@@ -54,24 +53,6 @@ SLOTS = ("vitale", "ps")
 
 class SimUnitError(RuntimeError):
     """The simulated unit could not start or a command could not run."""
-
-
-class SavedClock(OffsetClock):
-    """The simulated RTC: an :class:`OffsetClock` over the PC's clock whose offset
-    survives a restart (kept in ``path``, as the real RTC keeps time on its cell)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        offset = None
-        try:
-            offset = float(json.loads(path.read_text(encoding="utf-8"))["offset"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # never set (or unreadable): the office sets it again
-        super().__init__(offset=offset)
-
-    def set(self, utc: datetime) -> None:
-        super().set(utc)
-        write_atomically(self.path, json.dumps({"offset": self._offset}).encode())
 
 
 class ProvisioningTrust:

@@ -14,20 +14,21 @@ from firmware.unit.seal import SealRootError, default_base
 
 
 def _tree(base):
-    (base / "firmware" / "sub").mkdir(parents=True)
-    (base / "firmware" / "a.py").write_bytes(b"x")
-    (base / "firmware" / "B.py").write_bytes(b"")
-    (base / "firmware" / "sub" / "c.json").write_bytes(b"yz")
-    (base / "firmware" / "__pycache__").mkdir()
-    (base / "firmware" / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"cache")
-    (base / "firmware" / "sub" / "old.pyc").write_bytes(b"cache")
-    (base / "board" / "pi").mkdir(parents=True)
-    (base / "board" / "__init__.py").write_bytes(b"b")
-    (base / "board" / "pi" / "rtc.py").write_bytes(b"rtc")
-    (base / "board" / "sim").mkdir()
-    (base / "board" / "sim" / "twin.py").write_bytes(b"not run on the pi")
-    (base / "host_tools").mkdir()
-    (base / "host_tools" / "demo.py").write_bytes(b"not run on any unit")
+    """A tiny release: ``app`` plays firmware/, ``drv`` the board package."""
+    (base / "app" / "sub").mkdir(parents=True)
+    (base / "app" / "a.py").write_bytes(b"x")
+    (base / "app" / "B.py").write_bytes(b"")
+    (base / "app" / "sub" / "c.json").write_bytes(b"yz")
+    (base / "app" / "__pycache__").mkdir()
+    (base / "app" / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"cache")
+    (base / "app" / "sub" / "old.pyc").write_bytes(b"cache")
+    (base / "drv" / "pi").mkdir(parents=True)
+    (base / "drv" / "__init__.py").write_bytes(b"b")
+    (base / "drv" / "pi" / "rtc.py").write_bytes(b"rtc")
+    (base / "drv" / "sim").mkdir()
+    (base / "drv" / "sim" / "twin.py").write_bytes(b"not run on the pi")
+    (base / "tools").mkdir()
+    (base / "tools" / "demo.py").write_bytes(b"not run on any unit")
 
 
 def entry(path: bytes, content: bytes) -> bytes:
@@ -36,31 +37,29 @@ def entry(path: bytes, content: bytes) -> bytes:
 
 def test_seal_of_a_small_tree_matches_the_documented_rule(tmp_path):
     _tree(tmp_path)
-    # by hand, in UTF-8 byte order: 'b' 0x62 < 'f' 0x66; 'B' 0x42 < 'a' 0x61 < 's' 0x73
+    # by hand, in UTF-8 byte order: 'a' 0x61 < 'd' 0x64; 'B' 0x42 < 'a' 0x61 < 's' 0x73
     expected = hashlib.sha256(
-        entry(b"board/__init__.py", b"b") + entry(b"board/pi/rtc.py", b"rtc")
-        + entry(b"firmware/B.py", b"") + entry(b"firmware/a.py", b"x")
-        + entry(b"firmware/sub/c.json", b"yz")).digest()
-    roots = ("firmware", "board/__init__.py", "board/pi")
+        entry(b"app/B.py", b"") + entry(b"app/a.py", b"x") + entry(b"app/sub/c.json", b"yz")
+        + entry(b"drv/__init__.py", b"b") + entry(b"drv/pi/rtc.py", b"rtc")).digest()
+    roots = ("app", "drv/__init__.py", "drv/pi")
     assert sealed_files(roots, tmp_path) == [
-        "board/__init__.py", "board/pi/rtc.py", "firmware/B.py", "firmware/a.py",
-        "firmware/sub/c.json"]
+        "app/B.py", "app/a.py", "app/sub/c.json", "drv/__init__.py", "drv/pi/rtc.py"]
     assert firmware_seal(roots, tmp_path) == expected
 
 
-def test_firmware_alone_and_a_root_named_twice(tmp_path):
+def test_a_root_named_twice_counts_once(tmp_path):
     _tree(tmp_path)
-    alone = hashlib.sha256(entry(b"firmware/B.py", b"") + entry(b"firmware/a.py", b"x")
-                           + entry(b"firmware/sub/c.json", b"yz")).digest()
-    assert firmware_seal(base=tmp_path) == alone
-    assert firmware_seal(("firmware", "firmware/a.py"), tmp_path) == alone
+    alone = hashlib.sha256(entry(b"app/B.py", b"") + entry(b"app/a.py", b"x")
+                           + entry(b"app/sub/c.json", b"yz")).digest()
+    assert firmware_seal(("app",), tmp_path) == alone
+    assert firmware_seal(("app", "app/a.py"), tmp_path) == alone
 
 
-@pytest.mark.parametrize("root", ["/etc", "../x", "board/missing", ""])
+@pytest.mark.parametrize("root", ["/etc", "../x", "drv/missing", ""])
 def test_a_bad_seal_root_is_an_error_not_skipped(tmp_path, root):
     _tree(tmp_path)
     with pytest.raises(SealRootError) as exc:
-        firmware_seal(("firmware", root), tmp_path)
+        firmware_seal(("app", root), tmp_path)
     assert repr(root) in str(exc.value)
 
 
