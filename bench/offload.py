@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import io
 import json
 import multiprocessing
@@ -61,7 +62,7 @@ from host_tools.demo import (  # noqa: E402  # noqa: E402
     VITALE_CARD,
     office_files,
 )
-from host_tools.importer import unload  # noqa: E402
+from host_tools.importer import UnloadReport, unload  # noqa: E402
 from host_tools.link import client as link  # noqa: E402
 from host_tools.link.keystore import HostKeys  # noqa: E402
 from host_tools.office_db import OfficeDb  # noqa: E402
@@ -136,7 +137,7 @@ def _unit_process(tmp: str, buf_size: int, pipe) -> None:
             count = command[1]
             app.call(lambda: app.terminal.unlock(CPS_PIN))
             app.call(lambda: slots["vitale"].insert(CardEmulator(load_card(VITALE_CARD, pki))))
-            pipe.send(app.call(lambda n=count: _sign(app.terminal, n)))
+            pipe.send(app.call(functools.partial(_sign, app.terminal, count)))
         elif command == "reset":
             port.counts.update({"in": 0, "out": 0})
             pipe.send("ok")
@@ -175,7 +176,7 @@ def _prepare(path: str, tmp: Path, count: int, pipe) -> tuple[bytes, list[int]]:
     return seal, pipe.recv()
 
 
-async def _office(path: str, tmp: Path, seal: bytes, pipe) -> tuple[float, object]:
+async def _office(path: str, tmp: Path, seal: bytes, pipe) -> tuple[float, UnloadReport]:
     keys = HostKeys.load_or_create(tmp / "office" / "host_keys.json")
     db = OfficeDb(tmp / "office.db")
     pki = TestPki.create()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 EPILOG = """exit codes:
   0    done (demo complete, sim or run stopped)
@@ -23,16 +24,18 @@ EPILOG = """exit codes:
   130  interrupted (Ctrl-C)"""
 
 
+HELP: dict[str, Any] = {"epilog": EPILOG, "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from board.run import add_parser as add_run
     from board.sim.commands import add_parser as add_sim
     from board.sim.commands import state_dir
 
-    h = {"epilog": EPILOG, "formatter_class": argparse.RawDescriptionHelpFormatter}
+    h = HELP
     parser = argparse.ArgumentParser(prog="tla-unit", description="OpenTLA portable terminal.",
                                      **h)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from board.run import add_parser as add_run
-
     add_run(sub, h)
     demo = sub.add_parser("demo", help="a whole day on the simulated board", **h,
                           description="A home nurse's day on the simulated unit: pair, load, "
@@ -60,7 +63,13 @@ def _cards(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run"]:  # the unit's service: no simulator code imported on a Pi
+        from board import run
+
+        args = run.parser(HELP).parse_args(argv[1:])
+    else:
+        args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

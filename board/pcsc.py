@@ -151,8 +151,12 @@ class PcscReader:
                 return False
             self._context = context
         if self._full_name is None:
-            names = [n for n in list_readers() if n == self.name] or [
-                n for n in list_readers() if n.startswith(self.name)]
+            try:
+                have = list_readers()
+            except PcscUnavailable:  # pcscd stopped: no card to talk to
+                return False
+            names = [n for n in have if n == self.name] or [
+                n for n in have if n.startswith(self.name)]
             if not names:
                 return False
             self._full_name = names[0]

@@ -19,11 +19,25 @@ from typing import Any
 log = logging.getLogger("opentla.run")
 
 
+DESCRIPTION = ("Run the unit on the configured board (docs/board.md): the office link, "
+               "the card slots, the keypad. Stop with Ctrl-C or SIGTERM.")
+
+
 def add_parser(sub: Any, h: dict[str, Any]) -> None:
-    run = sub.add_parser("run", help="the unit's main loop on the configured board", **h,
-                         description="Run the unit on the configured board (docs/board.md): "
-                         "the office link, the card slots, the keypad. Stop with Ctrl-C "
-                         "or SIGTERM.")
+    """``run`` in tla-unit's full parser (for --help)."""
+    _arguments(sub.add_parser("run", help="the unit's main loop on the configured board", **h,
+                              description=DESCRIPTION))
+
+
+def parser(h: dict[str, Any]) -> argparse.ArgumentParser:
+    """``tla-unit run`` alone: what the unit's service parses, without importing the
+    simulator's command language the other subcommands need."""
+    run = argparse.ArgumentParser(prog="tla-unit run", description=DESCRIPTION, **h)
+    _arguments(run)
+    return run
+
+
+def _arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--board", choices=("sim", "pi", "pc"),
                      help="board kind (default: TLA_BOARD, the config file, then sim)")
     run.add_argument("--config", metavar="FILE",

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("opentla.board.sim")
 
 # the gauge twin shares the driver's register map: board/pi/fuel_gauge.py runs too
-SEALED = (*COMMON_SEALED, "board/sim", "board/pi/fuel_gauge.py")
+SEALED = (*COMMON_SEALED, "board/sim", "board/pi/__init__.py", "board/pi/fuel_gauge.py")
 
 
 class SimDisplay:

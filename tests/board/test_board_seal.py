@@ -73,3 +73,63 @@ def test_the_sim_board_seals_its_own_files_not_the_demo_nor_host_tools(tmp_path)
     assert "firmware/app.py" in files and "board/pi/fuel_gauge.py" in files
     assert not [f for f in files if f.startswith(("host_tools/", "board/pi/rtc", "tests/"))]
     assert (default_base() / "firmware").is_dir()
+
+
+RUN_AND_LIST = r"""
+import json, os, sys
+from pathlib import Path
+from board.main import main
+from firmware.app import UnitApp
+import firmware.app as app_module
+from firmware.unit import sealed_files
+
+seen = {}
+real_run = UnitApp.run
+def run(self, stop):  # started: list what is loaded, then stop at once
+    base = Path(app_module.__file__).resolve().parents[1]
+    loaded = sorted(Path(m.__file__).resolve().relative_to(base).as_posix()
+                    for m in list(sys.modules.values())
+                    if getattr(m, "__file__", None) and
+                    Path(m.__file__).resolve().is_relative_to(base))
+    seen["loaded"] = [p for p in loaded if p.startswith(("firmware/", "board/", "host_tools/"))]
+    seen["sealed"] = sealed_files(("firmware", *self.board.sealed))
+    stop.set()
+    real_run(self, stop)
+UnitApp.run = run
+rc = main(sys.argv[1:])
+print(json.dumps(seen))
+sys.exit(rc)
+"""
+
+
+@pytest.mark.parametrize("kind", ["sim", "pi"])
+def test_the_seal_covers_every_module_the_running_unit_loaded(tmp_path, kind):
+    """`tla-unit run` on each board: every firmware/board module imported by the
+    time the main loop starts is a sealed file, and no office tool is loaded."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).parents[2]
+    master, slave = os.openpty()
+    try:
+        config = tmp_path / "unit.toml"
+        config.write_text(f'board = "{kind}"\nstate_dir = "{tmp_path / "state"}"\n'
+                          + ('i2c_bus = "sim"\ncard_uart = "loop://"\n'
+                             f'link = "{os.ttyname(slave)}"\n' if kind == "pi" else ""),
+                          encoding="utf-8")
+        done = subprocess.run(
+            [sys.executable, "-c", RUN_AND_LIST, "run", "--config", str(config)], cwd=root,
+            capture_output=True, text=True, timeout=120,
+            env={**os.environ, "PYTHONPATH": str(root), "GPIOZERO_PIN_FACTORY": "mock",
+                 "TLA_BOARD": ""})
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["loaded"] and not [p for p in seen["loaded"] if p.startswith("host_tools/")]
+    assert set(seen["loaded"]) <= set(seen["sealed"]), \
+        set(seen["loaded"]) - set(seen["sealed"])
