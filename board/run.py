@@ -93,5 +93,8 @@ def main(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         log.info("stopped reason=interrupted")
         return 130
+    except Exception:  # our bug: the traceback goes to the log, the service restarts us
+        log.exception("unit_crashed board=%s", config.board)
+        return 1
     log.info("stopped reason=terminated")
     return 0
