@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 DEMO_STAMP := $(VENV)/.installed-demo
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test bench lint test-deps clean
+.PHONY: demo test bench lint typecheck test-deps clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,5 +37,8 @@ bench: $(TEST_STAMP)
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
 
+typecheck: $(TEST_STAMP)
+	$(VENV)/bin/mypy firmware board host_tools
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis .ruff_cache .mypy_cache

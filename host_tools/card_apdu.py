@@ -111,7 +111,8 @@ def build_emulator(card: str, atr_hex: str | None, faults: list[str]) -> CardEmu
         atr = _hex_bytes(atr_hex, "--atr")
         if not atr:
             raise ValueError("--atr: no bytes")
-    config, sets = EmulatorConfig(), {"parity": set(), "lost": set(), "corrupt": set(), "echo": set()}
+    config = EmulatorConfig()
+    sets: dict[str, set[int]] = {"parity": set(), "lost": set(), "corrupt": set(), "echo": set()}
     remove_at = None
     for fault in faults:
         kind, _, value = fault.partition(":")
@@ -172,6 +173,8 @@ def run(args) -> int:
         except CardError as exc:
             return _fail(args, report, exc)
         w = link.stats.last
+        if w is None:  # the link meters every exchange that moved characters
+            raise RuntimeError("internal error: the card link recorded no wire figures")
         row = {"command": cmd.to_bytes().hex().upper(), "response": resp.to_bytes().hex().upper(),
                "sw": resp.describe(), "chars_out": w.chars_sent, "chars_in": w.chars_received,
                "turnarounds": w.turnarounds, "etu": round(w.etu, 1),

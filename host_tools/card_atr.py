@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 
-from firmware.card.atr import Atr, parse_atr
+from firmware.card.atr import Atr, SpecificMode, parse_atr
 from firmware.card.timing import DI_TABLE, FI_TABLE
 
 EXIT_OK, EXIT_MALFORMED, EXIT_USAGE = 0, 1, 2
@@ -62,10 +62,13 @@ def describe(atr: Atr) -> list[str]:
     if atr.t0 is not None:
         y, k = atr.t0 >> 4, atr.t0 & 0x0F
         lines.append(f"T0={atr.t0:02X}: Y1={y:X}, K={k} historical byte(s)")
+    protocol = 0  # the protocol the bytes of level i belong to, announced by TD(i-1)
     for i, lv in enumerate(atr.levels, start=1):
         for name, value in (("TA", lv.ta), ("TB", lv.tb), ("TC", lv.tc), ("TD", lv.td)):
             if value is not None:
-                lines.append(f"{name}{i}={value:02X}: {_meaning(atr, name, i, value)}")
+                lines.append(f"{name}{i}={value:02X}: {_meaning(atr, name, i, value, protocol)}")
+        if lv.next_protocol is not None:
+            protocol = lv.next_protocol
     prots = ", ".join(f"T={t}" for t in atr.protocols or [])
     implicit = " (implicit, no TD1)" if atr.td(1) is None else ""
     lines.append(f"Protocols: {prots or 'none'}{implicit}; first offered T={atr.first_protocol}")
@@ -93,14 +96,15 @@ def describe(atr: Atr) -> list[str]:
     return lines
 
 
-def _meaning(atr: Atr, name: str, i: int, v: int) -> str:
+def _meaning(atr: Atr, name: str, i: int, v: int, protocol: int) -> str:
+    """Meaning of interface byte ``name`` of level ``i`` (value ``v``); ``protocol``: the T
+    that level belongs to (used from level 3 on; levels 1 and 2 are global or T=0)."""
     if name == "TD":
         y = v >> 4
         present = " ".join(
             f"T{c}{i + 1}" for bit, c in ((1, "A"), (2, "B"), (4, "C"), (8, "D")) if y & bit
         )
         return f"T={v & 0x0F}, next: {present or 'none'}"
-    protocol = 0 if i <= 2 else atr.td(i - 1) & 0x0F
     if i == 1:
         return {
             "TA": lambda: _ta1(atr, v),
@@ -109,7 +113,7 @@ def _meaning(atr: Atr, name: str, i: int, v: int) -> str:
         }[name]()
     if i == 2:
         if name == "TA":
-            s = atr.specific
+            s = SpecificMode.from_ta2(v)
             return (
                 f"specific mode T={s.protocol}, "
                 f"{'can' if s.can_change else 'cannot'} change mode, "

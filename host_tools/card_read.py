@@ -22,6 +22,7 @@ from datetime import date
 
 from board.pcsc import PcscUnavailable
 from firmware.card.errors import CardError
+from firmware.cards.model import PartialDate, ProfessionalCard, VitaleCard
 
 DEFAULT_SAMPLE = {"vitale": "vitale_famille_essai", "cps": "cps_medecin"}
 EPILOG = """exit codes:
@@ -77,14 +78,14 @@ def _connection(args):
 
 def _plain(obj):
     if dataclasses.is_dataclass(obj):
-        out = {}
+        out: dict[str, object] = {}
         for f in dataclasses.fields(obj):
             value = getattr(obj, f.name)
             if f.name == "certificate" and value:
                 out["certificate_sha256"] = hashlib.sha256(value).hexdigest()
                 continue
             out[f.name] = _plain(value)
-        if hasattr(obj, "lunar") and obj.month:
+        if isinstance(obj, PartialDate) and obj.month:
             out["lunar"] = obj.lunar
         return out
     if isinstance(obj, list | tuple):
@@ -145,6 +146,7 @@ def run(args, out=None) -> int:
         except PcscUnavailable as exc:  # no such reader, or pcscd is not running
             print(f"error: PC/SC reader {args.pcsc!r} unavailable: {exc.detail}", file=sys.stderr)
             return 1
+        card: VitaleCard | ProfessionalCard
         if args.kind == "vitale":
             from firmware.cards.vitale import VitaleReader
 

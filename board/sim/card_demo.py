@@ -49,8 +49,12 @@ def demo_cards() -> DemoCards:
 
 def describe_atr(atr: Atr) -> str:
     parts = [f"convention {atr.convention}", f"T={','.join(map(str, atr.protocols or []))}"]
-    if atr.ta(1) is not None:
-        parts.append(f"TA1={atr.ta(1):02X} (Fi {atr.fi}, Di {atr.di}, f max {atr.f_max / 1e6:g} MHz)")
+    ta1 = atr.ta(1)
+    if ta1 is not None:
+        fi = "RFU" if atr.fi is None else atr.fi
+        di = "RFU" if atr.di is None else atr.di
+        f_max = "RFU" if atr.f_max is None else f"{atr.f_max / 1e6:g} MHz"
+        parts.append(f"TA1={ta1:02X} (Fi {fi}, Di {di}, f max {f_max})")
     parts.append(f"N={atr.n} WI={atr.wi}")
     if atr.ifsc is not None:
         parts.append(f"IFSC={atr.ifsc} BWI={atr.bwi} CWI={atr.cwi} {atr.checksum}")
@@ -88,6 +92,8 @@ def run_demo(print_=print, cards: DemoCards | None = None) -> int:
                 status = 1
                 break
             w = link.stats.last
+            if w is None:  # the link meters every exchange that moved characters
+                raise RuntimeError("internal error: the card link recorded no wire figures")
             print_(f"   {label:20} -> {resp.describe():32} {len(resp.data):3} B, "
                    f"{w.chars_sent}+{w.chars_received} chars, {w.etu:.0f} etu, "
                    f"{w.seconds * 1e3:.2f} ms")

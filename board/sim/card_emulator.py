@@ -118,7 +118,8 @@ class CardEmulator:
         self._phase = "off"
         self._clock_hz = 0
         self._etu = 0.0
-        self._atr: Atr | None = None
+        # The ATR parsed at the last reset (the card's own until the first one).
+        self._atr: Atr = parse_atr(card.atr)
         self._convention = conv.DIRECT
         self._free_at = 0.0  # the card may start its next character from here
         self._last_reader = 0.0
@@ -184,7 +185,7 @@ class CardEmulator:
                 break
             if self._phase == "atr_sent":
                 first = conv.decode(bytes((byte,)), self._convention)[0]
-                if first == 0xFF and (self._atr is None or self._atr.specific is None):
+                if first == 0xFF and self._atr.specific is None:
                     self._phase = "pps"
                 else:
                     self._start_protocol(self._default_protocol())
@@ -217,7 +218,7 @@ class CardEmulator:
         """A T=1 answer to a bad block, held by the card side until CWT of
         silence after the reader's last character (§11.4.3), goes out now."""
         quiet = getattr(self._side, "quiet", None)
-        if quiet is None or self._phase != "protocol" or self._atr is None:
+        if quiet is None or self._phase != "protocol":
             return []
         cwt, out = 11 + 2 ** (self._atr.cwi if self._atr.cwi is not None else 13), []
         for reply in quiet():
@@ -230,7 +231,7 @@ class CardEmulator:
         partial block (§11.4.3), so a lost character cannot shift the framing of
         the following blocks."""
         idle = getattr(self._side, "idle", None)
-        if idle is None or self._phase != "protocol" or self._atr is None or self._atr.cwi is None:
+        if idle is None or self._phase != "protocol" or self._atr.cwi is None:
             return
         if at - previous > (11 + 2**self._atr.cwi) * self._etu:
             idle()
@@ -283,8 +284,6 @@ class CardEmulator:
 
     def _default_protocol(self) -> int:
         atr = self._atr
-        if atr is None:
-            return 0
         if atr.specific is not None:
             return atr.specific.protocol
         return atr.first_protocol or 0
@@ -298,7 +297,7 @@ class CardEmulator:
 
     # ---- sending ---------------------------------------------------------------
     def _char_step(self) -> float:
-        if self.protocol == 1 and self._atr is not None and self._atr.n == 255:
+        if self.protocol == 1 and self._atr.n == 255:
             return 11.0
         return 12.0
 

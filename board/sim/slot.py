@@ -131,14 +131,14 @@ class SimCardSlot:
 
     def _set_rst(self, high: bool) -> None:
         self.rst_high = high
-        if not self._card_live():
+        emulator = self.emulator
+        if emulator is None or not self._card_live():
             return
-        assert self.emulator is not None
         if not high:
-            self.emulator.reset_low()
+            emulator.reset_low()
             self._drop_card_chars()
             return
-        self._queue_card(self.emulator.reset_high(self._now, self.clock_hz))
+        self._queue_card(emulator.reset_high(self._now, self.clock_hz))
 
     def _send(self, action: Send) -> None:
         if self.baud <= 0:
@@ -150,12 +150,12 @@ class SimCardSlot:
         self._tx_free = times[-1] + step if times else self._tx_free
         self.sent += list(zip(times, action.data, strict=True))
         garbled = self._collide_with_queued(times, action.data, etu)
-        if self._card_live() and self.rst_high:
-            assert self.emulator is not None
-            echo, replies = self.emulator.reader_chars(times, action.data, self.parity, etu,
-                                                       frozenset(garbled))
-            if self.emulator.removed_at is not None:
-                self.remove(self.emulator.removed_at)
+        emulator = self.emulator
+        if emulator is not None and self._card_live() and self.rst_high:
+            echo, replies = emulator.reader_chars(times, action.data, self.parity, etu,
+                                                  frozenset(garbled))
+            if emulator.removed_at is not None:
+                self.remove(emulator.removed_at)
         else:
             echo = [LineChar(t, b, False, etu, self.parity) for t, b in zip(times, action.data, strict=True)]
             replies = []
@@ -178,7 +178,7 @@ class SimCardSlot:
     def _collide_with_queued(self, times, data: bytes, etu: float) -> dict[int, int]:
         garbled: dict[int, int] = {}
         for i, (at, seq, kind, ch) in enumerate(self._queue):
-            if kind != "card":
+            if kind != "card" or not isinstance(ch, LineChar):
                 continue
             for k, t in enumerate(times):
                 if self._overlap(ch.at, t, max(ch.etu, etu)):

@@ -184,19 +184,21 @@ class T1CardSide:
         if block.is_s(SType.ABORT, False):  # rule 9
             self._cmd, self._resp, self._last_i = bytearray(), b"", None
             return self._send(Block.s(SType.ABORT, True, nad=self._nad_out))
-        last = self._last
-        if last is None or not last.is_s(block.stype, False) or block.response is False:
+        last, stype = self._last, block.stype
+        if last is None or stype is None or not last.is_s(stype, False) or block.response is False:
             return self._on_error(R_OTHER_ERROR)
-        if block.stype is SType.ABORT:  # our abort granted: the exchange is dropped
+        if stype is SType.ABORT:  # our abort granted: the exchange is dropped
             self._pending, self._last = None, None
             self._cmd, self._resp, self._last_i = bytearray(), b"", None
             return []
-        if block.stype is SType.IFS:
+        held = self._pending
+        if held is None:  # only our S(IFS) and S(WTX) requests hold an answer back
+            return self._on_error(R_OTHER_ERROR)
+        if stype is SType.IFS:
             if block.inf != last.inf:
                 return self._on_error(R_OTHER_ERROR)
             self.ifsc = block.inf[0]
-        assert self._pending is not None
-        pending, delay = self._pending
+        pending, delay = held
         self._pending = None
         return self._answer(pending, delay)
 

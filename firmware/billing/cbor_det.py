@@ -43,12 +43,13 @@ def _prepare(value: object, depth: int = 0) -> object:
     """Copy of ``value`` with every map rebuilt in RFC 8949 §4.2.1 key order."""
     if depth > _MAX_DEPTH:
         raise ValueError("nesting too deep for an FSE payload")
-    t = type(value)
-    if t is dict or (t is not list and isinstance(value, Mapping)):
+    # ``type(value) is`` tests (not a variable holding the type) let mypy narrow.
+    if type(value) is dict or isinstance(value, Mapping):
         items = sorted(((_key_bytes(k), k, v) for k, v in value.items()), key=lambda x: x[0])
         return {k: _prepare(v, depth + 1) for _, k, v in items}
-    if t is list or t is tuple:
+    if type(value) is list or type(value) is tuple:
         return [_prepare(v, depth + 1) for v in value]
+    t = type(value)
     if t in _SCALARS:
         return value
     if t is float:
@@ -63,11 +64,10 @@ def _check_order(value: object, depth: int = 0) -> None:
     are checked inline, only containers recurse."""
     if depth > _MAX_DEPTH:
         raise ValueError("nesting too deep for an FSE payload")
-    t = type(value)
-    if t is dict:
+    if type(value) is dict:
         previous = b""
         cache = _key_cache
-        for k, v in value.items():  # type: ignore[attr-defined]
+        for k, v in value.items():
             enc = cache.get(k) if type(k) is str else None
             if enc is None:
                 enc = _key_bytes(k)
@@ -79,15 +79,15 @@ def _check_order(value: object, depth: int = 0) -> None:
                 _check_order(v, depth + 1)
             elif tv not in _SCALAR_SET:
                 raise ValueError(f"type {tv.__name__} not allowed in FSE data")
-    elif t is list:
-        for v in value:  # type: ignore[attr-defined]
+    elif type(value) is list:
+        for v in value:
             tv = type(v)
             if tv is dict or tv is list:
                 _check_order(v, depth + 1)
             elif tv not in _SCALAR_SET:
                 raise ValueError(f"type {tv.__name__} not allowed in FSE data")
-    elif t not in _SCALAR_SET:
-        raise ValueError(f"type {t.__name__} not allowed in FSE data")
+    elif type(value) not in _SCALAR_SET:
+        raise ValueError(f"type {type(value).__name__} not allowed in FSE data")
 
 
 def encode(value: object) -> bytes:

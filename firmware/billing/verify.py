@@ -7,7 +7,9 @@ stable code, see docs/fse.md §Verification):
 2. payload: deterministic, known format, mode matches the content type;
 3. signers per mode: one ``cps``, one ``unit``, one ``vitale`` iff mode is secured;
 4. each card signature: x5chain leaf = the certificate whose SHA-256 the payload names,
-   chain to a trust anchor valid at ``signed_at``, RS256 signature over Sig_structure;
+   chain to a trust anchor valid at ``signed_at``, RS256 signature over Sig_structure
+   (:func:`firmware.cards.signature.digest_signature_valid`: the rule the unit applies
+   before it commits an FSE);
 5. unit signature: kid = payload unit_id, Ed25519 key of that paired unit, seal present
    (and among the reference seals when given);
 6. habilitation (situation allows FSE signing) and the mode's rules (guarantee, PJ);
@@ -22,9 +24,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from firmware.cards.signature import digest_signature_valid
 
 from . import cbor_det, cose, modes
 from .errors import FseFormatError, FseVerificationError
@@ -143,10 +146,9 @@ class FseVerifier:
         key = leaf.public_key()
         if not isinstance(key, rsa.RSAPublicKey):
             raise _bad("card key is not RSA", "fse_alg")
-        try:
-            key.verify(sig.signature, msg.to_be_signed(sig), padding.PKCS1v15(), hashes.SHA256())
-        except InvalidSignature:
-            raise _bad(f"{sig.role} signature does not verify", "fse_bad_signature") from None
+        digest = hashlib.sha256(msg.to_be_signed(sig)).digest()
+        if not digest_signature_valid(key, digest, sig.signature):  # the unit's rule too
+            raise _bad(f"{sig.role} signature does not verify", "fse_bad_signature")
 
     def _unit_signature(self, msg, sig: cose.ParsedSignature, unit_id: str) -> bytes:
         if sig.alg != cose.ALG_EDDSA:

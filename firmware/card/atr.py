@@ -56,6 +56,10 @@ class SpecificMode:
     can_change: bool  # b8 = 0: the card can change to negotiable mode (warm reset)
     implicit: bool  # b5 = 1: Fi/Di implicitly known, not those of TA1
 
+    @classmethod
+    def from_ta2(cls, ta2: int) -> SpecificMode:
+        return cls(ta2 & 0x0F, not ta2 & 0x80, bool(ta2 & 0x10))
+
 
 @dataclass(frozen=True)
 class _Layout:
@@ -78,7 +82,7 @@ def _layout(data: bytes) -> _Layout | None:
     y, k = data[1] >> 4, data[1] & 0x0F
     pos, levels, tck_required = 2, [], False
     while True:
-        values = []
+        values: list[int | None] = []
         for bit in (1, 2, 4):
             if y & bit:
                 values.append(at(pos))
@@ -92,7 +96,7 @@ def _layout(data: bytes) -> _Layout | None:
             td = data[pos]
             pos += 1
             tck_required |= (td & 0x0F) != 0  # §8.2.5: TCK unless only T=0
-        levels.append(InterfaceLevel(*values, td))
+        levels.append(InterfaceLevel(values[0], values[1], values[2], td))
         if td is None:
             break
         y = td >> 4
@@ -279,7 +283,7 @@ def parse_atr(data: bytes) -> Atr:
 def _decode_levels(levels: tuple[InterfaceLevel, ...], errors: list, warnings: list) -> dict:
     """Meaning of the interface bytes (§8.3 global bytes, §10.2 WI, §11.4 T=1)."""
     out: dict = {}
-    tds = [lv.next_protocol for lv in levels if lv.td is not None]
+    tds = [t for t in (lv.next_protocol for lv in levels) if t is not None]
     offered = sorted({t for t in tds if t != 15})
     if tds and tds[0] == 15:
         errors.append("atr_td1_t15: TD1 shall not indicate T=15 (§8.2.3)")
@@ -291,7 +295,7 @@ def _decode_levels(levels: tuple[InterfaceLevel, ...], errors: list, warnings: l
     second = levels[1] if len(levels) > 1 else InterfaceLevel()
     ta2 = second.ta
     if ta2 is not None:
-        out["specific"] = SpecificMode(ta2 & 0x0F, not ta2 & 0x80, bool(ta2 & 0x10))
+        out["specific"] = SpecificMode.from_ta2(ta2)
         if (ta2 & 0x0F) not in offered:
             warnings.append(f"atr_specific_unoffered: TA2 imposes T={ta2 & 0x0F}, not offered")
     if first.ta is not None:

@@ -21,7 +21,7 @@ from operator import xor
 
 from .atr import DEFAULT_DI_INDEX, DEFAULT_F_MAX, DEFAULT_FI_INDEX, Atr
 from .errors import AtrError, LinkUsageError, PpsError
-from .timing import DI_TABLE, FI_TABLE
+from .timing import DEFAULT_DI, DEFAULT_FI, DI_TABLE, FI_TABLE
 
 PPSS = 0xFF
 _PPS1, _PPS2, _PPS3 = 0x10, 0x20, 0x40
@@ -84,6 +84,28 @@ class PpsOutcome:
     defaulted: bool  # PPS1 absent from the response: Fd = 372, Dd = 1
 
 
+@dataclass(frozen=True)
+class _Speed:
+    """A PPS1 value decoded: Fi/Di indexes and the factors they stand for."""
+
+    fi_index: int
+    di_index: int
+    fi: int
+    di: int
+
+    @classmethod
+    def from_pps1(cls, pps1: int) -> _Speed | None:
+        """None when the Fi or the Di index is RFU."""
+        fi_index, di_index = pps1 >> 4, pps1 & 0x0F
+        fi_entry, di = FI_TABLE[fi_index], DI_TABLE[di_index]
+        if fi_entry is None or di is None:
+            return None
+        return cls(fi_index, di_index, fi_entry[0], di)
+
+
+_DEFAULT_SPEED = _Speed(DEFAULT_FI_INDEX, DEFAULT_DI_INDEX, DEFAULT_FI, DEFAULT_DI)
+
+
 def _fail(code: str, detail: str) -> PpsError:
     return PpsError(detail, code=code)
 
@@ -101,12 +123,13 @@ def check_pps_response(request: bytes, response: bytes) -> PpsOutcome:
     if reduce(xor, response, 0) != 0:
         raise _fail("pps_bad_pck", f"response {response.hex().upper()}: PCK check failed")
     req_opt = _optional_bytes(request)
-    if _PPS1 in req_opt and (
-        FI_TABLE[req_opt[_PPS1] >> 4] is None or DI_TABLE[req_opt[_PPS1] & 0x0F] is None
-    ):
-        raise LinkUsageError(
-            f"PPS request {request.hex()} proposes RFU values", code="pps_bad_request"
-        )
+    req_speed = None
+    if _PPS1 in req_opt:
+        req_speed = _Speed.from_pps1(req_opt[_PPS1])
+        if req_speed is None:
+            raise LinkUsageError(
+                f"PPS request {request.hex()} proposes RFU values", code="pps_bad_request"
+            )
     req0, rsp0 = request[1], response[1]
     if rsp0 & 0x80:
         raise _fail("pps_bad_pps0", f"PPS0={rsp0:02X}: b8 is reserved")
@@ -116,16 +139,18 @@ def check_pps_response(request: bytes, response: bytes) -> PpsOutcome:
     for bit, name in ((_PPS1, "PPS1"), (_PPS2, "PPS2"), (_PPS3, "PPS3")):
         if bit in rsp_opt and rsp_opt[bit] != req_opt.get(bit):
             raise _fail("pps_not_echoed", f"{name} answered {rsp_opt[bit]:02X}, not an echo")
-    if _PPS1 in rsp_opt:
-        fi_index, di_index, defaulted = rsp_opt[_PPS1] >> 4, rsp_opt[_PPS1] & 0x0F, False
+    # A PPS1 in the response is an echo of the request's (checked above): the
+    # card takes the proposed speed. Without PPS1 it stays at Fd/Dd.
+    if _PPS1 in rsp_opt and req_speed is not None:
+        speed, defaulted = req_speed, False
     else:
-        fi_index, di_index, defaulted = DEFAULT_FI_INDEX, DEFAULT_DI_INDEX, True
+        speed, defaulted = _DEFAULT_SPEED, True
     return PpsOutcome(
         protocol=rsp0 & 0x0F,
-        fi_index=fi_index,
-        di_index=di_index,
-        fi=FI_TABLE[fi_index][0],
-        di=DI_TABLE[di_index],
+        fi_index=speed.fi_index,
+        di_index=speed.di_index,
+        fi=speed.fi,
+        di=speed.di,
         defaulted=defaulted,
     )
 
@@ -187,9 +212,9 @@ def choose_parameters(
             )
         return None
     protocol = _pick_protocol(atr, protocols_supported, prefer_protocol)
-    fd = FI_TABLE[DEFAULT_FI_INDEX][0]
+    fd = DEFAULT_FI
     # The default pair is always possible: the card is already talking at Fd/Dd.
-    best = (clock_hz / fd, DEFAULT_FI_INDEX, DEFAULT_DI_INDEX)
+    best = (clock_hz / fd, DEFAULT_FI_INDEX, DEFAULT_DI_INDEX, fd, DEFAULT_DI)
     f_max = atr.f_max if atr.f_max is not None else DEFAULT_F_MAX
     if atr.fi is not None and atr.di is not None and clock_hz <= f_max:
         for di_index, di in DI_TABLE.items():
@@ -197,9 +222,9 @@ def choose_parameters(
                 continue
             baud = clock_hz * di / atr.fi
             if baud <= max_baud and baud > best[0]:
-                best = (baud, atr.fi_index, di_index)
-    baud, fi_index, di_index = best
-    if di_index == DEFAULT_DI_INDEX and FI_TABLE[fi_index][0] == fd:
+                best = (baud, atr.fi_index, di_index, atr.fi, di)
+    baud, fi_index, di_index, fi, di = best
+    if di_index == DEFAULT_DI_INDEX and fi == fd:
         if protocol == atr.first_protocol:
             return None
-    return Choice(protocol, fi_index, di_index, FI_TABLE[fi_index][0], DI_TABLE[di_index], baud)
+    return Choice(protocol, fi_index, di_index, fi, di, baud)

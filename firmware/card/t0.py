@@ -25,7 +25,7 @@ timer, a stray character while idle) give a :class:`Note` and are ignored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from .actions import Complete, Deadline, Failed, Note, Transmit
@@ -68,6 +68,17 @@ class Tpdu:
         return self.header[1]
 
 
+@dataclass
+class _Exchange:
+    """One APDU under way: the command, the TPDU in flight and what came back."""
+
+    cmd: CommandAPDU
+    tpdu: Tpdu
+    state: State = State.SENDING
+    collected: bytearray = field(default_factory=bytearray)
+    rounds: int = 0  # GET RESPONSE sent so far
+
+
 def _proc_kind(byte: int, ins: int) -> str:
     """Classify a byte received where a procedure byte is due (§10.3.3)."""
     if byte == NULL:
@@ -105,12 +116,11 @@ PROCEDURE: dict[tuple[str, str], str] = {
 
 def _first_tpdu(cmd: CommandAPDU) -> Tpdu:
     """ISO 7816-4 Annex A / 7816-3 §12.2: the command TPDU of each case."""
-    if cmd.case == 1:
-        return Tpdu(cmd.header + b"\x00")  # A.1: P3 = 00
-    if cmd.case == 2:
+    if cmd.data:  # A.3 and A.4: P3 = Lc, the data follow; Le is not sent in T=0.
+        return Tpdu(cmd.header + bytes((len(cmd.data),)), out=cmd.data)
+    if cmd.le is not None:  # case 2
         return Tpdu(cmd.header + bytes((cmd.le & 0xFF,)), ne=cmd.le)  # A.2: P3 = Le
-    # A.3 and A.4: P3 = Lc, the data follow; Le is not sent in T=0.
-    return Tpdu(cmd.header + bytes((len(cmd.data),)), out=cmd.data)
+    return Tpdu(cmd.header + b"\x00")  # case 1, A.1: P3 = 00
 
 
 class T0Engine:
@@ -119,15 +129,14 @@ class T0Engine:
 
     def __init__(self, timing: LinkTiming):
         self.timing = timing
-        self.state = State.IDLE
         self.deadline: float | None = None
         self.last_rx: float | None = None  # leading edge of the last char received
-        self._cmd: CommandAPDU | None = None
-        self._tpdu: Tpdu | None = None
-        self._after_send = State.PROCEDURE
-        self._collected = bytearray()
-        self._rounds = 0
+        self._ex: _Exchange | None = None  # None: IDLE
         self._bad_parity = 0
+
+    @property
+    def state(self) -> State:
+        return State.IDLE if self._ex is None else self._ex.state
 
     # ---- public contract --------------------------------------------------
     def start(self, apdu: bytes, now: float) -> list:
@@ -144,24 +153,24 @@ class T0Engine:
                 "extended-length APDU: T=0 carries short APDUs only (no ENVELOPE in this profile)",
                 code="apdu_extended_unsupported",
             )
-        self._cmd = cmd
-        self._collected = bytearray()
-        self._rounds = 0
+        ex = self._ex = _Exchange(cmd, _first_tpdu(cmd))
         self._bad_parity = 0
-        return self._send_tpdu(_first_tpdu(cmd), now)
+        return self._send_tpdu(ex, ex.tpdu, now)
 
     def transmitted(self, now: float) -> list:
         """The leading edge of the last character we sent was at ``now``."""
-        if self.state is not State.SENDING:
+        ex = self._ex
+        if ex is None or ex.state is not State.SENDING:
             raise LinkUsageError(f"transmitted() while {self.state.value}: nothing was sent")
-        self.state = self._after_send
+        ex.state = State.PROCEDURE
         return self._arm(now)
 
     def receive(self, byte: int, now: float, parity_ok: bool = True) -> list:
         """One logical character from the card, leading edge at ``now``."""
-        if self.state is State.IDLE:
+        ex = self._ex
+        if ex is None:
             return [Note("stray_byte", f"{byte:02X} received with no exchange; ignored")]
-        if self.state is State.SENDING:
+        if ex.state is State.SENDING:
             raise LinkUsageError("receive() before transmitted(): report our last character first")
         if not parity_ok:  # §7.3: error signalled, the card repeats the character
             self._bad_parity += 1
@@ -176,16 +185,15 @@ class T0Engine:
             return [Note("parity_error", f"repetition {self._bad_parity}"), *self._arm(now)]
         self._bad_parity = 0
         self.last_rx = now
-        tpdu = self._tpdu
-        assert tpdu is not None
-        if self.state is State.SW2:
-            return self._tpdu_done(tpdu, bytes((tpdu.sw1, byte)), now)
-        if self.state in (State.DATA_ALL, State.DATA_ONE):
+        tpdu = ex.tpdu
+        if ex.state is State.SW2:
+            return self._tpdu_done(ex, bytes((tpdu.sw1, byte)), now)
+        if ex.state in (State.DATA_ALL, State.DATA_ONE):
             tpdu.got += bytes((byte,))
-            if self.state is State.DATA_ONE or len(tpdu.got) == tpdu.ne:
-                self.state = State.PROCEDURE
+            if ex.state is State.DATA_ONE or len(tpdu.got) == tpdu.ne:
+                ex.state = State.PROCEDURE
             return self._arm(now)
-        return self._procedure(tpdu, byte, now)
+        return self._procedure(ex, byte, now)
 
     def timeout(self, now: float) -> list:
         """The armed Deadline passed without a character: the card is mute."""
@@ -199,7 +207,7 @@ class T0Engine:
 
     @property
     def busy(self) -> bool:
-        return self.state is not State.IDLE
+        return self._ex is not None
 
     # ---- TPDU layer ---------------------------------------------------------
     def _direction(self, tpdu: Tpdu) -> str:
@@ -209,26 +217,27 @@ class T0Engine:
             return "out"
         return "none"
 
-    def _procedure(self, tpdu: Tpdu, byte: int, now: float) -> list:
+    def _procedure(self, ex: _Exchange, byte: int, now: float) -> list:
+        tpdu = ex.tpdu
         kind = _proc_kind(byte, tpdu.ins)
         move = PROCEDURE[(kind, self._direction(tpdu))]
         if move == "wait":
             return [Note("null_byte", "card asks for more time (WWT restarts)"), *self._arm(now)]
         if move == "await_sw2":
             tpdu.sw1 = byte
-            self.state = State.SW2
+            ex.state = State.SW2
             return self._arm(now)
         if move == "receive_rest":
-            self.state = State.DATA_ALL
+            ex.state = State.DATA_ALL
             return self._arm(now)
         if move == "receive_one":
-            self.state = State.DATA_ONE
+            ex.state = State.DATA_ONE
             return self._arm(now)
         if move in ("send_rest", "send_one"):
             end = len(tpdu.out) if move == "send_rest" else tpdu.sent + 1
             chunk = tpdu.out[tpdu.sent : end]
             tpdu.sent = end
-            return self._transmit(chunk, now)
+            return self._transmit(ex, chunk, now)
         what = "procedure byte" if kind == "invalid" else f"ACK {byte:02X} with nothing left"
         return self._fail(
             CardProtocolError(
@@ -236,17 +245,16 @@ class T0Engine:
             )
         )
 
-    def _send_tpdu(self, tpdu: Tpdu, now: float) -> list:
-        self._tpdu = tpdu
-        return self._transmit(tpdu.header, now)
+    def _send_tpdu(self, ex: _Exchange, tpdu: Tpdu, now: float) -> list:
+        ex.tpdu = tpdu
+        return self._transmit(ex, tpdu.header, now)
 
-    def _transmit(self, data: bytes, now: float) -> list:
+    def _transmit(self, ex: _Exchange, data: bytes, now: float) -> list:
         """Send ``data`` honouring the 16 etu turnaround (§10.2 / §7.2)."""
         not_before = now
         if self.last_rx is not None:
             not_before = max(now, self.last_rx + self.timing.turnaround_etu * self.timing.etu)
-        self.state = State.SENDING
-        self._after_send = State.PROCEDURE
+        ex.state = State.SENDING
         self.deadline = None
         return [Deadline(None), Transmit(bytes(data), not_before)]
 
@@ -256,37 +264,34 @@ class T0Engine:
         return [Deadline(self.deadline)]
 
     def _finish(self) -> None:
-        self.state = State.IDLE
+        self._ex = None
         self.deadline = None
-        self._tpdu = None
-        self._cmd = None
 
     def _fail(self, error: CardError) -> list:
         self._finish()
         return [Deadline(None), Failed(error)]
 
     # ---- APDU layer (ISO 7816-4 Annex A, 7816-3 §12.2) -----------------------
-    def _tpdu_done(self, tpdu: Tpdu, sw: bytes, now: float) -> list:
-        cmd = self._cmd
-        assert cmd is not None
+    def _tpdu_done(self, ex: _Exchange, sw: bytes, now: float) -> list:
+        cmd, tpdu = ex.cmd, ex.tpdu
         sw1, sw2 = sw
         want = cmd.le or 0
-        room = want - len(self._collected)
-        self._collected += tpdu.got[:room]  # A.2S.3: keep only the first Le bytes
-        room = want - len(self._collected)
+        room = want - len(ex.collected)
+        ex.collected += tpdu.got[:room]  # A.2S.3: keep only the first Le bytes
+        room = want - len(ex.collected)
         outgoing = tpdu.ne > 0
         if sw1 == 0x6C and outgoing and not tpdu.reissued:
             # A.2S.3: Le not accepted, La = SW2: re-issue the same header, P3 = La.
             again = Tpdu(
                 tpdu.header[:4] + bytes((sw2,)), ne=sw2 or 256, kind=tpdu.kind, reissued=True
             )
-            return [Note("reissue_6c", f"P3={sw2:02X}"), *self._send_tpdu(again, now)]
+            return [Note("reissue_6c", f"P3={sw2:02X}"), *self._send_tpdu(ex, again, now)]
         if sw1 == 0x61 and room > 0:
             # A.4S.3 / §12.2.4 and 7816-4 §5.3.4 response chaining.
-            return self._get_response(min(room, sw2 or 256), "get_response", now)
+            return self._get_response(ex, min(room, sw2 or 256), "get_response", now)
         if sw == b"\x90\x00" and cmd.case == 4 and tpdu.kind == "command":
             # A.4S.2: command accepted: ask for the response data with P3 = Le.
-            return self._get_response(want, "probe", now)
+            return self._get_response(ex, want, "probe", now)
         if tpdu.kind == "probe" and not tpdu.got and sw1 not in (0x90, 0x61, 0x6C):
             # The card had no response data after 9000: the command's own 9000 stands.
             self._finish()
@@ -295,15 +300,14 @@ class T0Engine:
                 Deadline(None),
                 Complete(b"\x90\x00"),
             ]
-        response = bytes(self._collected) + sw
+        response = bytes(ex.collected) + sw
         self._finish()
         return [Deadline(None), Complete(response)]
 
-    def _get_response(self, ne: int, kind: str, now: float) -> list:
-        cmd = self._cmd
-        assert cmd is not None
-        self._rounds += 1
-        if self._rounds > MAX_GET_RESPONSE:
+    def _get_response(self, ex: _Exchange, ne: int, kind: str, now: float) -> list:
+        cmd = ex.cmd
+        ex.rounds += 1
+        if ex.rounds > MAX_GET_RESPONSE:
             return self._fail(
                 CardProtocolError(
                     "card keeps answering 61xx: response chaining does not end",
@@ -315,5 +319,5 @@ class T0Engine:
         header = bytes((cla, INS_GET_RESPONSE, 0, 0, ne & 0xFF))
         return [
             Note(kind, f"P3={ne & 0xFF:02X}"),
-            *self._send_tpdu(Tpdu(header, ne=ne, kind=kind), now),
+            *self._send_tpdu(ex, Tpdu(header, ne=ne, kind=kind), now),
         ]

@@ -129,9 +129,13 @@ def first_object(data: bytes) -> tuple[int, bytes, int]:
 def as_dict(items: list[tuple[int, bytes]], *, repeatable: frozenset[int] = frozenset()) -> dict:
     """Index a level by tag; a non-repeatable tag that occurs twice is an error."""
     out: dict[int, bytes | list[bytes]] = {}
+    groups: dict[int, list[bytes]] = {}  # the lists of ``out`` for repeatable tags
     for tag, value in items:
         if tag in repeatable:
-            out.setdefault(tag, []).append(value)  # type: ignore[union-attr]
+            group = groups.get(tag)
+            if group is None:
+                group = groups[tag] = out[tag] = []
+            group.append(value)
         elif tag in out:
             raise TlvError(f"tag {tag:#x} occurs twice")
         else:

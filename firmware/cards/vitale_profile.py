@@ -205,7 +205,7 @@ def encode_beneficiaries(items: list[Beneficiary] | tuple[Beneficiary, ...]) -> 
 
 
 def decode_beneficiaries(raw: bytes) -> tuple[Beneficiary, ...]:
-    out = []
+    out: list[Beneficiary] = []
     for tag, value in decode_tlvs(raw):
         if tag != TAG_BENEFICIARY:
             continue

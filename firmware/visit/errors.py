@@ -54,7 +54,8 @@ class ChecksRefused(VisitError):
 
 
 CARD_NAMES = {"cps": "CPS", "vitale": "Vitale"}
-SLOT_MESSAGES = {"card_removed": "Carte {} retiree", "card_absent": "Inserer carte {}"}
+SLOT_MESSAGES = {"card_removed": "Carte {} retiree", "card_absent": "Inserer carte {}",
+                 "card_bad_signature": "Signature {} erronée"}
 
 
 def translate(exc: BaseException, slot: str = "") -> VisitError:

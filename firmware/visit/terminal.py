@@ -27,6 +27,7 @@ from firmware.cards.cps import CpsReader, check_professional
 from firmware.cards.cps_profile import PIN_TRIES
 from firmware.cards.errors import WrongPin
 from firmware.cards.model import ProfessionalCard, Situation
+from firmware.cards.signature import card_public_key, sign_checked
 from firmware.store.errors import StoreError
 from firmware.unit.clock import ClockNotSet
 from firmware.unit.documents import DocumentError
@@ -110,7 +111,8 @@ class Terminal:
     def _prove(self, pin: str) -> tuple[CpsReader, ProfessionalCard, bytes]:
         """Read the CPS, verify its PIN, and make the store's card proof: the card's
         RSASSA-PKCS1-v1_5 signature (deterministic, RFC 8017 §8.2) of SHA-256 of
-        ``store.unlock_challenge`` (docs/store.md)."""
+        ``store.unlock_challenge`` (docs/store.md), verified under the card's
+        certificate (``card_bad_signature`` after two answers that do not verify)."""
         try:
             reader = self.unit.timed("card.cps.connect", lambda: CpsReader(self.unit.connect_cps()))
             card = self.unit.timed("card.cps.read", reader.read)
@@ -124,10 +126,13 @@ class Terminal:
         if card.pin_tries_left == 0:
             raise VisitError("PIN blocked", code="pin_blocked", message_fr="Carte bloquee")
         try:
+            key = card_public_key(card.certificate or b"")
             self.unit.timed("card.cps.verify_pin", lambda: reader.verify_pin(pin))
             digest = hashlib.sha256(self.unit.store.unlock_challenge).digest()
-            proof = self.unit.timed("card.cps.sign",
-                                    lambda: reader.sign_digest(digest, purpose="unlock"))
+            # checked against the card's certificate (asked again once) before it wraps
+            # or opens the store key: a proof corrupted on the line must not be enrolled
+            proof = self.unit.timed("card.cps.sign", lambda: sign_checked(
+                lambda d: reader.sign_digest(d, purpose="unlock"), key, digest))
         except WrongPin as exc:
             raise PinRejected(exc) from exc
         except CardError as exc:  # PinBlocked, PinFormatError, card pulled...

@@ -9,7 +9,9 @@ States and the steps each allows (``TRANSITIONS`` is the behaviour)::
 
 Signing (docs/visit.md §Signing): checks again at the unit's date; reserve the
 next FSE number (store transaction 1); the cards and the device key sign
-(firmware.billing.fse.build_fse); the store commits the FSE, uses the number
+(firmware.billing.fse.build_fse), each card signature checked against the card's
+certificate first and asked again once on a mismatch (``card_bad_signature``
+otherwise: nothing is committed); the store commits the FSE, uses the number
 and marks the prepared invoice used (store transaction 2). Only then is
 "signed" returned. A failure between the two transactions abandons the number
 with the failure's code as the recorded reason (a power cut there leaves it
@@ -31,6 +33,7 @@ from firmware.card.errors import CardError
 from firmware.cards.cps import CpsReader
 from firmware.cards.errors import CardExpired, VitaleOpposed
 from firmware.cards.model import Beneficiary, Situation, VitaleCard
+from firmware.cards.signature import card_public_key, sign_checked
 from firmware.cards.vitale import VitaleReader, check_vitale
 from firmware.store.errors import StoreError
 from firmware.unit.documents import DocumentError
@@ -267,10 +270,10 @@ class Visit:
             if self.vitale.certificate is None:
                 raise VisitError("Vitale 1 has no card key", code="vitale_cannot_sign",
                                  message_fr="Vitale 1: mode degrade")
-            vitale_signer = CardSigner(self.vitale.certificate,
-                                       self._signing("vitale", self._vitale_reader.sign_digest))
+            vitale_signer = CardSigner(self.vitale.certificate, self._signing(
+                "vitale", self.vitale.certificate, self._vitale_reader.sign_digest))
         cps_signer = CardSigner(card.certificate or b"", self._signing(
-            "cps", lambda d: self._cps.sign_digest(d, self.situation)))
+            "cps", card.certificate or b"", lambda d: self._cps.sign_digest(d, self.situation)))
         device = self.unit.device_signer()
         try:
             number = store.next_fse_number(bn)
@@ -301,12 +304,28 @@ class Visit:
                             amounts.due_now_cents, tuple(result.pj),
                             modes.rules(fse.mode).paper_sheet, _views(warnings))
 
-    def _signing(self, slot: str, sign):
+    def _signing(self, slot: str, certificate: bytes, sign):
+        """The card's ``sign_digest``, each answer checked against the card's
+        certificate (read from the card) before it goes into the FSE, asked once more
+        on a mismatch (firmware.cards.signature.sign_checked); a certificate that
+        holds no RSA key is refused here, before an FSE number is reserved."""
+        try:
+            key = card_public_key(certificate)
+        except CardError as exc:
+            raise self._refused(exc, slot) from exc
+
         def run(digest: bytes) -> bytes:
             self._slot = slot
-            return self.unit.timed(f"card.{slot}.sign", lambda: sign(digest))
+            return self.unit.timed(f"card.{slot}.sign", lambda: sign_checked(sign, key, digest))
 
         return run
+
+    def _refused(self, exc: CardError, slot: str) -> VisitError:
+        if slot == "cps":
+            self.terminal.lock("card_error")
+        else:
+            self._drop_card()
+        return translate(exc, slot)
 
     def _abandon(self, bn: str, number: int, exc: BaseException) -> None:
         try:
@@ -322,10 +341,7 @@ class Visit:
             self.state = ABORTED
             return VisitError(str(exc), code="visit_internal", message_fr="Erreur interne",
                               cause=exc)
-        if isinstance(exc, CardError) and slot == "cps":
-            self.terminal.lock("card_error")
-        elif isinstance(exc, CardError) and slot == "vitale":
-            self._drop_card()
-        else:
-            self.state = PATIENT_SET
+        if isinstance(exc, CardError) and slot in ("cps", "vitale"):
+            return self._refused(exc, slot)
+        self.state = PATIENT_SET
         return translate(exc, slot)

@@ -118,8 +118,14 @@ class SimBoard:
 
     # ---- cards -----------------------------------------------------------------
     def insert(self, slot: str, name_or_spec, prefer: int | None = None):
-        card = (load_card(name_or_spec, self.pki) if isinstance(name_or_spec, str)
-                else build_card(name_or_spec, self.pki))
+        """A sample card by name, a card built from a personalisation dict, or a card
+        already built (the same card moved to another board)."""
+        if isinstance(name_or_spec, str):
+            card = load_card(name_or_spec, self.pki)
+        elif isinstance(name_or_spec, dict):
+            card = build_card(name_or_spec, self.pki)
+        else:
+            card = name_or_spec
         self.slots[slot] = SimCardSlot(CardEmulator(card))
         self.prefer[slot] = prefer
         self.cards[slot] = card

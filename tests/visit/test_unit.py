@@ -4,6 +4,7 @@ loaded-record decoding."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 from datetime import UTC, datetime
@@ -14,10 +15,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from firmware.link.groups import OsErr, OsGroup, UnitGroup
 from firmware.link.header import GroupError
+from firmware.store import store as store_module
 from firmware.unit import (
     ClockNotSet,
     DeviceKeyError,
     OffsetClock,
+    Unit,
+    UnitConfig,
     device_key,
     documents,
     firmware_seal,
@@ -82,11 +86,48 @@ def test_device_key_file_of_another_kind_is_refused(tmp_path):
     assert exc.value.code == "device_key_invalid"
 
 
+# docs/visit.md §Unit (serial) and §Seal: the examples, by hand
+DOC_UNIT_ID = bytes.fromhex("0A1B2C3D4E5F") + bytes(range(10))
+DOC_SERIAL = "TLA-0A1B2C3D4E5F"
+# SHA-256("app/B.py" 00 0000000000000000 "app/a.py" 00 0000000000000001 "x"
+#         "app/sub/c.json" 00 0000000000000002 "yz" "drv/__init__.py" 00 0000000000000001 "b"
+#         "drv/pi/rtc.py" 00 0000000000000003 "rtc"), by printf | sha256sum
+DOC_SEAL = "f4634d329db073660966591752168bcc360d5bbbb850986222c2790af8a250e7"
+
+
+def test_serial_and_seal_of_the_documented_examples(tmp_path, monkeypatch):
+    """A store whose random unit id is the doc's, on the doc's small tree."""
+    tree = tmp_path / "release"
+    (tree / "app" / "sub").mkdir(parents=True)
+    (tree / "app" / "B.py").write_bytes(b"")
+    (tree / "app" / "a.py").write_bytes(b"x")
+    (tree / "app" / "sub" / "c.json").write_bytes(b"yz")
+    (tree / "drv" / "pi").mkdir(parents=True)
+    (tree / "drv" / "sim").mkdir()
+    (tree / "drv" / "__init__.py").write_bytes(b"b")
+    (tree / "drv" / "pi" / "rtc.py").write_bytes(b"rtc")
+    (tree / "drv" / "sim" / "twin.py").write_bytes(b"not under a root")
+    real, ids = os.urandom, [DOC_UNIT_ID]
+    # the store draws its unit id first (then its salt) from os.urandom
+    monkeypatch.setattr(store_module.os, "urandom",
+                        lambda n: ids.pop() if ids and n == 16 else real(n))
+    roots = ("app", "drv/__init__.py", "drv/pi")
+    unit = Unit(UnitConfig(store_path=str(tmp_path / "unit.db"), seal_roots=roots,
+                           seal_base=str(tree)),
+                vitale_slot=None, cps_slot=None, clock=OffsetClock(base=lambda: 0.0))
+    try:
+        assert unit.store.unit_id == DOC_UNIT_ID
+        info = unit.unit_info()
+        assert (info.serial, info.seal) == (DOC_SERIAL, DOC_SEAL)
+    finally:
+        unit.close()
+
+
 def test_unit_services_info_and_clock(board):
     unit = board.unit
     info = unit.unit_info()
-    assert info.serial == "TLA-" + unit.store.unit_id[:6].hex().upper()
-    assert info.seal == firmware_seal().hex() and len(info.seal) == 64
+    assert re.fullmatch(r"TLA-[0-9A-F]{12}", info.serial) and info.serial == unit.serial
+    assert re.fullmatch(r"[0-9a-f]{64}", info.seal) and bytes.fromhex(info.seal) == unit.seal
     assert info.firmware == "0.1.0"  # pyproject's version of the installed package
     assert info.battery_percent == 87 and info.locked
     assert 0 < info.storage_used <= info.storage_total == unit.store.budget_bytes

@@ -15,6 +15,7 @@ from firmware.cards.tlv import TlvError, as_dict, decode_tlvs
 
 if TYPE_CHECKING:
     from board.sim.cardos.card import CardOS
+    from board.sim.cardos.secrets import PinState
 
 
 def sw(value: int, data: bytes = b"") -> bytes:
@@ -56,8 +57,8 @@ def select(card: CardOS, c: CommandAPDU) -> bytes:
         if len(c.data) != 2:
             return sw(0x6700)
         fid = int.from_bytes(c.data, "big")
-        app = card.state.app
-        ef = app.files.get(fid) if app else None
+        current = card.state.app
+        ef = current.files.get(fid) if current else None
         if ef is None:
             return sw(0x6A82)
         card.state.ef = ef
@@ -120,20 +121,23 @@ def get_data(card: CardOS, c: CommandAPDU) -> bytes:
     return respond(card, value, c.le)
 
 
-def _pin_ref_ok(card: CardOS, c: CommandAPDU) -> bytes | None:
+def _addressed_pin(card: CardOS, c: CommandAPDU) -> PinState | bytes:
+    """The PIN that P1-P2 name, or the error response: no PIN on this card
+    (6D00), or a wrong reference (6A86)."""
     if card.pin is None:
         return sw(0x6D00)
     if c.p1 not in (0x00, 0x01) or c.p2 != card.pin_ref:
         return sw(0x6A86)
-    return None
+    return card.pin
 
 
 def verify(card: CardOS, c: CommandAPDU) -> bytes:
     """VERIFY (§11.5.6). Without data: 63Cx gives the tries left (9000 once verified)."""
-    if (err := _pin_ref_ok(card, c)) is not None or c.p1 != 0:
-        return err or sw(0x6A86)
-    pin = card.pin
-    assert pin is not None
+    pin = _addressed_pin(card, c)
+    if isinstance(pin, bytes):
+        return pin
+    if c.p1 != 0:
+        return sw(0x6A86)
     if pin.blocked:
         return sw(0x6983)
     if not c.data:
@@ -154,10 +158,11 @@ def _valid_pin_block(block: bytes) -> bool:
 
 def change_reference_data(card: CardOS, c: CommandAPDU) -> bytes:
     """CHANGE REFERENCE DATA (§11.5.7), P1=00: data = old PIN block + new PIN block."""
-    if (err := _pin_ref_ok(card, c)) is not None or c.p1 != 0:
-        return err or sw(0x6A86)
-    pin = card.pin
-    assert pin is not None
+    pin = _addressed_pin(card, c)
+    if isinstance(pin, bytes):
+        return pin
+    if c.p1 != 0:
+        return sw(0x6A86)
     if len(c.data) != 16:
         return sw(0x6700)
     if pin.blocked:
@@ -175,10 +180,9 @@ def change_reference_data(card: CardOS, c: CommandAPDU) -> bytes:
 def reset_retry_counter(card: CardOS, c: CommandAPDU) -> bytes:
     """RESET RETRY COUNTER (§11.5.10): P1=00 unblocking code + new PIN block,
     P1=01 unblocking code only (PIN kept)."""
-    if (err := _pin_ref_ok(card, c)) is not None:
-        return err
-    pin = card.pin
-    assert pin is not None
+    pin = _addressed_pin(card, c)
+    if isinstance(pin, bytes):
+        return pin
     want = 16 if c.p1 == 0 else 8
     if len(c.data) != want:
         return sw(0x6700)

@@ -47,13 +47,20 @@ def personalisation(name: str) -> dict:
     return data
 
 
-def _date(value, what: str) -> date | None:
-    if value is None or isinstance(value, date):
+def _date(value, what: str) -> date:
+    """A required date (YAML date or ISO text)."""
+    if value is None:
+        raise PersonalisationError(f"{what}: missing, a date is required")
+    if isinstance(value, date):
         return value
     try:
         return date.fromisoformat(str(value))
     except ValueError as exc:
         raise PersonalisationError(f"{what}: not a date: {value!r}") from exc
+
+
+def _optional_date(value, what: str) -> date | None:
+    return None if value is None else _date(value, what)
 
 
 def _partial(value) -> PartialDate:
@@ -85,7 +92,7 @@ def _beneficiary(i: int, b: dict) -> Beneficiary:
         rights=tuple(
             RightsPeriod(
                 start=_date(r["start"], "rights start"),
-                end=_date(r.get("end"), "rights end"),
+                end=_optional_date(r.get("end"), "rights end"),
                 exoneration=str(r.get("exoneration", "0")),
                 ald=bool(r.get("ald", False)),
                 situation_code=str(r.get("situation", "")),
@@ -96,8 +103,8 @@ def _beneficiary(i: int, b: dict) -> Beneficiary:
             AmcData(
                 organism=str(amc["organism"]),
                 contract_type=str(amc.get("contract_type", "")),
-                start=_date(amc.get("start"), "AMC start"),
-                end=_date(amc.get("end"), "AMC end"),
+                start=_optional_date(amc.get("start"), "AMC start"),
+                end=_optional_date(amc.get("end"), "AMC end"),
                 tiers_payant=bool(amc.get("tiers_payant", False)),
             )
             if amc
@@ -131,7 +138,7 @@ def build_card(spec: dict, pki: TestPki | None = None) -> CardOS:
     pki = pki or TestPki.create()
     try:
         issued = _date(spec["issued"], "issued")
-        valid_until = _date(spec.get("valid_until"), "valid_until")
+        valid_until = _optional_date(spec.get("valid_until"), "valid_until")
         cert_end = valid_until or date(issued.year + 20, issued.month, 1)
         if spec["kind"] == "vitale":
             bens = [_beneficiary(i, b) for i, b in enumerate(spec["beneficiaries"])]
