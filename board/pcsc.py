@@ -6,6 +6,8 @@ same firmware card readers run with any standard reader (DESIGN.md §3).
 
 from __future__ import annotations
 
+import threading
+
 from firmware.card.apdu import ApduTrace, CommandAPDU, ResponseAPDU
 from firmware.card.errors import CardAbsent, CardError, CardGone
 from firmware.cards.reader_base import redacted
@@ -135,6 +137,7 @@ class PcscReader:
         self.protocol = protocol
         self._context = None
         self._full_name: str | None = None
+        self._lock = threading.Lock()  # a PC/SC context serves one call at a time
 
     def connect(self) -> PcscConnection:
         return PcscConnection.open(self.name, self.protocol)
@@ -142,6 +145,10 @@ class PcscReader:
     def card_present(self) -> bool:
         """The reader's state (SCardGetStatusChange, no wait); False when the
         reader or the PC/SC service is gone."""
+        with self._lock:
+            return self._card_present()
+
+    def _card_present(self) -> bool:
         _need_pyscard()
         from smartcard import scard  # lazily, with the rest of pyscard
 
@@ -168,8 +175,9 @@ class PcscReader:
         return bool(states[0][1] & scard.SCARD_STATE_PRESENT)
 
     def close(self) -> None:
-        if self._context is not None:
-            from smartcard import scard
+        with self._lock:
+            if self._context is not None:
+                from smartcard import scard
 
-            scard.SCardReleaseContext(self._context)
-            self._context = None
+                scard.SCardReleaseContext(self._context)
+                self._context = None

@@ -189,14 +189,14 @@ def test_the_pc_board_reads_cards_through_pcsc_readers(pcscd, tmp_path):
     app = thread.start()
     try:
         with VpcdCard(load_card("vitale_famille_essai"), port=pcscd):
-            _wait(board.vitale.card_present, 10, "the Vitale card seen present")
-            conn = app.call(app.unit.connect_vitale)
+            conn = _wait(lambda: app.call(app.unit.connect_vitale), 10, "a card in the pc board")
             try:
                 card = read_vitale(conn)
+                present = app.call(board.vitale.card_present)
             finally:
                 conn.close()
         info = app.call(app.unit.unit_info)
     finally:
         thread.stop()
-    assert card.beneficiaries[0].nir == "1800799999012"
+    assert present and card.beneficiaries[0].nir == "1800799999012"
     assert (info.board, info.battery_percent) == ("pc", None)
