@@ -181,15 +181,16 @@ def test_the_pc_board_reads_cards_through_pcsc_readers(pcscd, tmp_path):
     from board.config import BoardConfig
     from firmware.app import UnitApp, UnitThread
 
-    board = build(BoardConfig(board="pc", state_dir=str(tmp_path), vitale_reader="Virtual PCD 00 00",
-                              cps_reader="Virtual PCD 00 01"))
+    # the Vitale slot on vpcd's second reader: the first was the last one plugged and pulled
+    board = build(BoardConfig(board="pc", state_dir=str(tmp_path), vitale_reader="Virtual PCD 00 01",
+                              cps_reader="Virtual PCD 00 00"))
     assert board.gauge is None and board.clock.now().tzinfo is not None
     assert not board.vitale.card_present()
     thread = UnitThread(lambda: UnitApp(board, tmp_path))
     app = thread.start()
     try:
-        with VpcdCard(load_card("vitale_famille_essai"), port=pcscd):
-            conn = _wait(lambda: app.call(app.unit.connect_vitale), 10, "a card in the pc board")
+        with VpcdCard(load_card("vitale_famille_essai"), port=pcscd + 1) as plug:
+            conn = _wait(lambda: app.call(app.unit.connect_vitale), 20, "a card in the pc board")
             try:
                 card = read_vitale(conn)
                 present = app.call(board.vitale.card_present)
@@ -198,5 +199,6 @@ def test_the_pc_board_reads_cards_through_pcsc_readers(pcscd, tmp_path):
         info = app.call(app.unit.unit_info)
     finally:
         thread.stop()
+    assert plug.error is None
     assert present and card.beneficiaries[0].nir == "1800799999012"
     assert (info.board, info.battery_percent) == ("pc", None)
