@@ -1,30 +1,43 @@
 # OpenTLA developer entry points. Everything runs from a local virtualenv (.venv).
+# `make demo` needs only python3 and python3-venv; `make test` also installs the
+# Debian packages the tests need (scripts/test-deps.sh) and the dev + pcsc extras.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
+TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test bench lint typecheck clean
+.PHONY: demo test bench lint typecheck test-deps clean
 
-$(STAMP): pyproject.toml
+$(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,unit]'
-	touch $(STAMP)
 
-demo: $(STAMP)
+# The demo's venv: the base package and the office tools, no pyscard.
+$(DEMO_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[host]'
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(PY) test-deps
+	$(PY) -m pip install -q -e '.[host,unit,dev,pcsc]'
+	touch $@
+
+test-deps:
+	@sh scripts/test-deps.sh
+
+demo: $(DEMO_STAMP)
 	$(VENV)/bin/tla-unit demo
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(PY) -m pytest
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
 
-typecheck: $(STAMP)
+typecheck: $(TEST_STAMP)
 	$(VENV)/bin/mypy firmware board host_tools
 
 clean:

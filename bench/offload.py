@@ -1,26 +1,35 @@
 """Unloading signed FSEs from a simulated unit to the office database, end to end.
 
-A child process plays the unit (real store with N secured FSEs, SMP server, data
-groups, pty port); this process is the office PC: smpclient over the pty, pairing,
-session, then ``host_tools.importer.unload`` (LIST, PULL, verify every signature
-with firmware.billing FseVerifier, one fsync'd SQLite transaction per FSE, ACK).
+A child process is the unit, built as every unit is: ``board.build`` (the sim
+board) and :class:`firmware.app.UnitApp` on its own thread, link on a pty. The
+office pairs with it (the unit's keypad presses Valider), sets its clock and loads
+the sample tariff and an FSE number range with the real ``tla`` command line; the
+nurse's emulated CPS is enrolled and unlocks the unit, and N secured FSEs are
+signed through the visit use cases with the emulated Carte Vitale (made before
+the clock starts). Then this process, the office PC, unloads over smpclient:
+``host_tools.importer.unload`` (LIST, PULL, verify every signature and the seal,
+one fsync'd SQLite transaction per FSE, ACK), timed.
 
 Figures printed beside their bounds:
 - FSEs per second end to end (target >= 300 over the pty);
-- wire bytes per FSE (both directions, counted at the unit's port) against the FSE's
-  own size (its COSE bytes); target ratio <= 1.45 (base64 alone costs 4/3, and the
-  127-byte serial lines carry 93 bytes each: 127/93 = 1.366 is the framing floor);
+- wire bytes per FSE (both directions, counted at the unit's link port) against
+  the FSE's own size (its COSE bytes); target ratio <= 1.45 (base64 alone costs
+  4/3, and the 127-byte serial lines carry 93 bytes each: 127/93 = 1.366 is the
+  framing floor);
 - the time those wire bytes take at 115,200 baud (8N1: 10 bits per byte) and at USB
   full speed (12 Mbit/s signalling; bulk transfers carry at most 19 x 64-byte packets
   per 1 ms frame = 1,216,000 bytes/s, USB 2.0 spec §5.8.4).
 
-    python bench/offload.py [--count 1000] [--buf-size 16384] [--json]
+    python bench/offload.py [--count 200] [--buf-size 16384] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import functools
+import io
 import json
 import multiprocessing
 import sys
@@ -29,13 +38,33 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the test fixtures
 
-from transfer.helpers import SimUnit, cards, pair_host  # noqa: E402
+from cryptography.hazmat.primitives.serialization import Encoding  # noqa: E402
 
+from board import build  # noqa: E402
+from board.config import BoardConfig  # noqa: E402
+from board.sim.card_emulator import CardEmulator  # noqa: E402
+from board.sim.cards.loader import load_card  # noqa: E402
+from board.sim.pki import TestPki  # noqa: E402
+from firmware.app import UnitApp, UnitThread  # noqa: E402
+from firmware.billing.trust import TrustStore  # noqa: E402
 from firmware.link.data_groups import TRANSFER_BUF_SIZE  # noqa: E402
-from host_tools.importer import unload  # noqa: E402
+from firmware.link.events import PairingRequested  # noqa: E402
+from firmware.parts import Key, LinkEvent, LinkPort, Received  # noqa: E402
+from firmware.visit import Terminal  # noqa: E402
+from host_tools.cli import main as tla  # noqa: E402
+from host_tools.demo import (  # noqa: E402  # noqa: E402
+    CPS_CARD,
+    CPS_PIN,
+    DAY_START,
+    PRESCRIPTION,
+    SPOT_ACTS,
+    VITALE_CARD,
+    office_files,
+)
+from host_tools.importer import UnloadReport, unload  # noqa: E402
 from host_tools.link import client as link  # noqa: E402
+from host_tools.link.keystore import HostKeys  # noqa: E402
 from host_tools.office_db import OfficeDb  # noqa: E402
 
 TARGET_FSE_PER_S = 300
@@ -43,47 +72,122 @@ TARGET_RATIO = 1.45
 FRAMING_FLOOR = 127 / 93
 UART_BYTES_PER_S = 115_200 / 10
 USB_FS_BYTES_PER_S = 19 * 64 * 1000
+PROFESSIONAL = "699999025"  # the sample CPS's billing number
 
 
-def _unit_process(tmp: str, count: int, buf_size: int, pipe) -> None:
-    """The unit: serve the pty; answer 'reset' / 'counts' / 'stop' on the pipe."""
-    unit = SimUnit(Path(tmp), count, buf_size=buf_size)
-    counts = {"in": 0, "out": 0}
-    server = unit.server
-    receive = server.receive_data
+class CountingPort:
+    """The board's link port, counting the bytes each way."""
 
-    def counted_receive(data: bytes, now: float):
-        counts["in"] += len(data)
-        actions = receive(data, now)
-        counts["out"] += sum(len(a.data) for a in actions if hasattr(a, "data"))
-        return actions
+    def __init__(self, inner: LinkPort) -> None:
+        self.inner = inner
+        self.counts = {"in": 0, "out": 0}
 
-    server.receive_data = counted_receive  # type: ignore[method-assign]
-    sizes = [len(c) for c in unit.fses.values()]
-    pipe.send((unit.path, sizes))
+    def poll(self, timeout: float) -> list[LinkEvent]:
+        events = self.inner.poll(timeout)
+        self.counts["in"] += sum(len(e.data) for e in events if isinstance(e, Received))
+        return events
+
+    def write(self, data: bytes) -> int:
+        written = self.inner.write(data)
+        self.counts["out"] += written
+        return written
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _sign(t: Terminal, count: int) -> list[int]:
+    """``count`` secured FSEs made on the spot (Vitale read, both cards sign)."""
+    sizes = []
+    for _ in range(count):
+        visit = t.new_visit(list(SPOT_ACTS), prescription=PRESCRIPTION)
+        view = visit.read_vitale()
+        visit.choose_beneficiary(view.beneficiaries[0].index)
+        if not visit.check().ok:
+            raise RuntimeError("the bench visit's checks refused it")
+        fse_id = visit.sign().fse_id
+        sizes.append(len(t.unit.store.get_fse(fse_id)))
+    return sizes
+
+
+def _unit_process(tmp: str, buf_size: int, pipe) -> None:
+    """The unit; answers 'enrol', ('sign', n), 'reset', 'counts', 'stop' on the pipe."""
+    pki = TestPki.create()
+    board = build(BoardConfig(board="sim", state_dir=f"{tmp}/unit"))
+    path = board.link.path  # type: ignore[attr-defined]  # the sim board's pty
+    port = CountingPort(board.link)
+    board.link = port
+
+    def on_event(action) -> None:
+        if isinstance(action, PairingRequested):
+            board.keypad.press(Key.VALIDER)  # type: ignore[union-attr]  # the nurse
+
+    thread = UnitThread(lambda: UnitApp(board, f"{tmp}/unit", on_event=on_event,
+                                        buf_size=buf_size))
+    app = thread.start()
+    slots = board.slots  # type: ignore[attr-defined]
+    pipe.send(path)
     while True:
         command = pipe.recv()
-        if command == "reset":
-            counts.update({"in": 0, "out": 0})
+        if command == "enrol":
+            app.call(lambda: slots["ps"].insert(CardEmulator(load_card(CPS_CARD, pki))))
+            app.call(lambda: app.terminal.enrol(CPS_PIN))
+            pipe.send(app.call(lambda: app.unit.seal))
+        elif isinstance(command, tuple):
+            count = command[1]
+            app.call(lambda: app.terminal.unlock(CPS_PIN))
+            app.call(lambda: slots["vitale"].insert(CardEmulator(load_card(VITALE_CARD, pki))))
+            pipe.send(app.call(functools.partial(_sign, app.terminal, count)))
+        elif command == "reset":
+            port.counts.update({"in": 0, "out": 0})
             pipe.send("ok")
         elif command == "counts":
-            pipe.send(dict(counts))
+            pipe.send(dict(port.counts))
         else:
-            unit.stop()
+            thread.stop()
             pipe.send("stopped")
             return
 
 
-async def _office(path: str, tmp: Path, pipe) -> tuple[float, object]:
-    keys = await pair_host(path, tmp / "host_keys.json")
+def _tla(*args: str) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = tla(list(args))
+    if rc != 0:
+        raise RuntimeError(f"tla {args[4]}: exit {rc}: {err.getvalue() or out.getvalue()}")
+
+
+def _prepare(path: str, tmp: Path, count: int, pipe) -> tuple[bytes, list[int]]:
+    """Pair, set the clock, enrol the CPS, load; then have ``count`` FSEs signed."""
+    office = tmp / "office"
+    office.mkdir()
+    files, _ = office_files(office, TestPki.create())
+    tariffs = next(f for f in files if f.name == "tariffs.json")
+    ranges = office / "bench_ranges.csv"
+    ranges.write_text(f"range_id,professional_id,first,last\nR-BENCH,{PROFESSIONAL},1,"
+                      f"{count + 1000}\n", encoding="utf-8")
+    base = ["--keys", str(office / "host_keys.json"), "--timeout", "10"]
+    _tla(*base, "pair", "--port", path, "--name", "Bench office", "--wait", "30")
+    _tla(*base, "clock", "set", "--port", path, "--time", DAY_START.strftime("%Y-%m-%dT%H:%M:%S"))
+    pipe.send("enrol")
+    seal = pipe.recv()
+    _tla(*base, "load", "--port", path, str(tariffs), str(ranges))
+    pipe.send(("sign", count))
+    return seal, pipe.recv()
+
+
+async def _office(path: str, tmp: Path, seal: bytes, pipe) -> tuple[float, UnloadReport]:
+    keys = HostKeys.load_or_create(tmp / "office" / "host_keys.json")
     db = OfficeDb(tmp / "office.db")
-    trust = cards().trust
+    pki = TestPki.create()
+    der = [c.public_bytes(Encoding.DER) for c in (pki.root, pki.cps_ca, pki.vitale_ca)]
+    trust = TrustStore(der[:1], der[1:])
     async with link.connect(path, 10) as client:
         await link.open_session(client, keys)
         pipe.send("reset")
         pipe.recv()
         start = time.perf_counter()
-        report = await unload(client, db, trust)
+        report = await unload(client, db, trust, reference_seals=[seal])
         elapsed = time.perf_counter() - start
         await link.close_session(client)
     db.close()
@@ -92,19 +196,20 @@ async def _office(path: str, tmp: Path, pipe) -> tuple[float, object]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--buf-size", type=int, default=TRANSFER_BUF_SIZE)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    cards()  # make the test PKI keys (cached on disk) before forking
+    TestPki.create()  # make the test PKI keys (cached on disk) before forking
     with tempfile.TemporaryDirectory() as tmp:
         ctx = multiprocessing.get_context("fork")
         ours, theirs = ctx.Pipe()
-        child = ctx.Process(target=_unit_process, args=(tmp, args.count, args.buf_size, theirs))
+        child = ctx.Process(target=_unit_process, args=(tmp, args.buf_size, theirs))
         child.start()
         try:
-            path, sizes = ours.recv()
-            elapsed, report = asyncio.run(_office(path, Path(tmp), ours))
+            path = ours.recv()
+            seal, sizes = _prepare(path, Path(tmp), args.count, ours)
+            elapsed, report = asyncio.run(_office(path, Path(tmp), seal, ours))
             ours.send("counts")
             counts = ours.recv()
         finally:

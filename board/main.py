@@ -1,5 +1,8 @@
 """``tla-unit``: the unit's entry point.
 
+    tla-unit run [--board sim|pi|pc] [--config FILE] [--state DIR] [--link PATH]
+                                    the unit's main loop on the configured board
+                                    (docs/board.md): what the Pi's service runs
     tla-unit demo [--state DIR]     a whole day on the simulated board (docs/demo.md)
     tla-unit sim [--link PATH] [--state DIR] [--script FILE]
                                     the unit on the simulated board, link on a pty
@@ -12,22 +15,28 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 EPILOG = """exit codes:
-  0    done (demo complete, sim stopped)
-  1    the demo found a problem, or a sim --script line failed
-  2    bad usage (options, --state, --script, --link)
+  0    done (demo complete, sim or run stopped)
+  1    the demo found a problem, a sim --script line failed, or the unit could not start
+  2    bad usage (options, --state, --script, --link, the board configuration)
   130  interrupted (Ctrl-C)"""
 
 
+HELP: dict[str, Any] = {"epilog": EPILOG, "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from board.run import add_parser as add_run
     from board.sim.commands import add_parser as add_sim
     from board.sim.commands import state_dir
 
-    h = {"epilog": EPILOG, "formatter_class": argparse.RawDescriptionHelpFormatter}
+    h = HELP
     parser = argparse.ArgumentParser(prog="tla-unit", description="OpenTLA portable terminal.",
                                      **h)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_run(sub, h)
     demo = sub.add_parser("demo", help="a whole day on the simulated board", **h,
                           description="A home nurse's day on the simulated unit: pair, load, "
                           "visits, unload, import (docs/demo.md).")
@@ -54,7 +63,13 @@ def _cards(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run"]:  # the unit's service: no simulator code imported on a Pi
+        from board import run
+
+        args = run.parser(HELP).parse_args(argv[1:])
+    else:
+        args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

@@ -6,6 +6,8 @@ same firmware card readers run with any standard reader (DESIGN.md §3).
 
 from __future__ import annotations
 
+import threading
+
 from firmware.card.apdu import ApduTrace, CommandAPDU, ResponseAPDU
 from firmware.card.errors import CardAbsent, CardError, CardGone
 from firmware.cards.reader_base import redacted
@@ -124,3 +126,58 @@ class PcscConnection:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class PcscReader:
+    """One PC/SC reader as a :class:`firmware.parts.CardReader` (the ``pc``
+    board's slots). ``name`` is the reader's name or its start."""
+
+    def __init__(self, name: str, protocol: str = "any"):
+        self.name = name
+        self.protocol = protocol
+        self._context = None
+        self._full_name: str | None = None
+        self._lock = threading.Lock()  # a PC/SC context serves one call at a time
+
+    def connect(self) -> PcscConnection:
+        return PcscConnection.open(self.name, self.protocol)
+
+    def card_present(self) -> bool:
+        """The reader's state (SCardGetStatusChange, no wait); False when the
+        reader or the PC/SC service is gone."""
+        with self._lock:
+            return self._card_present()
+
+    def _card_present(self) -> bool:
+        _need_pyscard()
+        from smartcard import scard  # lazily, with the rest of pyscard
+
+        if self._context is None:
+            hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+            if hresult != scard.SCARD_S_SUCCESS:
+                return False
+            self._context = context
+        if self._full_name is None:
+            try:
+                have = list_readers()
+            except PcscUnavailable:  # pcscd stopped: no card to talk to
+                return False
+            names = [n for n in have if n == self.name] or [
+                n for n in have if n.startswith(self.name)]
+            if not names:
+                return False
+            self._full_name = names[0]
+        hresult, states = scard.SCardGetStatusChange(
+            self._context, 0, [(self._full_name, scard.SCARD_STATE_UNAWARE)])
+        if hresult != scard.SCARD_S_SUCCESS or not states:
+            self._full_name = None  # look the reader up again next time
+            return False
+        return bool(states[0][1] & scard.SCARD_STATE_PRESENT)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._context is not None:
+                from smartcard import scard
+
+                scard.SCardReleaseContext(self._context)
+                self._context = None

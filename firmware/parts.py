@@ -38,7 +38,7 @@ DISPLAY_HEIGHT = 64
 __all__ = [
     "DISPLAY_HEIGHT", "DISPLAY_WIDTH", "BatteryGauge", "Beep", "Board", "Buzzer",
     "CardReader", "Display", "Key", "KeyEvent", "Keypad", "LineDown", "LineUp",
-    "LinkEvent", "LinkPort", "Received", "SlotPort", "UnitClock",
+    "LinkEvent", "LinkPort", "Received", "SlotPort",
 ]
 
 
@@ -165,7 +165,10 @@ class BatteryGauge(Protocol):
 class Board:
     """What ``board.build(config)`` returns. ``gauge`` is None on a board
     without a battery (``pc``); ``display``/``keypad``/``buzzer`` are None where
-    the board has none. ``close`` releases the hardware."""
+    the board has none. ``sealed`` lists the board's own files the firmware
+    seal covers besides ``firmware/`` (paths relative to the directory holding
+    the ``firmware`` package, docs/visit.md §Seal). ``close`` releases the
+    hardware."""
 
     kind: str
     vitale: CardReader
@@ -176,6 +179,7 @@ class Board:
     display: Display | None = None
     keypad: Keypad | None = None
     buzzer: Buzzer | None = None
+    sealed: tuple[str, ...] = ()
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:

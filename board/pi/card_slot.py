@@ -4,8 +4,9 @@
 Pins, clock and the wiring table are in :mod:`board.pi.config`. The TDA8035
 sequences VCC, CLK and I/O itself, so ``SetVcc`` drives CMDVCCN and
 ``SetClock`` only checks the frequency (GPCLK0 runs from boot; the chip stops
-the card clock during its deactivation sequence). pyserial and RPi.GPIO
-(rpi-lgpio) are imported lazily, only when no test double is given.
+the card clock during its deactivation sequence). pyserial and gpiozero
+(:class:`board.pi.gpio.GpiozeroLines`) are imported lazily, only when no test
+double is given. Both slots share one UART: pass the same ``serial`` to both.
 
 Limits of a Linux UART, and what is done about them:
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 import time
 
 from board.pi import config as cfg
+from board.pi.gpio import GpiozeroLines
 from firmware.card.actions import Send, SetClock, SetRst, SetUart, SetVcc
 from firmware.card.port import CardInserted, CardRemoved, PortEvent, Received, TransmitDone
 
@@ -71,29 +73,8 @@ def enable_parmrk(fd: int) -> None:
     termios.tcsetattr(fd, termios.TCSANOW, attrs)
 
 
-class RpiGpio:
-    """Minimal GPIO access through RPi.GPIO (rpi-lgpio on recent boards)."""
-
-    def __init__(self) -> None:
-        import RPi.GPIO as GPIO  # noqa: N811 (lazy: board/pi only)
-
-        self._gpio = GPIO
-        GPIO.setmode(GPIO.BCM)
-
-    def setup_output(self, pin: int, level: bool) -> None:
-        self._gpio.setup(pin, self._gpio.OUT, initial=self._gpio.HIGH if level else self._gpio.LOW)
-
-    def setup_input(self, pin: int) -> None:
-        self._gpio.setup(pin, self._gpio.IN, pull_up_down=self._gpio.PUD_UP)
-
-    def write(self, pin: int, level: bool) -> None:
-        self._gpio.output(pin, self._gpio.HIGH if level else self._gpio.LOW)
-
-    def read(self, pin: int) -> bool:
-        return bool(self._gpio.input(pin))
-
-
-def _open_serial(url: str):
+def open_uart(url: str = cfg.UART_DEVICE):
+    """The slots' UART at its activation settings (9600 8E2, non-blocking)."""
     import serial  # lazy: pyserial only on the unit
 
     return serial.serial_for_url(url, baudrate=9600, bytesize=8, parity="E", stopbits=2,
@@ -106,8 +87,8 @@ class PiCardSlot:
     def __init__(self, name: str = "vitale", *, gpio=None, serial=None,
                  clock=time.monotonic, sleep=time.sleep):
         self.pins = cfg.SLOTS[name]
-        self.gpio = gpio if gpio is not None else RpiGpio()
-        self.serial = serial if serial is not None else _open_serial(cfg.UART_DEVICE)
+        self.gpio = gpio if gpio is not None else GpiozeroLines()
+        self.serial = serial if serial is not None else open_uart()
         self._clock = clock
         self._sleep = sleep
         self._baud = 0.0

@@ -19,11 +19,23 @@ slot talks at a time; the other slot's card stays powered.
 | CMDVCCN            | 17 / 22       | 11 / 15    | slot 1      | slot 2  |
 | RSTIN              | 23 / 24       | 16 / 18    | slot 1      | slot 2  |
 | OFFN (interrupt)   | 25 / 5        | 22 / 29    | slot 1      | slot 2  |
+
+The other parts (docs/board.md §Wiring): the keypad matrix, the buzzer, and the
+I2C-1 bus (GPIO 2 SDA, 3 SCL) shared by the MAX17048 gauge (0x36), the DS3231 RTC
+(0x68) and the SSD1306 OLED (0x3C).
+
+| signal             | Pi GPIO (BCM)     | header pins       |
+|--------------------|-------------------|-------------------|
+| keypad rows 1-4    | 6, 13, 19, 26     | 31, 33, 35, 37    |
+| keypad columns 1-4 | 12, 16, 20, 21    | 32, 36, 38, 40    |
+| buzzer             | 18                | 12                |
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from firmware.parts import Key
 
 # GPCLK0 on GPIO4: 19.2 MHz crystal oscillator divided by 4.
 CARD_CLOCK_SOURCE_HZ = 19_200_000
@@ -47,3 +59,16 @@ SLOTS: dict[str, SlotPins] = {
     "vitale": SlotPins("vitale", cmdvcc_n=17, rstin=23, off_n=25, io_select_level=False),
     "ps": SlotPins("ps", cmdvcc_n=22, rstin=24, off_n=5, io_select_level=True),
 }
+
+
+# ---- keypad, buzzer, I2C (free GPIOs: none above, not I2C-1, not SPI0 7-11) ---------
+KEYPAD_ROWS = (6, 13, 19, 26)  # outputs, driven low one at a time
+KEYPAD_COLUMNS = (12, 16, 20, 21)  # inputs with pull-ups
+KEYPAD_LAYOUT = (
+    (Key.D1, Key.D2, Key.D3, Key.UP),
+    (Key.D4, Key.D5, Key.D6, Key.DOWN),
+    (Key.D7, Key.D8, Key.D9, Key.MENU),
+    (Key.ANNULER, Key.D0, Key.CORRIGER, Key.VALIDER),
+)
+BUZZER_PIN = 18
+I2C_BUS = 1

@@ -54,8 +54,14 @@ class SimCardSlot:
 
     # ---- test controls ---------------------------------------------------------
     def insert(self, emulator: CardEmulator) -> None:
-        """Put a card in the slot now."""
+        """Put a card in the slot now. The contacts start unpowered, as the
+        TDA8035 leaves them: it deactivates the slot by itself when a card leaves."""
         self.emulator = emulator
+        self.vcc = self.rst_high = False
+        self.clock_hz = 0
+        # what the card before it had still to say, and its removal, are history now
+        self._queue = [e for e in self._queue if e[2] not in ("presence", "card")]
+        heapq.heapify(self._queue)
         self._present = True
         self._removal_at = None
         self._push(self._now, "presence", CardInserted(self._now))

@@ -1,132 +1,44 @@
 """The unit running on the simulated board (``tla-unit sim`` and ``tla-unit demo``).
 
-One thread owns everything the firmware owns: the :class:`~firmware.unit.Unit`
-(its SQLite store belongs to the thread that opened it), the visit
-:class:`~firmware.visit.Terminal`, and the SMP server with all its groups, served
-on a pseudo-terminal (:class:`board.sim.link_port.PtyLinkPort`) by a
-:class:`firmware.link.runner.LinkRunner`. Other threads (the command reader, the
-demo) hand it work with :meth:`SimUnit.call`, run between two link rounds, as the
-keypad task will on the real unit.
+Built exactly as ``tla-unit run --board sim`` builds it: ``board.build`` gives the
+simulated parts (:mod:`board.sim.parts`: two :class:`~board.sim.slot.SimCardSlot`
+"vitale" and "ps", the saved RTC, the fuel-gauge twin, the pty link port, the
+keypad, display and buzzer twins) and :class:`firmware.app.UnitApp` puts the
+firmware on them, on a thread of its own (:class:`firmware.app.UnitThread`).
+What this class adds is the simulated person: emulated cards of
+``board/sim/cards`` inserted and pulled, keys pressed, the pairing code read off
+the screen. Other threads (the command reader, the demo) hand the unit work with
+:meth:`SimUnit.call`, run between two main-loop rounds.
 
-The board around it is simulated: two :class:`~board.sim.slot.SimCardSlot`
-("vitale", "ps") holding emulated cards of ``board/sim/cards``, an
-:class:`~firmware.unit.OffsetClock` over the PC's clock, and the
-:class:`~board.sim.fuel_gauge.SimMax17048` fuel gauge.
-
-State (``state_dir``): ``unit.db`` (+ ``unit.db.device-key``), the link identity
-``unit_identity.json``, the paired hosts ``paired_hosts.json`` and the RTC offset
-``clock.json``. The store is
-provisioned for the office when the first host pairs: the host's X25519 key is
-the office key the store's data key bundle is sealed to (docs/store.md).
+State (``state_dir``): what :class:`~firmware.app.UnitApp` keeps (``unit.db``,
+``unit_identity.json``, ``paired_hosts.json``) and the RTC offset ``clock.json``.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import queue
 import threading
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from board import build
+from board.config import BoardConfig
 from board.sim.card_emulator import CardEmulator
 from board.sim.cardos.card import CardOS
 from board.sim.cards.loader import load_card
-from board.sim.fuel_gauge import SimMax17048
-from board.sim.link_port import PtyLinkPort, load_identity
+from board.sim.parts import SimBoard
 from board.sim.pki import TestPki
-from board.sim.slot import SimCardSlot
-from firmware.card.link import CardLink
-from firmware.card.slot import SlotConfig
-from firmware.link.data_groups import TRANSFER_BUF_SIZE, data_groups
+from firmware.app import UnitApp, UnitAppError, UnitThread
 from firmware.link.events import Action, PairingRequested
-from firmware.link.group_fse import DeviceIdentity
-from firmware.link.group_traces import LinkTracer, traced_groups
-from firmware.link.runner import LinkRunner
-from firmware.link.security import JsonTrustStore, PairedHost, write_atomically
-from firmware.link.server import SMPServer
-from firmware.unit import OffsetClock, Unit, UnitConfig
+from firmware.parts import Key
 from firmware.visit import Terminal
 
-log = logging.getLogger("opentla.sim")
-
 SLOTS = ("vitale", "ps")
+KEYS = {"valider": Key.VALIDER, "annuler": Key.ANNULER}
 
 
 class SimUnitError(RuntimeError):
     """The simulated unit could not start or a command could not run."""
-
-
-class SavedClock(OffsetClock):
-    """The simulated RTC: an :class:`OffsetClock` over the PC's clock whose offset
-    survives a restart (kept in ``path``, as the real RTC keeps time on its cell)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        offset = None
-        try:
-            offset = float(json.loads(path.read_text(encoding="utf-8"))["offset"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # never set (or unreadable): the office sets it again
-        super().__init__(offset=offset)
-
-    def set(self, utc: datetime) -> None:
-        super().set(utc)
-        write_atomically(self.path, json.dumps({"offset": self._offset}).encode())
-
-
-class ProvisioningTrust:
-    """The paired-hosts list; the first host paired also provisions the store
-    (its X25519 public key becomes the office key and its Ed25519 identity the
-    first trusted load signer, docs/security.md). A host paired later is trusted
-    as a load signer only if the store is unlocked then (the trusted list is
-    keyed from the card-wrapped bundle); otherwise its loads are stored but
-    refused at read (store_untrusted_office) until it pairs again unlocked."""
-
-    def __init__(self, inner: JsonTrustStore, unit: Unit):
-        self.inner = inner
-        self.unit = unit
-
-    def get(self, host_id: bytes) -> PairedHost | None:
-        return self.inner.get(host_id)
-
-    def add(self, host: PairedHost) -> None:
-        self.inner.add(host)
-        store = self.unit.store
-        if not store.provisioned:
-            store.provision(host.kx_public, host.host_id)
-            log.info("store_provisioned host=%s", host.name)
-        elif store.is_unlocked:
-            store.trust_office(host.host_id)
-        else:
-            log.warning("store_office_not_trusted host=%s reason=locked", host.name)
-
-
-STEP_S = 0.02  # one link round at most: how long a queued call may wait
-
-
-class _Port:
-    """The pty, its link runner, and the work other threads queue for the unit's thread."""
-
-    def __init__(self, server: SMPServer, on_event: Callable[[Action], None]) -> None:
-        self.pty = PtyLinkPort()
-        self.path = self.pty.path
-        self.runner = LinkRunner(server, self.pty, on_event=on_event)
-        self.calls: queue.Queue = queue.Queue()
-        self.stopping = threading.Event()
-
-    def serve(self) -> None:
-        """Link rounds and queued calls until :attr:`stopping` is set."""
-        while not self.stopping.is_set():
-            self.runner.step(STEP_S)
-            while not self.calls.empty():
-                fn, box = self.calls.get()
-                try:
-                    box.put((True, fn()))
-                except BaseException as exc:  # handed back to the caller's thread
-                    box.put((False, exc))
 
 
 class SimUnit:
@@ -142,73 +54,37 @@ class SimUnit:
         self.pki = pki or TestPki.create()
         self.on_event = on_event
         self.auto_confirm = auto_confirm
-        self.gauge = SimMax17048(soc=battery_percent)
-        self.clock = SavedClock(self.state_dir / "clock.json")
-        self.slots = {name: SimCardSlot() for name in SLOTS}
+        self.battery_percent = battery_percent
         self.cards: dict[str, str] = {}
         self._emulated: dict[str, CardOS] = {}  # one card per name for the SimUnit's life
         self.pairing_codes: list[str] = []
         self._pairing = threading.Event()
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._thread: threading.Thread | None = None
-        self.unit: Unit | None = None
-        self.terminal: Terminal | None = None
-        self.port: _Port | None = None
-        self._tracer: LinkTracer | None = None
+        self._thread: UnitThread | None = None
+        self.app: UnitApp | None = None
+        self.board: SimBoard | None = None
 
     # ---- life cycle ---------------------------------------------------------------------
     def start(self) -> SimUnit:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        self._thread = threading.Thread(target=self._run, name="sim-unit", daemon=True)
-        self._thread.start()
-        self._ready.wait(120)
-        if self._error is not None:
-            self._thread.join(5)
-            raise SimUnitError(f"the simulated unit did not start: {self._error}") from self._error
-        if self.port is None:
-            raise SimUnitError("the simulated unit did not start in time")
+        def make() -> UnitApp:
+            board = build(BoardConfig(board="sim", state_dir=str(self.state_dir),
+                                      battery_percent=self.battery_percent))
+            if not isinstance(board, SimBoard):
+                raise SimUnitError("board.build('sim') did not give the simulated board")
+            self.board = board
+            return UnitApp(board, self.state_dir, on_event=self._event)
+
+        self._thread = UnitThread(make, name="sim-unit")
+        try:
+            self.app = self._thread.start()
+        except UnitAppError as exc:
+            raise SimUnitError(f"the simulated unit did not start: {exc.__cause__ or exc}") \
+                from exc
         return self
 
-    def _run(self) -> None:
-        try:
-            unit = Unit(UnitConfig(store_path=str(self.state_dir / "unit.db")),
-                        vitale_slot=lambda: self._connect("vitale"),
-                        cps_slot=lambda: self._connect("ps"),
-                        clock=self.clock, gauge=self.gauge)
-        except BaseException as exc:
-            self._error = exc
-            self._ready.set()
-            return
-        try:
-            trust = ProvisioningTrust(JsonTrustStore(self.state_dir / "paired_hosts.json"), unit)
-            device = DeviceIdentity(unit.serial, unit.device_public_key())
-            server = SMPServer(load_identity(self.state_dir / "unit_identity.json"), trust,
-                               unit,
-                               groups=traced_groups(
-                                   data_groups(unit.store, device, TRANSFER_BUF_SIZE), unit),
-                               buf_size=TRANSFER_BUF_SIZE)
-            self.unit, self.terminal = unit, Terminal(unit)
-            self._tracer = LinkTracer(unit)  # pairing, sessions, link errors as traces
-            self.port = _Port(server, on_event=self._event)
-        except BaseException as exc:
-            unit.close()
-            self._error = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        try:
-            self.port.serve()
-        finally:
-            self.port.pty.close()
-            unit.close()
-
     def stop(self) -> None:
-        """Stop serving, close the store and the pty; idempotent."""
-        if self.port is not None:
-            self.port.stopping.set()
+        """Stop the main loop, close the store and the pty; idempotent."""
         if self._thread is not None:
-            self._thread.join(timeout=30)
+            self._thread.stop()
             self._thread = None
 
     def __enter__(self) -> SimUnit:
@@ -217,48 +93,65 @@ class SimUnit:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def _running(self) -> tuple[UnitApp, SimBoard]:
+        if self.app is None or self.board is None or self._thread is None:
+            raise SimUnitError("the simulated unit is not running")
+        return self.app, self.board
+
     @property
     def path(self) -> str:
-        assert self.port is not None
-        return self.port.path
+        """The link's pty (what the office opens)."""
+        return str(self._running()[1].link.path)
+
+    @property
+    def unit(self):
+        return self._running()[0].unit
+
+    @property
+    def terminal(self) -> Terminal:
+        return self._running()[0].terminal
+
+    @property
+    def runner(self):
+        return self._running()[0].runner
+
+    @property
+    def gauge(self):
+        return self._running()[1].gauge
+
+    @property
+    def clock(self):
+        """The board's RTC twin (set it as the office would, or directly in tests)."""
+        return self._running()[1].clock
 
     def call(self, fn: Callable[[], Any], timeout: float = 120) -> Any:
         """Run ``fn()`` on the unit's thread; return its result or raise its error."""
-        if self.port is None or self._thread is None:
-            raise SimUnitError("the simulated unit is not running")
-        box: queue.Queue = queue.Queue()
-        self.port.calls.put((fn, box))
+        app, _ = self._running()
         try:
-            ok, value = box.get(timeout=timeout)
-        except queue.Empty:
-            raise SimUnitError("the simulated unit did not answer") from None
-        if not ok:
-            raise value
-        return value
+            return app.call(fn, timeout)
+        except UnitAppError as exc:
+            raise SimUnitError(str(exc)) from exc
 
-    # ---- the board -------------------------------------------------------------------------
-    def _connect(self, slot: str) -> CardLink:
-        link = CardLink(self.slots[slot], SlotConfig())
-        link.power_on()
-        return link
-
+    # ---- the simulated person ---------------------------------------------------------------
     def insert(self, slot: str, card: str) -> None:
         """Put the emulated card ``card`` (a name in board/sim/cards) in ``slot``."""
         if slot not in SLOTS:
             raise SimUnitError(f"unknown slot {slot!r} (vitale or ps)")
+        _, board = self._running()
         emulated = self._emulated.get(card)
         if emulated is None:
             try:
                 emulated = load_card(card, self.pki)
             except (OSError, KeyError, ValueError) as exc:
                 raise SimUnitError(f"unknown card {card!r}: {exc}") from exc
+        chosen = emulated
 
         def put() -> None:
             if any(name == card and where != slot for where, name in self.cards.items()):
                 raise SimUnitError(f"card {card!r} is already in another slot")
-            emulated.insert()  # the same card back: PIN tries and blocks kept (docs/cards.md)
-            self._emulated[card] = emulated
-            self.slots[slot] = SimCardSlot(CardEmulator(emulated))
+            chosen.insert()  # the same card back: PIN tries and blocks kept (docs/cards.md)
+            self._emulated[card] = chosen
+            board.slots[slot].insert(CardEmulator(chosen))
             self.cards[slot] = card
         self.call(put)
 
@@ -266,25 +159,23 @@ class SimUnit:
         """Pull the card out of ``slot``; pulling the CPS locks the unit."""
         if slot not in SLOTS:
             raise SimUnitError(f"unknown slot {slot!r} (vitale or ps)")
+        app, board = self._running()
 
         def pull() -> None:
-            self.slots[slot].remove()
+            board.slots[slot].remove()
             self.cards.pop(slot, None)
-            assert self.terminal is not None
-            self.terminal.card_removed("cps" if slot == "ps" else slot)
+            app.terminal.card_removed("cps" if slot == "ps" else slot)
         self.call(pull)
 
     def press(self, key: str) -> None:
         """A key press on the unit's keypad (``valider`` or ``annuler``)."""
-        if self.port is None:
-            raise SimUnitError("the simulated unit is not running")
-        runner = self.port.runner
-        if key == "valider":
-            self.call(runner.press_valider)
-        elif key == "annuler":
-            self.call(runner.press_annuler)
-        else:
+        if key not in KEYS:
             raise SimUnitError(f"unknown key {key!r} (valider or annuler)")
+        _, board = self._running()
+        keypad = board.keypad
+        if keypad is None or not hasattr(keypad, "press"):
+            raise SimUnitError("the simulated board has no keypad")
+        keypad.press(KEYS[key])
 
     def wait_pairing(self, timeout: float) -> str:
         """Block until a pairing code shows on the unit's screen; return it."""
@@ -294,15 +185,13 @@ class SimUnit:
         return self.pairing_codes[-1]
 
     def _event(self, action: Action) -> None:
-        if self._tracer is not None:
-            self._tracer.observe(action)
         if isinstance(action, PairingRequested):
             self.pairing_codes.append(action.code)
             self._pairing.set()
         if self.on_event is not None:
             self.on_event(action)
-        if isinstance(action, PairingRequested) and self.auto_confirm and self.port is not None:
-            self.port.runner.press_valider()  # the scripted person presses Valider
+        if isinstance(action, PairingRequested) and self.auto_confirm and self.app is not None:
+            self.app.runner.press_valider()  # the scripted person presses Valider
 
     # ---- the professional's session ------------------------------------------------------
     def terminal_call(self, fn: Callable[[Terminal], Any]) -> Any:

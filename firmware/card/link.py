@@ -104,8 +104,12 @@ class CardLink:
         self._atr = b""
         self._echo_due = 0
         self._meter: _Meter | None = None
+        # The switch's state now says whether a card is in; presence events stamped
+        # up to now describe earlier cards (a link is made per connection) and are
+        # already accounted for.
+        self._since = port.now()
         if port.card_present():
-            self.slot.card_inserted(port.now())
+            self.slot.card_inserted(self._since)
 
     # ---- CardConnection ------------------------------------------------------
     @property
@@ -218,6 +222,8 @@ class CardLink:
             if self._meter is not None and self._meter.start is None:
                 self._meter.start = ev.first
             return self.slot.transmitted(ev.last)
+        if isinstance(ev, (CardInserted, CardRemoved)) and ev.at <= self._since:
+            return []  # before this link existed: card_present() already told
         if isinstance(ev, CardInserted):
             return self.slot.card_inserted(ev.at)
         if isinstance(ev, CardRemoved):

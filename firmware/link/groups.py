@@ -169,4 +169,6 @@ class UnitGroup:
         }
         if info.battery_percent is not None:
             body["battery"] = info.battery_percent
+        if info.board is not None:
+            body["board"] = info.board
         return body

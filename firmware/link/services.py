@@ -24,6 +24,7 @@ class UnitInfo:
     storage_used: int  # bytes
     storage_total: int  # bytes
     locked: bool  # True until a CPS and its PIN unlock the unit
+    board: str | None = None  # board kind the unit runs on (sim, pi, pc); None: not said
 
 
 class UnitServices(Protocol):

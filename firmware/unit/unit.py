@@ -34,7 +34,7 @@ from firmware.store.errors import StoreError
 
 from . import device_key, documents
 from .clock import ClockNotSet, UnitClock
-from .seal import firmware_seal
+from .seal import FIRMWARE_ROOTS, firmware_seal
 
 log = logging.getLogger("opentla.unit")
 
@@ -46,13 +46,17 @@ T = TypeVar("T")
 class UnitConfig:
     """Where things live. ``key_path`` defaults to ``<store_path>.device-key``;
     ``serial`` defaults to ``TLA-`` + the first 6 bytes of the store's random
-    unit id in hex (stable for the life of the store); ``firmware_root``
-    defaults to the running ``firmware`` package."""
+    unit id in hex (stable for the life of the store); ``seal_roots`` and
+    ``seal_base`` say what the seal covers (docs/visit.md §Seal; default: the
+    running ``firmware`` package alone; the app adds the board's files);
+    ``board`` is the board kind the office sees in the unit's info."""
 
     store_path: str
     key_path: str | None = None
     serial: str | None = None
-    firmware_root: str | None = None
+    seal_roots: tuple[str, ...] = FIRMWARE_ROOTS
+    seal_base: str | None = None
+    board: str | None = None
     idle_timeout_s: float = 900.0
     budget_bytes: int | None = None
 
@@ -81,7 +85,7 @@ class Unit:
         self.monotonic = monotonic
         self._vitale_slot = vitale_slot
         self._cps_slot = cps_slot
-        self.seal = firmware_seal(config.firmware_root)
+        self.seal = firmware_seal(config.seal_roots, config.seal_base)
         self.firmware = firmware_version()
         self._device_key = device_key.load_or_create(
             config.key_path or config.store_path + ".device-key")
@@ -168,6 +172,7 @@ class Unit:
             storage_used=usage.used_bytes,
             storage_total=usage.budget_bytes,
             locked=not self.store.is_unlocked,
+            board=self.config.board,
         )
 
     def clock_now(self) -> datetime:

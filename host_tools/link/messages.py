@@ -152,6 +152,7 @@ class UnitInfoResponse(smpmsg.ReadResponse):
     store_total: int
     locked: bool
     battery: int | None = None
+    board: str | None = None
 
 
 class UnitInfoRead(UnitInfoRequest):

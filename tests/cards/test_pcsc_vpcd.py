@@ -172,3 +172,33 @@ def test_card_pulled_during_session(pcscd):
     finally:
         plug.stop()
         conn.close()
+
+
+def test_the_pc_board_reads_cards_through_pcsc_readers(pcscd, tmp_path):
+    """board.build for `pc`: two PC/SC readers as the card slots, the PC's clock,
+    no battery; the unit app runs on it and reads the Vitale card."""
+    from board import build
+    from board.config import BoardConfig
+    from firmware.app import UnitApp, UnitThread
+
+    # the Vitale slot on vpcd's second reader: the first was the last one plugged and pulled
+    board = build(BoardConfig(board="pc", state_dir=str(tmp_path), vitale_reader="Virtual PCD 00 01",
+                              cps_reader="Virtual PCD 00 00"))
+    assert board.gauge is None and board.clock.now().tzinfo is not None
+    assert not board.vitale.card_present()
+    thread = UnitThread(lambda: UnitApp(board, tmp_path))
+    app = thread.start()
+    try:
+        with VpcdCard(load_card("vitale_famille_essai"), port=pcscd + 1) as plug:
+            conn = _wait(lambda: app.call(app.unit.connect_vitale), 20, "a card in the pc board")
+            try:
+                card = read_vitale(conn)
+                present = app.call(board.vitale.card_present)
+            finally:
+                conn.close()
+        info = app.call(app.unit.unit_info)
+    finally:
+        thread.stop()
+    assert plug.error is None
+    assert present and card.beneficiaries[0].nir == "1800799999012"
+    assert (info.board, info.battery_percent) == ("pc", None)

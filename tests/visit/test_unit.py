@@ -3,7 +3,6 @@ loaded-record decoding."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -26,53 +25,36 @@ from firmware.unit import (
     device_key,
     documents,
     firmware_seal,
-    sealed_files,
 )
-from firmware.unit.seal import default_root
+from firmware.unit.seal import default_base
 
 from .simboard import SIGN_TIME
 
 
-def test_seal_of_a_small_tree_matches_the_documented_framing(tmp_path):
-    (tmp_path / "sub").mkdir()
-    (tmp_path / "a.py").write_bytes(b"x")
-    (tmp_path / "B.py").write_bytes(b"")
-    (tmp_path / "sub" / "c.json").write_bytes(b"yz")
-    (tmp_path / "__pycache__").mkdir()
-    (tmp_path / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"cache")
-    (tmp_path / "sub" / "old.pyc").write_bytes(b"cache")
-    # by hand: order B.py < a.py < sub/c.json (UTF-8 bytes: 'B' 0x42 < 'a' 0x61)
-    expected = hashlib.sha256(
-        b"B.py\x00" + bytes(8)
-        + b"a.py\x00" + bytes(7) + b"\x01" + b"x"
-        + b"sub/c.json\x00" + bytes(7) + b"\x02" + b"yz").digest()
-    assert sealed_files(tmp_path) == ["B.py", "a.py", "sub/c.json"]
-    assert firmware_seal(tmp_path) == expected
-
-
 def test_changing_any_firmware_file_changes_the_seal(tmp_path):
     root = tmp_path / "firmware"
-    shutil.copytree(default_root(), root, ignore=shutil.ignore_patterns("__pycache__"))
-    original = firmware_seal(root)
-    assert original == firmware_seal(default_root())  # caches do not count
+    shutil.copytree(default_base() / "firmware", root,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    original = firmware_seal(base=tmp_path)
+    assert original == firmware_seal()  # caches do not count
     target = root / "billing" / "pricing.py"
     data = target.read_bytes()
     target.write_bytes(data.replace(b"round", b"r0und", 1))
-    assert firmware_seal(root) != original
+    assert firmware_seal(base=tmp_path) != original
     target.write_bytes(data)
-    assert firmware_seal(root) == original
+    assert firmware_seal(base=tmp_path) == original
     os.rename(target, root / "billing" / "pricing2.py")
-    assert firmware_seal(root) != original
+    assert firmware_seal(base=tmp_path) != original
     os.rename(root / "billing" / "pricing2.py", target)
     (root / "billing" / "__pycache__").mkdir(exist_ok=True)
     (root / "billing" / "__pycache__" / "pricing.cpython-311.pyc").write_bytes(b"\x00")
-    assert firmware_seal(root) == original
+    assert firmware_seal(base=tmp_path) == original
     # a byte moved from the end of one file to the start of the next changes it
     a, b = root / "unit" / "clock.py", root / "unit" / "device_key.py"
     da, db = a.read_bytes(), b.read_bytes()
     a.write_bytes(da[:-1])
     b.write_bytes(da[-1:] + db)
-    assert firmware_seal(root) != original
+    assert firmware_seal(base=tmp_path) != original
 
 
 def test_device_key_created_0600_and_reloaded(tmp_path):
@@ -107,23 +89,31 @@ def test_device_key_file_of_another_kind_is_refused(tmp_path):
 # docs/visit.md §Unit (serial) and §Seal: the examples, by hand
 DOC_UNIT_ID = bytes.fromhex("0A1B2C3D4E5F") + bytes(range(10))
 DOC_SERIAL = "TLA-0A1B2C3D4E5F"
-# SHA-256("B.py" 00 0000000000000000 "a.py" 00 0000000000000001 "x"
-#         "sub/c.json" 00 0000000000000002 "yz"), by sha256sum
-DOC_SEAL = "8c9480ee5364cf6b493ba5149d5f21d87558bba06306ee148d57aaa0101fa938"
+# SHA-256("app/B.py" 00 0000000000000000 "app/a.py" 00 0000000000000001 "x"
+#         "app/sub/c.json" 00 0000000000000002 "yz" "drv/__init__.py" 00 0000000000000001 "b"
+#         "drv/pi/rtc.py" 00 0000000000000003 "rtc"), by printf | sha256sum
+DOC_SEAL = "f4634d329db073660966591752168bcc360d5bbbb850986222c2790af8a250e7"
 
 
 def test_serial_and_seal_of_the_documented_examples(tmp_path, monkeypatch):
     """A store whose random unit id is the doc's, on the doc's small tree."""
-    tree = tmp_path / "fw"
-    (tree / "sub").mkdir(parents=True)
-    (tree / "B.py").write_bytes(b"")
-    (tree / "a.py").write_bytes(b"x")
-    (tree / "sub" / "c.json").write_bytes(b"yz")
+    tree = tmp_path / "release"
+    (tree / "app" / "sub").mkdir(parents=True)
+    (tree / "app" / "B.py").write_bytes(b"")
+    (tree / "app" / "a.py").write_bytes(b"x")
+    (tree / "app" / "sub" / "c.json").write_bytes(b"yz")
+    (tree / "drv" / "pi").mkdir(parents=True)
+    (tree / "drv" / "sim").mkdir()
+    (tree / "drv" / "__init__.py").write_bytes(b"b")
+    (tree / "drv" / "pi" / "rtc.py").write_bytes(b"rtc")
+    (tree / "drv" / "sim" / "twin.py").write_bytes(b"not under a root")
     real, ids = os.urandom, [DOC_UNIT_ID]
     # the store draws its unit id first (then its salt) from os.urandom
     monkeypatch.setattr(store_module.os, "urandom",
                         lambda n: ids.pop() if ids and n == 16 else real(n))
-    unit = Unit(UnitConfig(store_path=str(tmp_path / "unit.db"), firmware_root=str(tree)),
+    roots = ("app", "drv/__init__.py", "drv/pi")
+    unit = Unit(UnitConfig(store_path=str(tmp_path / "unit.db"), seal_roots=roots,
+                           seal_base=str(tree)),
                 vitale_slot=None, cps_slot=None, clock=OffsetClock(base=lambda: 0.0))
     try:
         assert unit.store.unit_id == DOC_UNIT_ID

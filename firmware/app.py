@@ -1,0 +1,252 @@
+"""The unit application, composed from a :class:`firmware.parts.Board`.
+
+``board.build(config)`` gives the parts; :class:`UnitApp` puts the firmware on
+them: the :class:`~firmware.unit.Unit` (store, clock, gauge, card readers, seal
+over ``firmware/`` plus ``board.sealed``), the visit
+:class:`~firmware.visit.Terminal`, the SMP server with every group (pairing,
+unit info, data groups, traces) and the :class:`~firmware.link.runner.LinkRunner`
+on the board's link port. One thread owns it all (the SQLite store belongs to
+the thread that opened it): build the app on that thread, then call
+:meth:`UnitApp.step` in a loop or :meth:`UnitApp.run`; other threads hand it
+work with :meth:`UnitApp.call`. :class:`UnitThread` does exactly that::
+
+    thread = UnitThread(lambda: UnitApp(board.build(config), state_dir))
+    app = thread.start()               # built and running on its own thread
+    app.call(lambda: app.unit.unit_info())
+    thread.stop()
+
+State (``state_dir``): ``unit.db`` (+ ``unit.db.device-key``), the link identity
+``unit_identity.json`` and the paired hosts ``paired_hosts.json``. The store is
+provisioned for the office when the first host pairs (:class:`ProvisioningTrust`).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from firmware.link.data_groups import TRANSFER_BUF_SIZE, data_groups
+from firmware.link.events import Action, PairingEnded, PairingRequested
+from firmware.link.group_fse import DeviceIdentity
+from firmware.link.group_traces import LinkTracer, traced_groups
+from firmware.link.identity_file import load_identity
+from firmware.link.runner import LinkRunner
+from firmware.link.security import JsonTrustStore, PairedHost
+from firmware.link.server import SMPServer
+from firmware.parts import Beep, Board, Key
+from firmware.unit import Unit, UnitConfig
+from firmware.unit.seal import FIRMWARE_ROOTS
+from firmware.visit import Terminal
+
+log = logging.getLogger("opentla.app")
+
+STEP_S = 0.02  # longest wait for the link in one main-loop round
+PRESENCE_EVERY_S = 0.2  # how often card presence is checked
+
+
+class UnitAppError(RuntimeError):
+    """The unit did not start or does not answer (our side, not the user's)."""
+
+
+class ProvisioningTrust:
+    """The paired-hosts list; the first host paired also provisions the store
+    (its X25519 public key becomes the office key and its Ed25519 identity the
+    first trusted load signer, docs/security.md). A host paired later is trusted
+    as a load signer only if the store is unlocked then (the trusted list is
+    keyed from the card-wrapped bundle); otherwise its loads are stored but
+    refused at read (store_untrusted_office) until it pairs again unlocked."""
+
+    def __init__(self, inner: JsonTrustStore, unit: Unit):
+        self.inner = inner
+        self.unit = unit
+
+    def get(self, host_id: bytes) -> PairedHost | None:
+        return self.inner.get(host_id)
+
+    def add(self, host: PairedHost) -> None:
+        self.inner.add(host)
+        store = self.unit.store
+        if not store.provisioned:
+            store.provision(host.kx_public, host.host_id)
+            log.info("store_provisioned host=%s", host.name)
+        elif store.is_unlocked:
+            store.trust_office(host.host_id)
+        else:
+            log.warning("store_office_not_trusted host=%s reason=locked", host.name)
+
+
+class UnitApp:
+    """See the module docstring. ``on_event`` sees every link event (pairing
+    code, session, clock set...) on the unit's thread; ``seal_base`` is the
+    directory the seal roots are relative to (default: the running tree);
+    ``buf_size`` the SMP buffer the unit offers (MCUmgr params)."""
+
+    def __init__(self, board: Board, state_dir: str | Path, *,
+                 on_event: Callable[[Action], None] | None = None,
+                 seal_base: str | None = None, idle_timeout_s: float = 900.0,
+                 buf_size: int = TRANSFER_BUF_SIZE,
+                 monotonic: Callable[[], float] = time.monotonic):
+        self.board = board
+        self.state_dir = Path(state_dir)
+        self.on_event = on_event
+        self.monotonic = monotonic
+        self.pairing_code: str | None = None  # shown while a host waits for Valider
+        self._calls: queue.Queue[tuple[Callable[[], Any], queue.Queue]] = queue.Queue()
+        self._thread = threading.get_ident()
+        self._present = {"vitale": False, "cps": False}
+        self._presence_at = float("-inf")
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.unit = Unit(
+            UnitConfig(store_path=str(self.state_dir / "unit.db"),
+                       seal_roots=FIRMWARE_ROOTS + tuple(board.sealed), seal_base=seal_base,
+                       board=board.kind, idle_timeout_s=idle_timeout_s),
+            vitale_slot=board.vitale.connect, cps_slot=board.cps.connect,
+            clock=board.clock, gauge=board.gauge, monotonic=monotonic)
+        try:
+            trust = ProvisioningTrust(JsonTrustStore(self.state_dir / "paired_hosts.json"),
+                                      self.unit)
+            device = DeviceIdentity(self.unit.serial, self.unit.device_public_key())
+            groups = traced_groups(data_groups(self.unit.store, device, buf_size), self.unit)
+            self.server = SMPServer(load_identity(self.state_dir / "unit_identity.json"),
+                                    trust, self.unit, groups=groups, buf_size=buf_size)
+            self.terminal = Terminal(self.unit)
+            self.tracer = LinkTracer(self.unit)  # pairing, sessions, link errors as traces
+            self.runner = LinkRunner(self.server, board.link, clock=monotonic,
+                                     on_event=self._event)
+        except BaseException:
+            self.unit.close()
+            raise
+        log.info("unit_ready board=%s serial=%s", board.kind, self.unit.serial)
+
+    # ---- the main loop -------------------------------------------------------------
+    def step(self, timeout: float = STEP_S) -> None:
+        """One round: the link (poll, feed, tick, flush), the keypad, card
+        presence, then the work other threads queued."""
+        self.runner.step(timeout)
+        if self.board.keypad is not None:
+            for event in self.board.keypad.events():
+                if event.down:
+                    self._key(event.key)
+        now = self.monotonic()
+        if now - self._presence_at >= PRESENCE_EVERY_S:
+            self._presence_at = now
+            self._check_presence()
+        self._run_calls()
+
+    def run(self, stop: threading.Event) -> None:
+        """Step until ``stop`` is set, then close the unit and the board."""
+        self._thread = threading.get_ident()
+        try:
+            while not stop.is_set():
+                self.step()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        try:
+            self.unit.close()
+        finally:
+            self.board.close()
+
+    def call(self, fn: Callable[[], Any], timeout: float = 120) -> Any:
+        """Run ``fn()`` on the unit's thread; return its result or raise its error.
+        Called on the unit's thread itself, ``fn`` runs at once."""
+        if threading.get_ident() == self._thread:
+            return fn()
+        box: queue.Queue = queue.Queue()
+        self._calls.put((fn, box))
+        try:
+            ok, value = box.get(timeout=timeout)
+        except queue.Empty:
+            raise UnitAppError(f"the unit did not answer within {timeout:g} s") from None
+        if not ok:
+            raise value
+        return value
+
+    # ---- internals --------------------------------------------------------------------
+    def _run_calls(self) -> None:
+        while True:
+            try:
+                fn, box = self._calls.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                box.put((True, fn()))
+            except BaseException as exc:  # handed back to the caller's thread
+                box.put((False, exc))
+
+    def _key(self, key: Key) -> None:
+        if self.board.buzzer is not None:
+            self.board.buzzer.beep(Beep.KEY)
+        if self.pairing_code is not None and key is Key.VALIDER:
+            self.runner.press_valider()
+        elif self.pairing_code is not None and key is Key.ANNULER:
+            self.runner.press_annuler()
+        else:
+            self.terminal.touch()
+
+    def _check_presence(self) -> None:
+        for slot, reader in (("vitale", self.board.vitale), ("cps", self.board.cps)):
+            present = reader.card_present()
+            if self._present[slot] and not present:
+                log.info("card_removed slot=%s", slot)
+                self.terminal.card_removed(slot)
+            self._present[slot] = present
+
+    def _event(self, action: Action) -> None:
+        self.tracer.observe(action)
+        if isinstance(action, PairingRequested):
+            self.pairing_code = action.code
+        elif isinstance(action, PairingEnded):
+            self.pairing_code = None
+        if self.on_event is not None:
+            self.on_event(action)
+
+
+class UnitThread:
+    """Builds a :class:`UnitApp` with ``make()`` on a thread of its own and runs
+    it there until :meth:`stop`."""
+
+    def __init__(self, make: Callable[[], UnitApp], *, name: str = "unit"):
+        self._make = make
+        self._name = name
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self.app: UnitApp | None = None
+
+    def start(self, timeout: float = 120) -> UnitApp:
+        """Start the thread; return the app once built, or raise why it was not."""
+        self._thread = threading.Thread(target=self._main, name=self._name, daemon=True)
+        self._thread.start()
+        self._ready.wait(timeout)
+        if self._error is not None:
+            self._thread.join(5)
+            raise UnitAppError(f"the unit did not start: {self._error}") from self._error
+        if self.app is None:
+            raise UnitAppError(f"the unit did not start within {timeout:g} s")
+        return self.app
+
+    def _main(self) -> None:
+        try:
+            app = self._make()
+        except BaseException as exc:  # handed to start()'s caller
+            self._error = exc
+            self._ready.set()
+            return
+        self.app = app
+        self._ready.set()
+        app.run(self._stop)
+
+    def stop(self, timeout: float = 30) -> None:
+        """Stop the main loop, close the unit and the board; idempotent."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
