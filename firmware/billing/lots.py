@@ -47,7 +47,7 @@ def group_lots(fses: Iterable[VerifiedFse], *, billing_number: str, can_sign_lot
     then FSE number. Lot numbers are consecutive from ``first_lot_number``."""
     if not can_sign_lot:
         raise BillingError("situation not allowed to sign lots", code="ps_lot_not_allowed",
-                           message_fr="Carte non habilitee aux lots")
+                           message_fr="Carte non habilitée aux lots")
     if not seal:
         raise BillingError("a lot needs the software seal", code="lot_seal_missing",
                            message_fr="Sceau logiciel absent")

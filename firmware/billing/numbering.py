@@ -40,7 +40,7 @@ class FseNumberAllocator:
         if acc.ranges and first <= acc.ranges[-1][1]:
             raise NumberingError(
                 f"range {first}..{last} overlaps or precedes {acc.ranges[-1]}",
-                code="fse_range_overlap", message_fr="Plage FSE deja utilisee")
+                code="fse_range_overlap", message_fr="Plage FSE déjà utilisée")
         acc.ranges.append((first, last))
         if acc.next is None:
             acc.next = first
@@ -58,7 +58,7 @@ class FseNumberAllocator:
         if acc is None or acc.next is None:
             raise NumberingError(f"no FSE number left for {billing_number}",
                                  code="fse_range_exhausted",
-                                 message_fr="Plus de numeros FSE: recharger")
+                                 message_fr="Plus de numéros FSE: recharger")
         number = acc.next
         acc.pending.append(number)
         acc.next = self._after(acc, number)

@@ -33,7 +33,7 @@ MAX_SERIAL = 32
 
 class DocumentError(TlaError):
     code = "document_invalid"
-    message_fr = "Donnees chargees illisibles"
+    message_fr = "Données chargées illisibles"
 
 
 def decode(payload: bytes, what: str) -> object:

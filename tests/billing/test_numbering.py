@@ -22,7 +22,7 @@ def test_numbers_follow_ranges_in_order():
     with pytest.raises(NumberingError) as exc:
         a.allocate(PS)
     assert exc.value.code == "fse_range_exhausted"
-    assert exc.value.message_fr == "Plus de numeros FSE: recharger"
+    assert exc.value.message_fr == "Plus de numéros FSE: recharger"
 
 
 def test_ranges_are_per_professional():
