@@ -147,3 +147,13 @@ DAY = (invoice("INV-1", patient=PAUL),
        invoice("INV-2", lines=[{"code": "G"}],
                patient={**PAUL, "nir": "2830399999015", "nir_key": "83", "birth_date": "00/03/1983",
                         "first_name": "MARIE"}))
+
+
+def mute(board: UiBoard, slot: str, card: str) -> None:
+    """A card in the slot that never answers the reset (no ATR)."""
+    from board.sim.card_emulator import CardEmulator, EmulatorConfig
+    from board.sim.cards.loader import load_card
+    from board.sim.slot import SimCardSlot
+
+    board.slots[slot] = SimCardSlot(CardEmulator(load_card(card, board.pki),
+                                                 EmulatorConfig(atr_script=[None])))
