@@ -202,7 +202,8 @@ class Ui:
         if self.pending is None and self._deferred:
             for deferred in self._deferred[:]:
                 self._deferred.remove(deferred)
-                self._effects.extend(self.handle(deferred))
+                more = self.handle(deferred)  # takes (and empties) self._effects
+                self._effects.extend(more)
         self.refresh_status()
         return self._take()
 
@@ -270,7 +271,7 @@ class Ui:
         return None
 
     def _go(self, move: Move) -> None:
-        targets = move.target
+        targets, clear = move.target, move.kind == "root"
         if move.kind == "back_to":
             if targets[0] in [s.name for s in self.stack]:
                 while self.stack[-1].name != targets[0]:
@@ -280,8 +281,8 @@ class Ui:
                     return
                 targets = ()
             else:
-                targets = targets[1:] or targets[:1]
-        if move.kind in ("root", "back_to"):
+                targets, clear = targets[1:] or targets[:1], True
+        if clear:
             while self.stack:
                 self.stack.pop().exit(self)
         if move.kind == "replace" and self.stack:

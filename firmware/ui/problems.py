@@ -42,7 +42,7 @@ HINTS: dict[str, tuple[str, str]] = {
     # the patient
     "rights_closed": ("Choisir un autre bénéficiaire ou mode dégradé", "to_choice"),
     "care_before_rights": ("Choisir un autre bénéficiaire", "to_choice"),
-    "beneficiary_mismatch": ("Ce n'est pas le patient de la facture", "to_choice"),
+    "beneficiary_mismatch": ("Choisir le patient de la facture", "to_choice"),
     "beneficiary_unknown": ("Choisir le bénéficiaire", "to_choice"),
     "ald_not_on_card": ("Choisir un autre bénéficiaire", "to_choice"),
     # the unit
@@ -63,8 +63,6 @@ def problem_for(error: VisitError, then: str, *, locked: bool) -> Problem:
     """The error screen's content for ``error``. A locked terminal always leads
     back to the lock screen (the CPS was pulled or failed: present it again)."""
     hint, lead = HINTS.get(error.code, ("", then or "to_home"))
-    if error.code in ("card_removed", "card_absent") and then:
-        lead = then  # which card: the failing screen knows
     if locked:
         lead = "to_lock"
         if error.code == "card_removed" and "CPS" in (error.message_fr or ""):

@@ -13,7 +13,7 @@ from firmware.visit.errors import PinRejected, VisitError
 
 from .events import CardInserted, CardRemoved, JobDone, Tick
 from .fmt import clip, euros, local, local_time
-from .machine import STAY, Scene, Ui, key_of
+from .machine import BATTERY_WARN, STAY, Scene, Ui, key_of
 from .view import Line, View, view
 
 START_SECONDS = 2.0
@@ -239,8 +239,13 @@ class Home(Menu):
 
     def view(self, ui: Ui) -> View:
         v = super().view(ui)
-        if ui.ctx.notice:
-            return View(clip(ui.ctx.notice), v.lines, max(0, self.cursor - 2))
+        notice = ui.ctx.notice
+        if not notice and ui.status.store_warning:
+            notice = f"Mémoire pleine à {ui.status.store_percent}%"
+        elif not notice and ui.battery is not None and ui.battery < BATTERY_WARN:
+            notice = f"Batterie faible {ui.battery} %"
+        if notice:
+            return View(clip(notice), v.lines, max(0, self.cursor - 2))
         return v
 
 

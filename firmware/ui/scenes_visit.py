@@ -13,7 +13,7 @@ from firmware.visit.visit import read_checked_vitale
 
 from .events import CardInserted, JobDone
 from .fmt import clip, euros
-from .machine import BATTERY_MIN_TO_SIGN, STAY, Scene, Ui, key_of
+from .machine import BATTERY_MIN_TO_SIGN, BATTERY_WARN, STAY, Scene, Ui, key_of
 from .scenes_session import Menu, wrap
 from .view import Line, View, view
 
@@ -227,6 +227,8 @@ class Recap(Scene):
                Line(clip(f"À régler {euros(r.due_now_cents)}")),
                Line(clip(f"Part patient {euros(r.patient_cents)}"))]
         out += [Line(t) for w in r.warnings for t in wrap("! " + w.message_fr)]
+        if ui.battery is not None and ui.battery < BATTERY_WARN:
+            out.append(Line(clip(f"! Batterie {ui.battery} %")))
         return [*out, Line("Valider: signer")]
 
     def view(self, ui: Ui) -> View:

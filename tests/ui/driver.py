@@ -127,7 +127,7 @@ class Driver:
         self.key("valider")
 
 
-def prepare(board: UiBoard, cps: str = "cps_medecin", invoices=()) -> None:
+def prepare(board: UiBoard, cps: str = "cps_medecin", invoices=(), ranges: bool = True) -> None:
     """The office's part, before the day: pair, enrol the CPS, load the tariff,
     the FSE number ranges and the prepared invoices; the CPS leaves its slot."""
     term = Terminal(board.unit)
@@ -136,8 +136,9 @@ def prepare(board: UiBoard, cps: str = "cps_medecin", invoices=()) -> None:
     term.enrol(PINS[cps])
     term.lock()
     board.load_tariff()
-    board.load_range(MEDECIN_BN)
-    board.load_range(NURSE_BN)
+    if ranges:
+        board.load_range(MEDECIN_BN)
+        board.load_range(NURSE_BN)
     for inv in invoices:
         board.load_invoice(inv)
     board.pull("cps")
