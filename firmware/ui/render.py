@@ -60,17 +60,12 @@ def _battery(d: ImageDraw.ImageDraw, x: int, percent: int | None) -> int:
 
 
 def _padlock(d: ImageDraw.ImageDraw, x: int, locked: bool) -> int:
-    """A closed padlock (locked) or an open one (shackle lifted on one side)."""
+    """A closed padlock (locked) or an open one (the left leg out of the body)."""
     d.rectangle((x, 4, x + 6, 8), fill=1)
-    if locked:
-        d.line((x + 1, 1, x + 1, 3), fill=1)
-        d.line((x + 5, 1, x + 5, 3), fill=1)
-        d.line((x + 2, 0, x + 4, 0), fill=1)
-    else:
-        d.line((x + 5, 0, x + 5, 3), fill=1)
-        d.line((x + 6, -1, x + 8, -1), fill=1)
-        d.line((x + 9, 0, x + 9, 1), fill=1)
-    return x + 11
+    d.line((x + 2, 0, x + 4, 0), fill=1)
+    d.line((x + 5, 1, x + 5, 3), fill=1)
+    d.line((x + 1, 1, x + 1, 3 if locked else 1), fill=1)
+    return x + 9
 
 
 def _upload(d: ImageDraw.ImageDraw, x: int) -> int:

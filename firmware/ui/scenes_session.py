@@ -18,6 +18,7 @@ from .view import Line, View, view
 
 START_SECONDS = 2.0
 PIN_LENGTH = 4
+MASK_ON, MASK_OFF = "●", "○"  # a digit typed, a digit to type
 DIGITS = {Key.D0: "0", Key.D1: "1", Key.D2: "2", Key.D3: "3", Key.D4: "4", Key.D5: "5",
           Key.D6: "6", Key.D7: "7", Key.D8: "8", Key.D9: "9"}
 
@@ -127,15 +128,13 @@ class Pin(Scene):
     def view(self, ui: Ui) -> View:
         if self.busy:
             return view("Code porteur", "", "Vérification…")
-        mask = " ".join("*" * len(self.digits) + "_" * (PIN_LENGTH - len(self.digits)))
+        mask = " ".join(MASK_ON * len(self.digits) + MASK_OFF * (PIN_LENGTH - len(self.digits)))
         lines = [Line(mask, big=True)]
         if self.message:
             lines += [Line(t) for t in wrap(self.message)]
-        if self.tries == 1:
-            lines.append(Line("DERNIER ESSAI !"))
-        elif not self.message:
+        else:
             lines.append(Line("Corriger efface"))
-        return View("Code porteur", tuple(lines))
+        return View("DERNIER ESSAI !" if self.tries == 1 else "Code porteur", tuple(lines))
 
 
 class LastFse(Scene):
@@ -262,13 +261,13 @@ class Info(Scene):
         try:
             clock = f"{local(ui.unit.clock.now()):%d/%m/%Y %H:%M}"
         except ClockNotSet:
-            clock = "non réglée"
+            clock = "(heure non réglée)"
         seal = ui.unit.seal.hex()
         bat = "--" if ui.battery is None else f"{ui.battery} %"
         return [f"Version {ui.unit.firmware}", f"Sceau {seal[:14]}", f"      {seal[14:28]}",
                 f"N° {ui.unit.serial}", f"Mémoire {round(100 * usage.fraction)} % "
                 f"({usage.used_bytes // 1024} Ko)", f"FSE à décharger {ui.status.waiting}",
-                f"Batterie {bat}", f"Heure {clock}"]
+                f"Batterie {bat}", f"Le {clock}"]
 
     def event(self, ui: Ui, ev) -> str | None:
         key = key_of(ev)

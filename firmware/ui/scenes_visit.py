@@ -315,8 +315,8 @@ class Degraded(Scene):
     def view(self, ui: Ui) -> View:
         if self.busy:
             return view("Mode dégradé", "", "Contrôles…")
-        return view("Mode dégradé ?", "Sans carte Vitale:", "feuille papier à faire",
-                    "signer. Valider ?")
+        return view("Mode dégradé ?", "Sans carte Vitale:", "feuille papier à",
+                    "faire signer.")
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from firmware.ui.events import (
 from firmware.unit import Unit, UnitConfig
 from firmware.visit import Terminal
 
+SEEN: set[str] = set()  # every screen text any driver showed (the glyph test reads it)
 KEYS = {"valider": Key.VALIDER, "annuler": Key.ANNULER, "corriger": Key.CORRIGER,
         "up": Key.UP, "down": Key.DOWN, "menu": Key.MENU}
 FIXED_SERIAL = "TLA-0A1B2C3D4E5F"
@@ -82,6 +83,7 @@ class Driver:
                     self.sounds.append(effect.kind)
                 elif isinstance(effect, AnswerPairing):
                     self.pairing_answers.append(effect.accept)
+            SEEN.add(self.ui.view().text())
 
     def key(self, *names: str) -> None:
         for name in names:
