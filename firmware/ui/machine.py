@@ -12,13 +12,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from firmware.link.events import PairingRequested
 from firmware.parts import Beep, Key, KeyEvent
 from firmware.unit.clock import ClockNotSet
-from firmware.visit import Terminal
-from firmware.visit.errors import VisitError
+from firmware.visit import Terminal, Visit
+from firmware.visit.errors import VisitError, WrongState
+from firmware.visit.results import (
+    BeneficiaryView,
+    CheckReport,
+    InvoiceSummary,
+    SignedResult,
+    VitaleView,
+)
 
 from .events import (
     BatteryLevel,
@@ -37,6 +44,7 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
 log = logging.getLogger("opentla.ui")
+T = TypeVar("T")
 
 # Signatures are refused below this charge (a cut mid-signature costs a number
 # and the patient's time); the status bar warns from BATTERY_WARN (docs/ui.md).
@@ -92,20 +100,41 @@ class Problem:
     then: str
 
 
+def _need(value: T | None, what: str) -> T:
+    if value is None:  # a screen shown without what it shows: our bug
+        raise WrongState(f"ui: no {what} for this screen")
+    return value
+
+
 @dataclass
 class Context:
     """What the screens of one session share (the current visit and its results)."""
 
-    visit: object = None  # firmware.visit.Visit
-    invoice: object = None  # InvoiceSummary of the visit, when prepared
-    vitale: object = None  # VitaleView
-    beneficiary: object = None  # BeneficiaryView chosen
-    report: object = None  # CheckReport
-    signed: object = None  # SignedResult
+    visit: Visit | None = None
+    invoice: InvoiceSummary | None = None  # the visit's prepared invoice
+    vitale: VitaleView | None = None
+    beneficiary: BeneficiaryView | None = None  # chosen
+    report: CheckReport | None = None
+    signed: SignedResult | None = None
     problem: Problem | None = None
-    pairing: object = None  # PairingRequested
+    pairing: PairingRequested | None = None
     notice: str = ""  # one line shown by the next screen (e.g. why it locked)
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def need_visit(self) -> Visit:
+        return _need(self.visit, "visit")
+
+    def need_invoice(self) -> InvoiceSummary:
+        return _need(self.invoice, "invoice")
+
+    def need_vitale(self) -> VitaleView:
+        return _need(self.vitale, "Vitale card")
+
+    def need_report(self) -> CheckReport:
+        return _need(self.report, "check report")
+
+    def need_signed(self) -> SignedResult:
+        return _need(self.signed, "signed FSE")
 
 
 class Scene:

@@ -3,9 +3,12 @@ FSE signed, errors, pairing (the screen map is in screen_map.py)."""
 
 from __future__ import annotations
 
+import logging
 import textwrap
+from typing import Any
 
 from firmware.billing import cbor_det, cose
+from firmware.errors import TlaError
 from firmware.link.events import PairingEnded, PairingRequested
 from firmware.parts import Beep, Key
 from firmware.unit.clock import ClockNotSet
@@ -16,6 +19,7 @@ from .fmt import clip, euros, local, local_time
 from .machine import BATTERY_WARN, STAY, Scene, Ui, key_of
 from .view import Line, View, view
 
+log = logging.getLogger("opentla.ui")
 START_SECONDS = 2.0
 PIN_LENGTH = 4
 MASK_ON, MASK_OFF = "●", "○"  # a digit typed, a digit to type
@@ -150,13 +154,15 @@ class LastFse(Scene):
             return
         self.lines.append(Line(f"n° {info.fse_number}", big=True))
         try:
-            payload = cbor_det.decode_deterministic(
+            payload: Any = cbor_det.decode_deterministic(
                 cose.parse(ui.unit.store.get_fse(info.fse_id)).payload)
             ben = payload["beneficiary"]
             self.lines.append(Line(clip(f"{ben['name']} {ben['first_name']}")))
             self.lines.append(Line(f"{euros(payload['amounts']['total_cents'])} à "
                                    f"{local_time(_utc(info.signed_at))}"))
-        except Exception:  # noqa: BLE001 - the number is what matters; details are extra
+        except (TlaError, KeyError, TypeError) as exc:  # the number is what matters
+            log.error("last_fse_unreadable fse=%s error=%s", info.fse_id,
+                      getattr(exc, "code", type(exc).__name__))
             self.lines.append(Line("Détails illisibles"))
 
     def event(self, ui: Ui, ev) -> str | None:

@@ -5,9 +5,18 @@ Vitale card inserted on the home screen (its patient's invoice found by itself).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from firmware.parts import Beep, Key
+from firmware.visit import Visit
 from firmware.visit.errors import VisitError
+from firmware.visit.results import (
+    BeneficiaryView,
+    CheckReport,
+    InvoiceSummary,
+    SignedResult,
+    VitaleView,
+)
 from firmware.visit.views import matches
 from firmware.visit.visit import read_checked_vitale
 
@@ -26,9 +35,9 @@ def patient_name(ui: Ui) -> str:
     return inv.patient_name if inv is not None and inv.patient_name else "Patient"
 
 
-def check_then(ui: Ui, report) -> str:
-    ui.ctx.report = report
-    return "checked" if report.ok else "refused"
+def check_then(ui: Ui, report: object) -> str:
+    ui.ctx.report = cast(CheckReport, report)
+    return "checked" if ui.ctx.report.ok else "refused"
 
 
 class Invoices(Menu):
@@ -60,14 +69,14 @@ class Detail(Scene):
         if key == Key.VALIDER:
             ui.ctx.beneficiary = ui.ctx.vitale = ui.ctx.report = None
             try:
-                ui.ctx.visit = ui.terminal.start_visit(ui.ctx.invoice.invoice_id)
+                ui.ctx.visit = ui.terminal.start_visit(ui.ctx.need_invoice().invoice_id)
             except VisitError as exc:
                 return ui.fail(exc, "to_home", allowed=("to_home",))
             return "start"
         return "back" if key == Key.ANNULER else None
 
     def view(self, ui: Ui) -> View:
-        s = ui.ctx.invoice
+        s = ui.ctx.need_invoice()
         acts = f"{s.lines} acte" + ("s" if s.lines > 1 else "")
         return view(clip(s.patient_name or s.invoice_id), f"Soins du {s.date_of_care:%d/%m/%Y}",
                     f"{acts}, {euros(s.total_cents)}", "Valider: carte Vitale")
@@ -90,14 +99,14 @@ class InsertVitale(Scene):
             self.busy = False
             if ev.error is not None:
                 return ui.fail(ev.error, "to_vitale")
-            ui.ctx.vitale = ev.value
+            ui.ctx.vitale = cast(VitaleView, ev.value)
             return "read"
         key = key_of(ev)
         if self.busy:
             return STAY if key is not None else None
         if (isinstance(ev, CardInserted) and ev.slot == "vitale") or key == Key.VALIDER:
             self.busy = True
-            ui.job("read_vitale", ui.ctx.visit.read_vitale)
+            ui.job("read_vitale", ui.ctx.need_visit().read_vitale)
             return STAY
         if key == Key.MENU:
             return "degraded"
@@ -126,15 +135,15 @@ class Beneficiaries(Menu):
     name, title = "beneficiaries", "Bénéficiaire"
 
     def items(self, ui: Ui) -> list[tuple[str, str]]:
-        view_ = ui.ctx.vitale
+        view_ = ui.ctx.need_vitale()
         return [((" " if b.rights_open else "×") + f"{b.first_name} {b.name} {b.birth_date[-4:]}",
                  "choose") for b in view_.beneficiaries]
 
     def enter(self, ui: Ui) -> None:
         super().enter(ui)
         self.busy = False
-        suggested = ui.ctx.vitale.suggested
-        bens = ui.ctx.vitale.beneficiaries
+        suggested = ui.ctx.need_vitale().suggested
+        bens = ui.ctx.need_vitale().beneficiaries
         self.cursor = next((i for i, b in enumerate(bens) if b.index == suggested), 0)
 
     def resume(self, ui: Ui) -> None:
@@ -151,8 +160,8 @@ class Beneficiaries(Menu):
             return STAY if key_of(ev) is not None else None
         outcome = super().event(ui, ev)
         if outcome == "choose":
-            ben = ui.ctx.vitale.beneficiaries[self.cursor]
-            visit = ui.ctx.visit
+            ben = ui.ctx.need_vitale().beneficiaries[self.cursor]
+            visit = ui.ctx.need_visit()
             ui.ctx.beneficiary, self.busy = ben, True
 
             def choose():
@@ -189,7 +198,7 @@ class Report(Scene):
         return "back" if key in (Key.VALIDER, Key.ANNULER) else None
 
     def view(self, ui: Ui) -> View:
-        report = ui.ctx.report
+        report = ui.ctx.need_report()
         lines = [t for e in report.errors for t in wrap("× " + e.message_fr)]
         lines += [t for w in report.warnings for t in wrap("! " + w.message_fr)]
         return view("Contrôle refusé", *lines, offset=min(self.offset, max(0, len(lines) - 3)))
@@ -221,7 +230,7 @@ class Recap(Scene):
         return None
 
     def lines(self, ui: Ui) -> list[Line]:
-        r = ui.ctx.report
+        r = ui.ctx.need_report()
         out = [Line(clip(patient_name(ui))), Line(euros(r.total_cents), big=True),
                Line(clip(f"AMO {euros(r.amo_cents)[:-2]} AMC {euros(r.amc_cents)[:-2]}")),
                Line(clip(f"À régler {euros(r.due_now_cents)}")),
@@ -242,14 +251,14 @@ class Signing(Scene):
     name = "signing"
 
     def enter(self, ui: Ui) -> None:
-        visit = ui.ctx.visit
+        visit = ui.ctx.need_visit()
         ui.job("sign", visit.sign)
 
     def event(self, ui: Ui, ev) -> str | None:
         if isinstance(ev, JobDone) and ev.job == "sign":
             if ev.error is not None:
                 return ui.fail(ev.error, "to_recap")
-            ui.ctx.signed = ev.value
+            ui.ctx.signed = cast(SignedResult, ev.value)
             ui.beep(Beep.DONE)
             return "signed"
         return STAY if key_of(ev) is not None else None
@@ -276,7 +285,7 @@ class Signed(Scene):
         return None
 
     def view(self, ui: Ui) -> View:
-        s = ui.ctx.signed
+        s = ui.ctx.need_signed()
         lines = [Line(f"n° {s.fse_number}", big=True), Line(clip(patient_name(ui))),
                  Line(clip(f"À régler {euros(s.due_now_cents)}"))]
         if s.paper_sheet:
@@ -303,7 +312,7 @@ class Degraded(Scene):
         if self.busy:
             return STAY if key is not None else None
         if key == Key.VALIDER:
-            visit, self.busy = ui.ctx.visit, True
+            visit, self.busy = ui.ctx.need_visit(), True
 
             def degraded():
                 visit.use_degraded()
@@ -321,11 +330,11 @@ class Degraded(Scene):
 
 @dataclass(frozen=True)
 class Found:
-    invoice: object  # InvoiceSummary
-    visit: object
-    vitale: object  # VitaleView
-    beneficiary: object  # BeneficiaryView or None
-    report: object  # CheckReport or None
+    invoice: InvoiceSummary
+    visit: Visit
+    vitale: VitaleView
+    beneficiary: BeneficiaryView | None
+    report: CheckReport | None
     error: VisitError | None
 
 
@@ -371,7 +380,7 @@ class Finding(Scene):
             return STAY if key_of(ev) is not None else None
         if ev.error is not None:
             return ui.fail(ev.error, "to_home", allowed=("to_home",))
-        found = ev.value
+        found = ev.value if isinstance(ev.value, Found) else None
         if found is None:
             return "none"
         ui.ctx.invoice, ui.ctx.visit, ui.ctx.vitale = found.invoice, found.visit, found.vitale
