@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .machine import BACK, Move, Scene, back_to, push, replace, root
 from .scenes_session import Error, Home, Info, LastFse, Lock, Pairing, Pin, Start
+from .scenes_spot import Acts, Quantity, ReadOnly
 from .scenes_visit import (
     Beneficiaries,
     Degraded,
@@ -28,7 +29,7 @@ from .scenes_visit import (
 SCENES: dict[str, type[Scene]] = {s.name: s for s in (
     Start, Lock, Pin, LastFse, Home, Info, Error, Pairing,
     Invoices, Detail, InsertVitale, Beneficiaries, Report, Recap, Signing, Signed, Degraded,
-    Finding, NoInvoice,
+    Finding, NoInvoice, Acts, Quantity, ReadOnly,
 )}
 
 MAP: dict[tuple[str, str], Move] = {
@@ -43,8 +44,8 @@ MAP: dict[tuple[str, str], Move] = {
     ("last_fse", "ok"): BACK,
     # home
     ("home", "invoices"): push("invoices"),
-    ("home", "new"): push("no_invoice"),
-    ("home", "read_only"): push("no_invoice"),
+    ("home", "new"): push("acts"),
+    ("home", "read_only"): push("read_only"),
     ("home", "info"): push("info"),
     ("home", "vitale_in"): push("finding"),
     ("info", "back"): BACK,
@@ -86,6 +87,14 @@ MAP: dict[tuple[str, str], Move] = {
     ("error", "to_recap"): back_to("recap", "home"),
     ("error", "to_degraded"): back_to("insert_vitale", "home", "insert_vitale",
                                        then=("degraded",)),
+    # an invoice on the spot, then as a prepared one
+    ("acts", "pick"): push("quantity"),
+    ("acts", "done"): push("insert_vitale"),
+    ("acts", "back"): BACK,
+    ("quantity", "added"): BACK,
+    ("quantity", "back"): BACK,
+    # the Vitale read only (kept for the office)
+    ("read_only", "back"): BACK,
     # pairing
     ("pairing", "answered"): BACK,
     ("pairing", "ended"): BACK,

@@ -139,10 +139,28 @@ def refused(drv: Driver, shots: Shots) -> None:
     shots["report"] = drv.ui.render()
 
 
+def spot(drv: Driver, shots: Shots) -> None:
+    """On the spot: acts, km keyed in; then the Vitale read only."""
+    drv.key("valider")
+    drv.unlock()
+    drv.key("2")
+    shots["acts"] = drv.ui.render()
+    drv.key("up", "valider")
+    drv.digits("23")
+    drv.key("menu")
+    drv.digits("5")
+    shots["quantity_km"] = drv.ui.render()
+    drv.key("valider", "annuler", "annuler", "3")
+    shots["read_only"] = drv.ui.render()
+    drv.insert("vitale", FAMILY)
+    shots["read_only_kept"] = drv.ui.render()
+
+
 SCENARIOS: dict[str, tuple[Callable[[Driver, Shots], None], tuple]] = {
     "day": (day, DAY),
     "pin_errors": (pin_errors, DAY),
     "visit_errors": (visit_errors, DAY),
+    "spot": (spot, DAY),
     "refused": (refused, (invoice("INV-F", date_of_care="2026-03-12", lines=[{"code": "G"}]),)),
 }
 
