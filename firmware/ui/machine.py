@@ -29,6 +29,7 @@ from firmware.visit.results import (
 
 from .events import (
     BatteryLevel,
+    CardInserted,
     CardRemoved,
     Effect,
     Event,
@@ -189,6 +190,7 @@ class Ui:
         self.now = 0.0
         self._effects: list[Effect] = []
         self.pending: str | None = None  # the job being run
+        self.cards: set[str] = set()  # slots holding a card (from the slots' events)
         self._deferred: list[CardRemoved | PairingRequested] = []
         self.status = Status()
         self._go(root("start"))
@@ -201,6 +203,10 @@ class Ui:
 
     def handle(self, event: Event) -> list[Effect]:
         """Feed one event; return the effects it asks for (run them in order)."""
+        if isinstance(event, CardInserted):
+            self.cards.add(event.slot)
+        elif isinstance(event, CardRemoved):
+            self.cards.discard(event.slot)
         if isinstance(event, Tick):
             self.now = event.now
         elif isinstance(event, BatteryLevel):
@@ -277,6 +283,8 @@ class Ui:
             return
         log.debug("ui %s --%s--> %s", name, outcome, move)
         self._go(move)
+        if self.stack[-1].unlocked and not self.terminal.is_unlocked:
+            self._go(root("lock"))  # locked meanwhile (CPS pulled on a screen that waits)
 
     # ---- inside ----------------------------------------------------------------------
     def _take(self) -> list[Effect]:
@@ -311,6 +319,10 @@ class Ui:
                 targets = ()
             else:
                 targets, clear = targets[1:] or targets[:1], True
+        pushing = (*targets, *move.then)
+        if any(self.scenes[n].unlocked for n in pushing) and not self.terminal.is_unlocked:
+            log.info("ui_locked_meanwhile screen=%s", pushing[-1])  # e.g. CPS pulled on an error
+            clear, pushing = True, ("lock",)
         if clear:
             while self.stack:
                 self.stack.pop().exit(self)
@@ -321,7 +333,7 @@ class Ui:
                 self.stack.pop().exit(self)
                 self._after(self.stack[-1].resume(self))
             return
-        for name in (*targets, *move.then):
+        for name in pushing:
             scene = self.scenes[name]()
             self.stack.append(scene)
             result = scene.enter(self)

@@ -88,8 +88,13 @@ class InsertVitale(Scene):
 
     name = "insert_vitale"
 
-    def enter(self, ui: Ui) -> None:
+    def enter(self, ui: Ui) -> str | None:
+        """A card already in the slot is read at once."""
         self.busy = False
+        if "vitale" in ui.cards:
+            self.busy = True
+            ui.job("read_vitale", ui.ctx.need_visit().read_vitale)
+        return None
 
     def resume(self, ui: Ui) -> None:
         self.busy = False
@@ -398,10 +403,16 @@ class Finding(Scene):
 
 
 class NoInvoice(Scene):
+    """No prepared invoice for anyone on the card: Valider makes one on the spot."""
+
     name = "no_invoice"
 
     def event(self, ui: Ui, ev) -> str | None:
-        return "ok" if key_of(ev) in (Key.VALIDER, Key.ANNULER) else None
+        key = key_of(ev)
+        if key == Key.VALIDER:
+            return "new"
+        return "ok" if key == Key.ANNULER else None
 
     def view(self, ui: Ui) -> View:
-        return view("Carte Vitale", "Aucune facture", "préparée pour ce", "patient")
+        return view("Aucune facture", "préparée pour cette", "carte Vitale.",
+                    "Valider: en créer une")

@@ -78,6 +78,7 @@ MAP: dict[tuple[str, str], Move] = {
     ("finding", "choose_failed"): root("home", "beneficiaries", "error"),
     ("finding", "none"): replace("no_invoice"),
     ("no_invoice", "ok"): BACK,
+    ("no_invoice", "new"): replace("acts"),
     # errors: where Valider leads (firmware/ui/problems.py picks one per error code)
     ("error", "to_lock"): root("lock"),
     ("error", "to_home"): root("home"),

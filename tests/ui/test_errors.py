@@ -200,3 +200,14 @@ def test_every_hint_leads_somewhere_on_the_map(code):
     from firmware.ui.screen_map import MAP
 
     assert ("error", HINTS[code][1]) in MAP
+
+
+def test_cps_pulled_on_an_error_screen_leads_to_the_lock_screen(home: Driver):
+    to_recap(home)
+    home.battery(5)
+    home.key("valider")
+    assert home.screen == "error"
+    home.pull("cps")
+    assert home.screen == "error"  # the text stays until read
+    home.key("valider")  # would go back to the recap: the unit is locked now
+    assert home.screen == "lock" and not home.terminal.is_unlocked

@@ -83,8 +83,14 @@ def test_vitale_of_a_patient_without_invoice(home: Driver):
     """No prepared invoice for anyone on this card: said so, nothing started."""
     home.insert("vitale", "vitale_corse")
     assert home.screen == "no_invoice" and "Aucune facture" in home.text()
-    home.key("valider")
+    home.key("annuler")
     assert home.screen == "home" and home.board.unit.store.list_fses() == []
+    home.pull("vitale")
+    home.insert("vitale", "vitale_corse")
+    home.key("valider")  # make one on the spot: the acts of the tariff
+    assert home.screen == "acts"
+    home.key("valider", "valider", "valider")  # G, 1, Terminer
+    assert home.screen == "beneficiaries"  # the card still in its slot: read at once
 
 
 def test_degraded_is_an_explicit_choice_with_the_paper_sheet(home: Driver):
