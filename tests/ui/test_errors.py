@@ -211,3 +211,21 @@ def test_cps_pulled_on_an_error_screen_leads_to_the_lock_screen(home: Driver):
     assert home.screen == "error"  # the text stays until read
     home.key("valider")  # would go back to the recap: the unit is locked now
     assert home.screen == "lock" and not home.terminal.is_unlocked
+
+
+def test_a_cpe_without_the_right_to_sign_gets_the_report(board):
+    """The CPE unlocks (it may prepare) but its situation cannot sign: the checks'
+    report says so and Valider goes back; nothing is signed."""
+    from visit.simboard import PAUL, invoice
+
+    prepare(board, cps="cpe_ambulance",
+            invoices=[invoice("INV-C", "069999050", "10", patient=PAUL, lines=[{"code": "G"}])])
+    drv = Driver(board)
+    drv.key("valider")
+    drv.unlock("cpe_ambulance")
+    drv.insert("vitale", FAMILY)
+    assert drv.screen == "report"
+    assert "× Carte non habilitée à signer" in drv.flat()
+    drv.key("valider")
+    assert drv.screen == "beneficiaries"
+    assert board.unit.store.list_fses() == []
