@@ -24,9 +24,6 @@ from firmware.visit.errors import VisitError, translate
 
 log = logging.getLogger("opentla.ui")
 
-SLOTS = ("cps", "vitale")
-
-
 @dataclass(frozen=True)
 class CardInserted:
     slot: str

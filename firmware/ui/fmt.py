@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 try:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        PARIS: object = ZoneInfo("Europe/Paris")
-    except ZoneInfoNotFoundError:  # no tz database: show UTC rather than nothing
-        PARIS = None
-except ImportError:  # pragma: no cover
+    PARIS: ZoneInfo | None = ZoneInfo("Europe/Paris")
+except ZoneInfoNotFoundError:  # no tz database on this system: show UTC rather than nothing
     PARIS = None
 
 
@@ -26,7 +22,7 @@ def euros(cents: int | None) -> str:
 
 def local(dt: datetime) -> datetime:
     """The unit's clock is UTC; the screen shows French local time."""
-    return dt.astimezone(PARIS) if PARIS is not None else dt  # type: ignore[arg-type]
+    return dt.astimezone(PARIS) if PARIS is not None else dt
 
 
 def local_time(dt: datetime) -> str:

@@ -173,9 +173,7 @@ def key_of(ev: Event) -> Key | None:
 class Ui:
     """``ui = Ui(terminal); effects = ui.handle(event); image = ui.render()``."""
 
-    def __init__(self, terminal: Terminal, *, battery: int | None = None,
-                 scenes: dict[str, type[Scene]] | None = None,
-                 screen_map: dict[tuple[str, str], Move] | None = None):
+    def __init__(self, terminal: Terminal, *, battery: int | None = None):
         from .screen_map import MAP, SCENES
 
         self.terminal = terminal
@@ -183,11 +181,10 @@ class Ui:
         self.battery = battery
         if battery is None and self.unit.gauge is not None:
             self.battery = self.unit.gauge.percent()
-        self.scenes = scenes or SCENES
-        self.map = screen_map or MAP
+        self.scenes = SCENES
+        self.map = MAP
         self.ctx = Context()
         self.stack: list[Scene] = []
-        self.now = 0.0
         self._effects: list[Effect] = []
         self.pending: str | None = None  # the job being run
         self.cards: set[str] = set()  # slots holding a card (from the slots' events)
@@ -207,9 +204,7 @@ class Ui:
             self.cards.add(event.slot)
         elif isinstance(event, CardRemoved):
             self.cards.discard(event.slot)
-        if isinstance(event, Tick):
-            self.now = event.now
-        elif isinstance(event, BatteryLevel):
+        if isinstance(event, BatteryLevel):
             self.battery = event.percent
         elif isinstance(event, JobDone):
             if event.job != self.pending:
@@ -249,6 +244,10 @@ class Ui:
 
     def view(self) -> View:
         return self.stack[-1].view(self)
+
+    def text(self) -> str:
+        """The status bar and the screen as text (the simulator's ``screen``)."""
+        return f"[{self.status.text()}]\n{self.view().text()}"
 
     # ---- what scenes call ------------------------------------------------------------
     def job(self, name: str, run) -> None:

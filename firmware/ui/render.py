@@ -22,7 +22,6 @@ FONTS = Path(__file__).resolve().parent / "fonts"
 BODY_PX, BIG_PX = 10, 14
 ROW, BIG_ROW = 12, 16  # row pitch of the body and big faces
 BAR = 10  # status bar height (including its rule)
-COLUMNS, BIG_COLUMNS = 21, 15
 NOT_A_CHAR = "\uffff"  # never mapped: draws the font's .notdef glyph
 
 

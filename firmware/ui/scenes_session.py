@@ -100,7 +100,6 @@ class Pin(Scene):
         if isinstance(ev, JobDone) and ev.job == "unlock":
             self.busy = False
             if ev.error is None:
-                ui.ctx.extra["pro"] = ev.value
                 ui.ctx.notice = ""
                 return "show_last" if ui.ctx.extra.get("last_fse") is not None else "unlocked"
             if isinstance(ev.error, PinRejected):

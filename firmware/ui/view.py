@@ -8,7 +8,7 @@ The status bar (:class:`Status`) is drawn above every view.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,6 @@ class Status:
     waiting: int = 0
     store_percent: int = 0
     store_warning: bool = False
-    flags: tuple[str, ...] = field(default=())
 
     def text(self) -> str:
         bat = "--" if self.battery is None else f"{self.battery}%"

@@ -113,3 +113,11 @@ def test_unit_information(home: Driver):
     assert "Batterie 87 %" in text and "Le 10/03/2026 10:30" in text  # 09:30 UTC
     home.key("annuler")
     assert home.screen == "home"
+
+
+def test_screen_text_with_the_status_bar(home: Driver):
+    """What the simulator's `screen` command prints."""
+    assert home.ui.text().splitlines()[:2] == ["[87% 10:30 ouvert FSE:0 mém:0%]",
+                                               "> Factures préparées 2"]
+    home.pull("cps")
+    assert home.ui.text().splitlines()[0] == "[87% 10:30 verrouillé FSE:0 mém:0%]"
