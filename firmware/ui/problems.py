@@ -34,7 +34,7 @@ HINTS: dict[str, tuple[str, str]] = {
     "atr_invalid": ("Réinsérer la carte, ou mode dégradé", "to_vitale"),
     "pps_failed": ("Réinsérer la carte, ou mode dégradé", "to_vitale"),
     "card_protocol": ("Réinsérer la carte, ou mode dégradé", "to_vitale"),
-    "card_wrong_type": ("Vitale en bas, CPS en haut", "to_vitale"),
+    "card_wrong_type": ("Vérifier la carte et sa fente (Vitale ou CPS)", "to_vitale"),
     "vitale_opposed": ("Carte refusée: mode dégradé possible", "to_degraded"),
     "vitale_expired": ("Carte refusée: mode dégradé possible", "to_degraded"),
     "vitale_cannot_sign": ("Vitale 1: signer en mode dégradé", "to_degraded"),

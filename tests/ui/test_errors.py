@@ -83,7 +83,7 @@ def test_cps_in_the_vitale_slot(home: Driver):
     home.insert("vitale", "cps_infirmier")
     assert home.screen == "error"
     assert home.ui.ctx.problem.code == "card_wrong_type"
-    assert home.text().startswith("Carte non reconnue") and "Vitale en bas" in home.flat()
+    assert home.text().startswith("Carte non reconnue") and "Vérifier la carte et sa fente" in home.flat()
     home.key("valider")
     assert home.screen == "insert_vitale"
 
@@ -229,3 +229,14 @@ def test_a_cpe_without_the_right_to_sign_gets_the_report(board):
     drv.key("valider")
     assert drv.screen == "beneficiaries"
     assert board.unit.store.list_fses() == []
+
+
+def test_a_vitale_in_the_cps_slot(drv: Driver):
+    drv.key("valider")
+    drv.insert("cps", FAMILY)
+    drv.digits("1234")
+    drv.key("valider")
+    assert drv.screen == "error" and drv.ui.ctx.problem.code == "card_wrong_type"
+    assert "Vérifier la carte et sa fente" in drv.flat()
+    drv.key("valider")
+    assert drv.screen == "lock"
