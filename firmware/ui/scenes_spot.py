@@ -8,18 +8,22 @@ invoice (``Terminal.new_visit``) and the visit goes on as for a prepared one.
 
 from __future__ import annotations
 
+import logging
 from typing import cast
 
+from firmware.errors import TlaError
 from firmware.parts import Key
+from firmware.visit import vitale_record
 from firmware.visit.errors import VisitError
-from firmware.visit.results import ActChoice, ActOption, VitaleReadResult
+from firmware.visit.results import ActChoice, ActOption, CheckReport, VitaleReadResult
 
 from .events import CardInserted, JobDone
-from .fmt import clip, euros
+from .fmt import clip, euros, local
 from .machine import STAY, Scene, Ui, key_of
 from .scenes_session import DIGITS, Menu
 from .view import Line, View, view
 
+log = logging.getLogger("opentla.ui")
 MAX_ENTRY = 6  # characters of a coefficient / km / quantity
 
 
@@ -155,3 +159,68 @@ class ReadOnly(Scene):
             return view("Lecture Vitale", "Insérer la carte", "Vitale")
         names = [clip(f"{b.first_name} {b.name}") for b in self.result.beneficiaries]
         return view("Lecture gardée", f"{len(names)} bénéficiaires", *names)
+
+
+class NoVitale(Menu):
+    """Menu on "Insérer la carte Vitale": sign without the card, degraded (paper
+    sheet) or SESAM sans Vitale on a read kept on the unit (rental acts)."""
+
+    name, title = "no_vitale", "Sans carte Vitale"
+
+    def items(self, ui: Ui) -> list[tuple[str, str]]:
+        return [("Mode dégradé", "degraded"), ("Lecture gardée", "kept")]
+
+
+def read_label(ui: Ui, read_id: str) -> str:
+    """'ESSAI PAUL      10/03': the card holder and the (local) day of the read."""
+    try:
+        card, read_at, _ = vitale_record.decode(ui.unit.store.get_record("vitale_read",
+                                                                         read_id))
+    except TlaError as exc:  # shown, not hidden: use_sans_vitale will say why
+        log.warning("vitale_read_unreadable id=%s code=%s", read_id, exc.code)
+        return clip(read_id)
+    holder = card.beneficiaries[0] if card.beneficiaries else None
+    name = "" if holder is None else f"{holder.name} {holder.first_name}"
+    return f"{name[:15]:<15} {local(read_at):%d/%m}"
+
+
+class KeptReads(Menu):
+    """The Vitale reads kept on the unit, newest first; Valider bills on one
+    (the invoice's patient is looked up on it: the invoice must name the patient)."""
+
+    name, title = "kept_reads", "Lecture gardée"
+
+    def items(self, ui: Ui) -> list[tuple[str, str]]:
+        self.reads = list(reversed(ui.terminal.vitale_reads()))
+        return [(read_label(ui, r), "pick") for r in self.reads]
+
+    def enter(self, ui: Ui) -> None:
+        super().enter(ui)
+        self.busy = False
+
+    def event(self, ui: Ui, ev) -> str | None:
+        if isinstance(ev, JobDone) and ev.job == "sans_vitale":
+            self.busy = False
+            if ev.error is not None:
+                return ui.fail(ev.error, "to_vitale", allowed=("to_vitale", "to_home"))
+            ui.ctx.beneficiary = None
+            report = cast(CheckReport, ev.value)
+            ui.ctx.report = report
+            return "checked" if report.ok else "refused"
+        if self.busy:
+            return STAY if key_of(ev) is not None else None
+        outcome = super().event(ui, ev)
+        if outcome == "pick":
+            visit, read_id, self.busy = ui.ctx.need_visit(), self.reads[self.cursor], True
+
+            def sans_vitale() -> CheckReport:
+                visit.use_sans_vitale(read_id)
+                return visit.check()
+            ui.job("sans_vitale", sans_vitale)
+            return STAY
+        return outcome
+
+    def view(self, ui: Ui) -> View:
+        if self.busy:
+            return view("Lecture gardée", "", "Contrôles…")
+        return super().view(ui)

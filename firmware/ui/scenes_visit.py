@@ -123,7 +123,7 @@ class InsertVitale(Scene):
     def view(self, ui: Ui) -> View:
         if self.busy:
             return view("Carte Vitale", "", "Lecture en cours…")
-        return view("Carte Vitale", "Insérer la carte", "Vitale", "Menu: mode dégradé")
+        return view("Carte Vitale", "Insérer la carte", "Vitale", "Menu: sans la carte")
 
 
 def _cancel(ui: Ui) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .machine import BACK, Move, Scene, back_to, push, replace, root
 from .scenes_session import Error, Home, Info, LastFse, Lock, Pairing, Pin, Start
-from .scenes_spot import Acts, Quantity, ReadOnly
+from .scenes_spot import Acts, KeptReads, NoVitale, Quantity, ReadOnly
 from .scenes_visit import (
     Beneficiaries,
     Degraded,
@@ -29,7 +29,7 @@ from .scenes_visit import (
 SCENES: dict[str, type[Scene]] = {s.name: s for s in (
     Start, Lock, Pin, LastFse, Home, Info, Error, Pairing,
     Invoices, Detail, InsertVitale, Beneficiaries, Report, Recap, Signing, Signed, Degraded,
-    Finding, NoInvoice, Acts, Quantity, ReadOnly,
+    Finding, NoInvoice, Acts, Quantity, ReadOnly, NoVitale, KeptReads,
 )}
 
 MAP: dict[tuple[str, str], Move] = {
@@ -55,7 +55,13 @@ MAP: dict[tuple[str, str], Move] = {
     ("detail", "start"): push("insert_vitale"),
     ("detail", "back"): BACK,
     ("insert_vitale", "read"): push("beneficiaries"),
-    ("insert_vitale", "degraded"): push("degraded"),
+    ("insert_vitale", "degraded"): push("no_vitale"),
+    ("no_vitale", "degraded"): replace("degraded"),
+    ("no_vitale", "kept"): replace("kept_reads"),
+    ("no_vitale", "back"): BACK,
+    ("kept_reads", "checked"): replace("recap"),
+    ("kept_reads", "refused"): push("report"),
+    ("kept_reads", "back"): BACK,
     ("insert_vitale", "back"): BACK,
     ("beneficiaries", "checked"): push("recap"),
     ("beneficiaries", "refused"): push("report"),

@@ -102,6 +102,8 @@ def visit_errors(drv: Driver, shots: Shots) -> None:
     drv.key("valider")
     drv.unlock()
     drv.key("valider", "valider", "valider", "menu")
+    shots["no_vitale"] = drv.ui.render()
+    drv.key("1")
     shots["degraded"] = drv.ui.render()
     drv.key("valider")
     shots["recap_degraded"] = drv.ui.render()
@@ -154,6 +156,10 @@ def spot(drv: Driver, shots: Shots) -> None:
     shots["read_only"] = drv.ui.render()
     drv.insert("vitale", FAMILY)
     shots["read_only_kept"] = drv.ui.render()
+    drv.key("valider")
+    drv.pull("vitale")
+    drv.key("1", "valider", "valider", "menu", "2")
+    shots["kept_reads"] = drv.ui.render()
 
 
 SCENARIOS: dict[str, tuple[Callable[[Driver, Shots], None], tuple]] = {

@@ -74,7 +74,7 @@ def test_mute_vitale_card(home: Driver):
     assert "Retourner la carte" in home.flat()
     home.key("valider")
     assert home.screen == "insert_vitale"
-    home.key("menu")  # the way out: degraded
+    home.key("menu", "1")  # the way out: degraded
     assert home.screen == "degraded"
 
 

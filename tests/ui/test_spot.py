@@ -114,3 +114,45 @@ def test_a_vitale_inserted_on_a_locked_unit_does_nothing(drv: Driver):
     drv.key("valider")
     drv.feed(CardInserted("vitale"))
     assert drv.screen == "lock" and drv.jobs == []
+
+
+def test_sesam_sans_vitale_on_a_kept_read(board):
+    """The nurse read the card at the first visit; the rental invoice, prepared
+    for PAUL, is billed on that read (CPS only, the read's date in the FSE)."""
+    from visit.simboard import NURSE_BN, PAUL, PRESCRIPTION, invoice
+
+    from .driver import prepare
+
+    prepare(board, cps="cps_infirmier", invoices=[invoice(
+        "INV-L", NURSE_BN, "60", patient=PAUL, prescription=PRESCRIPTION,
+        lines=[{"code": "LOC"}])])
+    drv = Driver(board)
+    drv.key("valider")
+    drv.unlock("cps_infirmier")
+    drv.key("3")
+    drv.insert("vitale", FAMILY)  # read only: kept
+    drv.key("valider")
+    drv.pull("vitale")
+    drv.key("1", "valider", "valider")  # the list, LOC for PAUL, "Insérer la carte Vitale"
+    drv.key("menu", "2")
+    assert drv.screen == "kept_reads"
+    assert drv.text().splitlines()[1] == "> ESSAI PAUL      10/03"
+    drv.key("valider")
+    assert drv.screen == "recap"
+    assert drv.text().splitlines()[:2] == ["ESSAI PAUL", "12,50 €"]  # LOC 12.50
+    drv.key("valider")
+    assert drv.screen == "signed"
+    fse = board.unit.store.list_fses()[0]
+    v = board.verifier().verify(board.unit.store.get_fse(fse.fse_id))
+    assert v.mode == "sans_vitale" and v.payload["vitale"]["read_on"] == "2026-03-10"
+
+
+def test_sans_vitale_refused_for_care_acts(home: Driver):
+    """PAUL's invoice is a visit (V, MD, IK), not a rental: the checks refuse it."""
+    home.key("3")
+    home.insert("vitale", FAMILY)
+    home.key("valider")
+    home.pull("vitale")
+    home.key("1", "valider", "valider", "menu", "2", "valider")
+    assert home.screen == "report"
+    assert "× Acte hors location: Vitale requise" in home.flat()

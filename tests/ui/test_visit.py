@@ -97,10 +97,13 @@ def test_degraded_is_an_explicit_choice_with_the_paper_sheet(home: Driver):
     home.key("valider", "valider", "valider")
     assert home.screen == "insert_vitale"
     home.key("menu")
+    assert home.screen == "no_vitale"
+    assert home.text().splitlines()[1:] == ["> Mode dégradé", "Lecture gardée"]
+    home.key("valider")
     assert home.screen == "degraded" and "feuille papier" in home.flat()
     home.key("annuler")
     assert home.screen == "insert_vitale"
-    home.key("menu", "valider")
+    home.key("menu", "1", "valider")
     assert home.screen == "recap"
     assert "! Feuille papier signée à envoyer" in home.flat()
     home.key("valider")
