@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint typecheck clean
+.PHONY: demo test bench lint typecheck clean screens
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# Golden screens of the keypad UI (docs/screens/*.png), after a deliberate change.
+screens: $(STAMP)
+	PYTHONPATH=$(CURDIR) $(PY) tests/ui/screens.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
