@@ -40,7 +40,7 @@ def test_invoice_on_the_spot_with_km_typed_on_the_keypad(home: Driver):
     payload = home.board.verifier().verify(home.board.unit.store.get_fse(fse.fse_id)).payload
     assert [(line["code"], line.get("km")) for line in payload["invoice"]["lines"]] == [
         ("V", None), ("IK", "23.5")]
-    assert fse.invoice_id is None  # no prepared invoice used
+    assert fse.invoice_key is None  # no prepared invoice used
 
 
 def test_corriger_and_annuler_while_keying_an_act(home: Driver):

@@ -39,7 +39,8 @@ def test_prepared_invoice_from_the_list_secured(home: Driver):
     assert home.text().splitlines()[:3] == ["FSE signée", "n° 1", "ESSAI PAUL"]
     assert home.sounds[-1] == Beep.DONE
     fses = home.board.unit.store.list_fses()
-    assert [(f.fse_number, f.invoice_id) for f in fses] == [(1, "INV-1")]
+    store = home.board.unit.store
+    assert [(f.fse_number, f.invoice_key) for f in fses] == [(1, store.record_key("invoice", "INV-1"))]
     verified = home.board.verifier().verify(home.board.unit.store.get_fse(fses[0].fse_id))
     assert verified.mode == "secured" and verified.payload["amounts"]["total_cents"] == 4732
     assert home.ui.status.waiting == 1
@@ -61,7 +62,8 @@ def test_vitale_on_the_home_screen_finds_the_invoice_then_one_key_signs(home: Dr
     # Annuler on the signed screen discards nothing
     home.key("annuler")
     assert home.screen == "home"
-    assert [f.invoice_id for f in home.board.unit.store.list_fses()] == ["INV-1"]
+    store = home.board.unit.store
+    assert [f.invoice_key for f in store.list_fses()] == [store.record_key("invoice", "INV-1")]
 
 
 def test_vitale_finds_the_other_beneficiarys_invoice(home: Driver):
