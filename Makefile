@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 DEMO_STAMP := $(VENV)/.installed-demo
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test bench lint typecheck test-deps clean
+.PHONY: demo test bench lint typecheck test-deps clean screens
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ test: $(TEST_STAMP)
 
 bench: $(TEST_STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# Golden screens of the keypad UI (docs/screens/*.png), after a deliberate change.
+screens: $(TEST_STAMP)
+	PYTHONPATH=$(CURDIR) $(PY) tests/ui/screens.py
 
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .

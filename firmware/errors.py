@@ -2,7 +2,8 @@
 
 Every error the firmware raises on purpose carries a stable English ``code``
 (logs, traces, structured codes on the office link) and a short French
-``message_fr`` for the 128x64 screen (ASCII: the display font has no accents).
+``message_fr`` for the 128x64 screen (French with its accents: the UI ships a
+font that has them, docs/ui.md).
 Each package (card link, cards, billing, store, visit) derives its own family
 from :class:`TlaError`, so the UI can catch one class and show ``message_fr``.
 """

@@ -74,7 +74,7 @@ def check_invoice(ctx: CheckContext) -> CheckResult:
         if code == modes.PJ_PRESCRIPTION:
             issues.append(_w("pj_prescription", "Joindre l'ordonnance (PJ)", "prescription"))
         else:
-            issues.append(_w("pj_paper_sheet", "Feuille papier signee a envoyer", "mode"))
+            issues.append(_w("pj_paper_sheet", "Feuille papier signée à envoyer", "mode"))
     return CheckResult(tuple(issues), amounts, pj)
 
 
@@ -89,13 +89,13 @@ def _check_professional(ctx: CheckContext) -> list[Issue]:
     out = []
     ps, sit = ctx.ps_card, ctx.situation
     if ps.valid_until is not None and ps.valid_until < ctx.today:
-        out.append(_e("ps_card_expired", "Carte CPS expiree", "ps_card"))
+        out.append(_e("ps_card_expired", "Carte CPS expirée", "ps_card"))
     if not sit.can_sign_fse:
-        out.append(_e("ps_not_allowed", "Carte non habilitee a signer", "situation"))
+        out.append(_e("ps_not_allowed", "Carte non habilitée à signer", "situation"))
     if sit.billing_number != ctx.invoice.billing_number:
         out.append(_e("ps_situation_mismatch", "Facture d'une autre situation", "billing_number"))
     if sit.profession != ctx.invoice.profession:
-        out.append(_e("ps_profession_mismatch", "Profession differente", "profession"))
+        out.append(_e("ps_profession_mismatch", "Profession différente", "profession"))
     return out
 
 
@@ -107,13 +107,13 @@ def _check_mode(ctx: CheckContext, rules: modes.ModeRules) -> list[Issue]:
             out.append(_e("vitale_missing", "Carte Vitale absente", "vitale"))
     elif ctx.mode == modes.DEGRADED:
         if ctx.vitale is not None:
-            out.append(_e("mode_vitale_present", "Vitale presente: mode securise", "mode"))
+            out.append(_e("mode_vitale_present", "Vitale présente: mode sécurisé", "mode"))
         p = inv.patient
         if p is None or not (p.regime and p.caisse and p.name):
-            out.append(_e("patient_data_missing", "Donnees patient incompletes", "patient"))
+            out.append(_e("patient_data_missing", "Données patient incomplètes", "patient"))
     else:  # sans_vitale
         if ctx.beneficiary is None or ctx.vitale is None or ctx.vitale_read_on is None:
-            out.append(_e("earlier_read_missing", "Lecture Vitale anterieure absente", "vitale"))
+            out.append(_e("earlier_read_missing", "Lecture Vitale antérieure absente", "vitale"))
         elif ctx.today - ctx.vitale_read_on > timedelta(days=modes.SANS_VITALE_MAX_AGE_DAYS):
             out.append(_e("earlier_read_too_old", "Lecture Vitale trop ancienne", "vitale"))
         for i, line in enumerate(inv.lines):
@@ -137,14 +137,14 @@ def _check_beneficiary(ctx: CheckContext) -> list[Issue]:
             and p.birth_date == ben.birth_date
         )
         if not same:
-            out.append(_e("beneficiary_mismatch", "Patient different de la facture", "patient"))
+            out.append(_e("beneficiary_mismatch", "Patient différent de la facture", "patient"))
     period = ben.rights_at(inv.date_of_care)
     if period is None:
         starts = [r.start for r in ben.rights]
         if starts and inv.date_of_care < min(starts):
             out.append(_e("care_before_rights", "Soins avant ouverture droits", "date_of_care"))
         else:
-            out.append(_e("rights_closed", "Droits fermes a la date", "date_of_care"))
+            out.append(_e("rights_closed", "Droits fermés à la date", "date_of_care"))
     elif inv.exoneration == "ald" and not period.ald:
         out.append(_e("ald_not_on_card", "ALD absente des droits", "exoneration"))
     return out
@@ -168,7 +168,7 @@ def _check_amc(ctx: CheckContext) -> list[Issue]:
     if amc is None:
         return [_e("amc_rights_missing", "Droits AMC absents de la carte", "tiers_payant")]
     if not amc_valid_at(amc, inv.date_of_care):
-        return [_e("amc_rights_closed", "Droits AMC fermes a la date", "tiers_payant",
+        return [_e("amc_rights_closed", "Droits AMC fermés à la date", "tiers_payant",
                    f"AMC {amc.organism} {amc.start} .. {amc.end}")]
     if not amc.tiers_payant:
         return [_e("amc_no_tiers_payant", "AMC sans tiers payant", "tiers_payant",
@@ -183,7 +183,7 @@ def _check_vitale(ctx: CheckContext) -> list[Issue]:
     if v.serial in ctx.opposition:
         out.append(_e("vitale_opposed", "Carte Vitale en opposition", "vitale"))
     if v.valid_until is not None and v.valid_until < ctx.today:
-        out.append(_e("vitale_expired", "Carte Vitale expiree", "vitale"))
+        out.append(_e("vitale_expired", "Carte Vitale expirée", "vitale"))
     return out
 
 
@@ -202,7 +202,7 @@ def _check_tariffs(ctx: CheckContext) -> tuple[Amounts | None, list[Issue], bool
             out.append(_e(exc.code, exc.message_fr, exc.field, exc.detail))
             continue
         if line.amount_cents is not None and line.amount_cents != amount:
-            out.append(_e("amount_mismatch", f"Montant {line.code} incoherent",
+            out.append(_e("amount_mismatch", f"Montant {line.code} incohérent",
                           f"lines[{i}].amount_cents", f"{line.amount_cents} != {amount}"))
     amounts = None if out and any(i.code != "amount_mismatch" for i in out) else price_invoice(
         inv, ctx.tariffs)
@@ -216,7 +216,7 @@ def _check_prescription(ctx: CheckContext, prescribed: bool) -> list[Issue]:
     if inv.prescription is None:
         return [_e("prescription_missing", "Prescription obligatoire", "prescription")]
     if inv.prescription.date > inv.date_of_care:
-        return [_e("prescription_after_care", "Prescription posterieure aux soins",
+        return [_e("prescription_after_care", "Prescription postérieure aux soins",
                    "prescription.date")]
     return []
 
@@ -226,9 +226,9 @@ def _check_nature(ctx: CheckContext) -> list[Issue]:
     out = []
     if inv.nature == "at":
         if inv.at_date is None or not inv.at_number:
-            out.append(_e("at_details_missing", "Date et numero AT requis", "at_date"))
+            out.append(_e("at_details_missing", "Date et numéro AT requis", "at_date"))
         elif inv.at_date > inv.date_of_care:
-            out.append(_e("at_after_care", "Date AT posterieure aux soins", "at_date"))
+            out.append(_e("at_after_care", "Date AT postérieure aux soins", "at_date"))
     elif inv.at_date is not None or inv.at_number:
-        out.append(_e("at_details_unexpected", "Donnees AT hors nature AT", "at_number"))
+        out.append(_e("at_details_unexpected", "Données AT hors nature AT", "at_number"))
     return out

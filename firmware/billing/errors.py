@@ -50,7 +50,7 @@ class CheckFailed(BillingError):
     """Raised by :func:`firmware.billing.fse.build_fse` when a blocking check failed."""
 
     code = "check_failed"
-    message_fr = "Controle refuse"
+    message_fr = "Contrôle refusé"
 
     def __init__(self, issues: tuple[Issue, ...]):
         errors = [i for i in issues if i.blocking]

@@ -64,7 +64,7 @@ def check_lot_number(number: object, field: str = "lot_number") -> int:
     if not isinstance(number, int) or isinstance(number, bool) or not (
             1 <= number <= MAX_LOT_NUMBER):
         raise BillingError(f"lot number must be 1..{MAX_LOT_NUMBER}, got {number!r}",
-                           code="lot_number_invalid", message_fr="Numero de lot invalide",
+                           code="lot_number_invalid", message_fr="Numéro de lot invalide",
                            field=field)
     return number
 
@@ -79,7 +79,7 @@ def make_lot(lot_number: int, billing_number: str, regime: str, caisse: str,
         raise BillingError(f"lot {lot_number}: FSEs carry {len(seals)} different seals "
                            f"({', '.join(s.hex()[:16] for s in seals)})",
                            code="lot_mixed_seals" if seals and seals[0] else "lot_seal_missing",
-                           message_fr="Sceaux logiciels differents")
+                           message_fr="Sceaux logiciels différents")
     members = sorted(members, key=lambda f: f.number)
     amounts = [f.payload["amounts"] for f in members]
     return Lot(lot_number=lot_number, billing_number=billing_number, regime=regime,
@@ -97,7 +97,7 @@ def group_lots(fses: Iterable[LotMember], *, billing_number: str, can_sign_lot: 
     ``first_lot_number``."""
     if not can_sign_lot:
         raise BillingError("situation not allowed to sign lots", code="ps_lot_not_allowed",
-                           message_fr="Carte non habilitee aux lots")
+                           message_fr="Carte non habilitée aux lots")
     check_lot_number(first_lot_number, "first_lot_number")
     groups: dict[tuple[str, str, bytes], list[LotMember]] = {}
     seen: set[int] = set()
@@ -155,7 +155,7 @@ def sign_lot(payload: dict, situation: Situation, signer: cose.Signer) -> bytes:
     if not situation.can_sign_lot:
         raise BillingError(f"situation {situation.index} ({situation.billing_number}) is not "
                            "allowed to sign lots", code="ps_lot_not_allowed",
-                           message_fr="Carte non habilitee aux lots")
+                           message_fr="Carte non habilitée aux lots")
     if situation.billing_number != payload["header"]["billing_number"]:
         raise BillingError("the lot belongs to another billing number than the situation",
                            code="lot_other_professional",

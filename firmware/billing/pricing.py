@@ -80,7 +80,7 @@ def line_amount(line: ActLine, entry: TariffEntry, invoice: Invoice, field: str)
         raise BillingError(
             f"{entry.code} has no price on {invoice.date_of_care}",
             code="tariff_not_valid",
-            message_fr=f"Tarif {entry.code} non valide a cette date",
+            message_fr=f"Tarif {entry.code} non valide à cette date",
             field=f"{field}.code",
         )
     factor = price * line.coefficient * line.quantity
@@ -89,7 +89,7 @@ def line_amount(line: ActLine, entry: TariffEntry, invoice: Invoice, field: str)
             raise BillingError(
                 f"{entry.code} needs km",
                 code="km_missing",
-                message_fr=f"{entry.code}: kilometres manquants",
+                message_fr=f"{entry.code}: kilomètres manquants",
                 field=f"{field}.km",
             )
         factor *= line.km
@@ -97,7 +97,7 @@ def line_amount(line: ActLine, entry: TariffEntry, invoice: Invoice, field: str)
         raise BillingError(
             f"{entry.code} is not billed per km",
             code="km_unexpected",
-            message_fr=f"{entry.code}: pas de kilometres",
+            message_fr=f"{entry.code}: pas de kilomètres",
             field=f"{field}.km",
         )
     if entry.kind == "fixed" and line.coefficient != 1:

@@ -28,7 +28,7 @@ class CardGone(CardError):
     """The card was removed (or its slot powered down) during an operation."""
 
     code = "card_removed"
-    message_fr = "Carte retiree"
+    message_fr = "Carte retirée"
 
 
 class CardMute(CardError):

@@ -21,7 +21,7 @@ MAX_DEPTH = 4
 
 class CertificateExpired(CertificateInvalid):
     code = "card_cert_expired"
-    message_fr = "Certificat carte expire"
+    message_fr = "Certificat carte expiré"
 
 
 class CertificateUntrusted(CertificateInvalid):

@@ -1,7 +1,7 @@
 """Errors of the card applications (Vitale and CPS readers).
 
 Each one carries a stable English ``code`` (logs, traces, office link) and a short
-French ``message_fr`` for the 128x64 screen (ASCII, like :mod:`firmware.card.errors`).
+French ``message_fr`` for the 128x64 screen (with its accents, docs/ui.md).
 :func:`check_sw` turns an ISO 7816-4 status word into the precise error.
 """
 
@@ -25,14 +25,14 @@ class WrongCard(CardAppError):
 
 class CardFileMissing(CardAppError):
     code = "card_file_missing"
-    message_fr = "Carte incomplete"
+    message_fr = "Carte incomplète"
 
 
 class CardDataError(CardAppError):
     """The card answered, but its data do not follow the profile."""
 
     code = "card_data_invalid"
-    message_fr = "Donnees carte invalides"
+    message_fr = "Données carte invalides"
 
 
 class WrongPin(CardAppError):
@@ -49,12 +49,12 @@ class WrongPin(CardAppError):
 
 class PinBlocked(CardAppError):
     code = "pin_blocked"
-    message_fr = "Carte bloquee"
+    message_fr = "Carte bloquée"
 
 
 class PinFormatError(CardAppError):
     code = "pin_format"
-    message_fr = "Code a 4 chiffres"
+    message_fr = "Code à 4 chiffres"
 
 
 class UnblockCodeWrong(CardAppError):
@@ -64,7 +64,7 @@ class UnblockCodeWrong(CardAppError):
         self.tries_left = tries_left
         super().__init__(
             detail or f"{tries_left} tries left",
-            message_fr=f"Code deblocage faux ({tries_left})",
+            message_fr=f"Code déblocage faux ({tries_left})",
         )
 
 
@@ -84,12 +84,12 @@ class CardRefused(CardAppError):
     """Conditions of use not satisfied (6985) or another refusal."""
 
     code = "card_refused"
-    message_fr = "Operation refusee"
+    message_fr = "Opération refusée"
 
 
 class CardExpired(CardAppError):
     code = "card_expired"
-    message_fr = "Carte expiree"
+    message_fr = "Carte expirée"
 
 
 class VitaleOpposed(CardAppError):
@@ -99,12 +99,12 @@ class VitaleOpposed(CardAppError):
 
 class NoFseHabilitation(CardAppError):
     code = "cps_no_fse_right"
-    message_fr = "Carte non habilitee FSE"
+    message_fr = "Carte non habilitée FSE"
 
 
 class NoLotHabilitation(CardAppError):
     code = "cps_no_lot_right"
-    message_fr = "Carte non habilitee lots"
+    message_fr = "Carte non habilitée lots"
 
 
 class CertificateInvalid(CardAppError):

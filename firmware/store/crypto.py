@@ -42,7 +42,7 @@ CHALLENGE_PREFIX = b"OpenTLA store unlock v1\x00"
 
 class RecordUnreadable(StoreError):
     code = "store_record_unreadable"
-    message_fr = "Donnee illisible"
+    message_fr = "Donnée illisible"
 
 
 def record_context(kind: str, record_id: str) -> bytes:
@@ -161,5 +161,5 @@ def open_for_office(sealed: bytes, office_private: X25519PrivateKey, unit_id: by
     except (InvalidTag, ValueError) as exc:
         raise WrongCardProof("office key does not open this unit's key wrap",
                              code="store_wrong_office_key",
-                             message_fr="Cle cabinet incorrecte") from exc
+                             message_fr="Clé cabinet incorrecte") from exc
     return KeyBundle.from_bytes(raw)

@@ -14,36 +14,36 @@ from firmware.errors import TlaError
 
 class StoreError(TlaError):
     code = "store_error"
-    message_fr = "Erreur memoire"
+    message_fr = "Erreur mémoire"
 
 
 class StoreUsageError(StoreError):
     """The caller broke a rule of the store (bad transition, duplicate id...)."""
 
     code = "store_usage"
-    message_fr = "Operation refusee"
+    message_fr = "Opération refusée"
 
 
 class UnknownRecord(StoreUsageError):
     code = "store_unknown_record"
-    message_fr = "Element introuvable"
+    message_fr = "Élément introuvable"
 
 
 class DuplicateRecord(StoreUsageError):
     code = "store_duplicate"
-    message_fr = "Element deja present"
+    message_fr = "Élément déjà présent"
 
 
 class BadTransition(StoreUsageError):
     code = "store_bad_transition"
-    message_fr = "Etat incompatible"
+    message_fr = "État incompatible"
 
 
 class StoreLocked(StoreUsageError):
     """Patient data needs the unit unlocked with the CPS and its PIN."""
 
     code = "store_locked"
-    message_fr = "Inserer carte CPS"
+    message_fr = "Insérer carte CPS"
 
 
 class NotProvisioned(StoreUsageError):
@@ -62,7 +62,7 @@ class StoreFull(StoreError):
     """A load would eat into the room reserved for signatures."""
 
     code = "store_full"
-    message_fr = "Memoire pleine"
+    message_fr = "Mémoire pleine"
 
 
 class FseRangeRefused(StoreUsageError):
@@ -76,14 +76,14 @@ class FseRangeRefused(StoreUsageError):
 
 class NoFseNumber(StoreError):
     code = "store_no_fse_number"
-    message_fr = "Plus de numeros FSE"
+    message_fr = "Plus de numéros FSE"
 
 
 class StoreIOError(StoreError):
     """The medium failed a write or a sync; the call was not acknowledged."""
 
     code = "store_io"
-    message_fr = "Erreur ecriture memoire"
+    message_fr = "Erreur écriture mémoire"
 
 
 class StoreCorrupted(StoreError):
@@ -91,7 +91,7 @@ class StoreCorrupted(StoreError):
     the salvage export written before anything else was done."""
 
     code = "store_corrupted"
-    message_fr = "Memoire endommagee"
+    message_fr = "Mémoire endommagée"
 
     def __init__(self, detail: str = "", *, export_path: str | None = None):
         super().__init__(detail)
@@ -100,4 +100,4 @@ class StoreCorrupted(StoreError):
 
 class StoreTooNew(StoreError):
     code = "store_too_new"
-    message_fr = "Memoire d'une version future"
+    message_fr = "Mémoire d'une version future"

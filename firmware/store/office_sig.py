@@ -33,14 +33,14 @@ class BadOfficeSignature(StoreUsageError):
     """A loaded record's office signature is missing, malformed or does not verify."""
 
     code = "store_bad_office_signature"
-    message_fr = "Donnee non signee par le cabinet"
+    message_fr = "Donnée non signée par le cabinet"
 
 
 class UnsignedRecord(StoreError):
     """A record stored before office signatures existed (schema v1): reload it."""
 
     code = "store_record_unsigned"
-    message_fr = "Donnee a recharger depuis le cabinet"
+    message_fr = "Donnée à recharger depuis le cabinet"
 
 
 class UntrustedOffice(StoreError):
@@ -54,7 +54,7 @@ class OfficeListTampered(StoreError):
     """The trusted office list on the medium fails its authentication tag."""
 
     code = "store_office_list_tampered"
-    message_fr = "Memoire modifiee: appairer"
+    message_fr = "Mémoire modifiée : appairer"
 
 
 def _lp(field: bytes) -> bytes:

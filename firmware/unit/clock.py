@@ -22,7 +22,7 @@ class ClockNotSet(TlaError, RuntimeError):
     the office link's UnitServices contract expects from ``clock_now``."""
 
     code = "clock_not_set"
-    message_fr = "Heure non reglee"
+    message_fr = "Heure non réglée"
 
 
 class UnitClock(Protocol):

@@ -25,7 +25,7 @@ from firmware.errors import TlaError
 
 class DeviceKeyError(TlaError):
     code = "device_key_invalid"
-    message_fr = "Cle terminal invalide"
+    message_fr = "Clé terminal invalide"
 
 
 def _fsync_dir(path: str) -> None:

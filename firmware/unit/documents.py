@@ -33,7 +33,7 @@ from firmware.loaded import schema
 
 class DocumentError(TlaError):
     code = "document_invalid"
-    message_fr = "Donnees chargees illisibles"
+    message_fr = "Données chargées illisibles"
 
 
 def decode(payload: bytes, what: str) -> object:

@@ -122,7 +122,7 @@ class Unit:
         infos = self.store.list_records("tariff")
         if not infos:
             raise documents.DocumentError("no tariff loaded", code="tariff_missing",
-                                          message_fr="Aucun tarif charge")
+                                          message_fr="Aucun tarif chargé")
         info = max(infos, key=lambda i: (i.updated_at, i.record_id))
         key = (info.record_id, info.updated_at, info.size)
         if self._tariff_cache is None or self._tariff_cache[0] != key:

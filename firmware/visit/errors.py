@@ -1,6 +1,6 @@
 """Errors of the visit use cases. Every one has a stable English ``code`` (logs,
 traces, the office link) and a French ``message_fr`` for the 128x64 screen
-(ASCII, like the other packages). The keypad UI catches :class:`VisitError` only:
+(with its accents, docs/ui.md). The keypad UI catches :class:`VisitError` only:
 errors of the cards, the store, the billing core and the unit are translated
 here, keeping their own code and French text (docs/visit.md §Errors).
 """
@@ -16,7 +16,7 @@ class VisitError(TlaError):
     """A use case could not be done. ``cause`` is the underlying error, if any."""
 
     code = "visit_error"
-    message_fr = "Operation impossible"
+    message_fr = "Opération impossible"
 
     def __init__(self, detail: str = "", *, code: str | None = None,
                  message_fr: str | None = None, cause: BaseException | None = None):
@@ -28,7 +28,7 @@ class WrongState(VisitError):
     """The UI asked for a step the current state does not allow (our bug)."""
 
     code = "visit_wrong_state"
-    message_fr = "Etape non permise"
+    message_fr = "Étape non permise"
 
 
 class PinRejected(VisitError):
@@ -47,14 +47,14 @@ class ChecksRefused(VisitError):
 
     def __init__(self, issues: tuple[Issue, ...]):
         errors = [i for i in issues if i.blocking]
-        first = errors[0] if errors else Issue("check_failed", "Controle refuse")
+        first = errors[0] if errors else Issue("check_failed", "Contrôle refusé")
         super().__init__("; ".join(f"{i.code}({i.field})" for i in errors),
                          code=first.code, message_fr=first.message_fr)
         self.issues = issues
 
 
 CARD_NAMES = {"cps": "CPS", "vitale": "Vitale"}
-SLOT_MESSAGES = {"card_removed": "Carte {} retiree", "card_absent": "Inserer carte {}",
+SLOT_MESSAGES = {"card_removed": "Carte {} retirée", "card_absent": "Insérer carte {}",
                  "card_bad_signature": "Signature {} erronée"}
 
 

@@ -89,7 +89,7 @@ class Terminal:
 
     def _require_unlocked(self) -> tuple[CpsReader, ProfessionalCard]:
         if not self.is_unlocked or self._cps is None or self._card is None:
-            raise VisitError("unit locked", code="unit_locked", message_fr="Inserer carte CPS")
+            raise VisitError("unit locked", code="unit_locked", message_fr="Insérer carte CPS")
         self.unit.store.touch()
         return self._cps, self._card
 
@@ -121,10 +121,10 @@ class Terminal:
         try:
             check_professional(card, self.today())
         except CardError as exc:
-            raise VisitError(str(exc), code="ps_card_expired", message_fr="Carte CPS expiree",
+            raise VisitError(str(exc), code="ps_card_expired", message_fr="Carte CPS expirée",
                              cause=exc) from exc
         if card.pin_tries_left == 0:
-            raise VisitError("PIN blocked", code="pin_blocked", message_fr="Carte bloquee")
+            raise VisitError("PIN blocked", code="pin_blocked", message_fr="Carte bloquée")
         try:
             key = card_public_key(card.certificate or b"")
             self.unit.timed("card.cps.verify_pin", lambda: reader.verify_pin(pin))
@@ -168,7 +168,7 @@ class Terminal:
         The session then goes on with this card."""
         if not self.unit.store.is_unlocked:
             raise VisitError("enrolment needs an unlocked store", code="unit_locked",
-                             message_fr="Inserer carte CPS")
+                             message_fr="Insérer carte CPS")
         started = self.unit.monotonic()
         try:
             reader, card, proof = self._prove(pin)
@@ -266,7 +266,7 @@ class Terminal:
             raise translate(exc) from exc
         if info.status != "loaded":
             raise VisitError(f"invoice {invoice_id} is {info.status}", code="invoice_used",
-                             message_fr="Facture deja signee")
+                             message_fr="Facture déjà signée")
         inv = self._load_invoice(invoice_id)
         sit = self._situation_for(inv.billing_number)
         return self._open_visit(Visit(self, cps, sit, inv, prepared=True))

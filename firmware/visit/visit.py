@@ -85,7 +85,7 @@ def read_checked_vitale(unit, today: date) -> tuple[VitaleReader, VitaleCard]:
     except VitaleOpposed as exc:
         raise translate(exc) from exc
     except CardExpired as exc:
-        raise VisitError(str(exc), code="vitale_expired", message_fr="Carte Vitale expiree",
+        raise VisitError(str(exc), code="vitale_expired", message_fr="Carte Vitale expirée",
                          cause=exc) from exc
     except (CardError, StoreError, DocumentError) as exc:
         raise translate(exc, "vitale") from exc
@@ -120,7 +120,7 @@ class Visit:
             raise WrongState(f"{step} not allowed in state {self.state}")
         if not self.terminal.is_unlocked:
             self.state = ABORTED
-            raise VisitError("unit locked", code="unit_locked", message_fr="Inserer carte CPS")
+            raise VisitError("unit locked", code="unit_locked", message_fr="Insérer carte CPS")
         self.terminal.touch()
 
     def abort(self) -> None:
@@ -165,7 +165,7 @@ class Visit:
         found = [b for b in card.beneficiaries if b.index == index]
         if not found:
             raise VisitError(f"no beneficiary {index}", code="beneficiary_unknown",
-                             message_fr="Beneficiaire inconnu")
+                             message_fr="Bénéficiaire inconnu")
         previous, self.beneficiary = self.beneficiary, found[0]
         result = self._run_checks()
         bad = [i for i in result.issues if i.blocking and i.code in BENEFICIARY_CODES]
@@ -179,7 +179,7 @@ class Visit:
         self._expect("use_degraded")
         if self.vitale is not None and self.vitale.certificate is not None:
             raise VisitError("a Vitale card that can sign was read", code="mode_vitale_present",
-                             message_fr="Vitale presente: mode securise")
+                             message_fr="Vitale présente: mode sécurisé")
         self._drop_card()
         self.mode, self.state = modes.DEGRADED, PATIENT_SET
 
@@ -197,7 +197,7 @@ class Visit:
                      if self.invoice.patient is not None and matches(self.invoice.patient, b)]
             if len(found) != 1:
                 raise VisitError("choose the beneficiary", code="beneficiary_unknown",
-                                 message_fr="Choisir le beneficiaire")
+                                 message_fr="Choisir le bénéficiaire")
             beneficiary = found[0]
         self.mode, self.vitale, self.read_on = modes.SANS_VITALE, card, read_at.date()
         try:
@@ -263,13 +263,13 @@ class Visit:
         card = ctx.ps_card
         if not self.situation.can_sign_fse:
             raise VisitError("situation cannot sign FSEs", code="cps_no_fse_right",
-                             message_fr="Carte non habilitee FSE")
+                             message_fr="Carte non habilitée FSE")
         vitale_signer = None
         if self.mode == modes.SECURED:
             assert self.vitale is not None and self._vitale_reader is not None
             if self.vitale.certificate is None:
                 raise VisitError("Vitale 1 has no card key", code="vitale_cannot_sign",
-                                 message_fr="Vitale 1: mode degrade")
+                                 message_fr="Vitale 1: mode dégradé")
             vitale_signer = CardSigner(self.vitale.certificate, self._signing(
                 "vitale", self.vitale.certificate, self._vitale_reader.sign_digest))
         cps_signer = CardSigner(card.certificate or b"", self._signing(

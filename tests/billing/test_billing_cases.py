@@ -143,7 +143,7 @@ def test_closed_rights(tariffs):
     ben = beneficiary(rights=(RightsPeriod(date(2025, 1, 1), date(2025, 12, 31)),))
     r = check_invoice(context(invoice("60", NURSE, prescription=PRESC), tariffs, ben=ben))
     assert codes(r) == {"rights_closed"}
-    assert r.issues[0].message_fr == "Droits fermes a la date"
+    assert r.issues[0].message_fr == "Droits fermés à la date"
 
 
 def test_care_before_rights_start(tariffs):

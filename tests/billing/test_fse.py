@@ -62,7 +62,7 @@ def test_checks_block_signing(pki, tariffs):
     with pytest.raises(CheckFailed) as exc:
         secured(pki, tariffs, ben=ben)
     assert exc.value.code == "rights_closed"
-    assert exc.value.message_fr == "Droits fermes a la date"
+    assert exc.value.message_fr == "Droits fermés à la date"
 
 
 def test_mode_and_signers_must_agree(pki, tariffs):

@@ -35,9 +35,9 @@ def test_command_language_answers_each_line_and_quit_stops(tmp_path):
     assert answers[4] == "ok battery 12 %"
     assert answers[5] == "error: battery must be a number, not 'x'"
     assert "battery 12 %" in answers[6]
-    assert answers[7] == "error: card_absent (Inserer carte CPS)"  # no CPS yet
+    assert answers[7] == "error: card_absent (Insérer carte CPS)"  # no CPS yet
     assert answers[8] == "ok cps_infirmier in slot ps"
-    assert answers[9] == "error: clock_not_set (Heure non reglee)"  # the office never set it
+    assert answers[9] == "error: clock_not_set (Heure non réglée)"  # the office never set it
     assert answers[10] == "ok slot ps empty"
     assert answers[11].startswith("error: unknown command 'frobnicate'")
     assert answers[12:] == ["stopped"]  # quit: the last "info" never ran

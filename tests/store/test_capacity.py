@@ -26,7 +26,7 @@ def test_loads_stop_at_the_reserve_and_signatures_still_fit(db_path, office, clo
         for i in range(10_000):
             put_invoice(store, f"INV-{i}", PS, os.urandom(1500))
             loaded += 1
-    assert err.value.message_fr == "Memoire pleine"
+    assert err.value.message_fr == "Mémoire pleine"
     usage = store.usage()
     assert usage.invoices == loaded
     assert usage.warning and usage.fraction >= 0.8

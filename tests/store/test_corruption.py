@@ -47,7 +47,7 @@ def test_garbled_pages_are_detected_and_the_rest_exported(db_path, office, clock
     with pytest.raises(StoreCorrupted) as err:
         Store.open(db_path, clock=clock, wall_clock=wall, export_dir=export_dir)
     assert err.value.code == "store_corrupted"
-    assert err.value.message_fr == "Memoire endommagee"
+    assert err.value.message_fr == "Mémoire endommagée"
     assert os.path.dirname(err.value.export_path) == export_dir
     with open(err.value.export_path, "rb") as fh:
         data = cbor2.load(fh)

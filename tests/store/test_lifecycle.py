@@ -34,7 +34,7 @@ def test_numbers_come_from_ranges_in_order_and_run_out(store):
     assert got == [10, 11, 500, 501]
     with pytest.raises(NoFseNumber) as err:
         store.next_fse_number(PS)
-    assert err.value.message_fr == "Plus de numeros FSE"
+    assert err.value.message_fr == "Plus de numéros FSE"
     assert store.fse_numbers_left(PS) == 0
 
 

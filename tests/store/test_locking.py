@@ -28,7 +28,7 @@ def test_loading_works_locked_reading_needs_unlock(store):
         store.list_records("invoice")  # the office ids are sealed (docs/store.md §Record ids)
     with pytest.raises(StoreLocked) as err:
         store.get_invoice("INV-1")
-    assert err.value.message_fr == "Inserer carte CPS"
+    assert err.value.message_fr == "Insérer carte CPS"
     with pytest.raises(StoreLocked):
         store.put_vitale_read("V1", PS, b"vitale")
     store.load_fse_range("R1", PS, 1, 9)

@@ -47,7 +47,7 @@ def test_vitale_pulled_during_signature_then_retry(board, medecin):
     board.pull("vitale", after_s=0.002)  # inside the INTERNAL AUTHENTICATE exchange
     with pytest.raises(VisitError) as exc:
         visit.sign()
-    assert (exc.value.code, exc.value.message_fr) == ("card_removed", "Carte Vitale retiree")
+    assert (exc.value.code, exc.value.message_fr) == ("card_removed", "Carte Vitale retirée")
     store = board.unit.store
     assert store.list_fses() == []
     assert numbers(board) == [(1, "skipped", "card_removed", None)]
@@ -70,7 +70,7 @@ def test_cps_pulled_during_signature_locks_the_unit(board, medecin):
     board.pull("cps", after_s=0.002)  # inside the PSO: COMPUTE DIGITAL SIGNATURE
     with pytest.raises(VisitError) as exc:
         visit.sign()
-    assert (exc.value.code, exc.value.message_fr) == ("card_removed", "Carte CPS retiree")
+    assert (exc.value.code, exc.value.message_fr) == ("card_removed", "Carte CPS retirée")
     assert not medecin.is_unlocked and not board.unit.store.is_unlocked
     assert visit.state == "aborted"
     assert board.unit.store.list_fses() == []
@@ -108,7 +108,7 @@ def test_store_write_failure_at_commit_is_not_signed(board, medecin, monkeypatch
     monkeypatch.setattr(board.unit.store, "signed_fse", failing)
     with pytest.raises(VisitError) as exc:
         visit.sign()
-    assert (exc.value.code, exc.value.message_fr) == ("store_io", "Erreur ecriture memoire")
+    assert (exc.value.code, exc.value.message_fr) == ("store_io", "Erreur écriture mémoire")
     assert visit.state == "checked"  # the professional may try again
     monkeypatch.undo()
     assert board.unit.store.list_fses() == []

@@ -29,7 +29,7 @@ def test_wrong_pin_gives_tries_left_then_blocks(board):
     assert exc.value.message_fr == "Code faux, 1 essai restant"
     with pytest.raises(VisitError) as exc:
         term.unlock("0002")
-    assert (exc.value.code, exc.value.message_fr) == ("pin_blocked", "Carte bloquee")
+    assert (exc.value.code, exc.value.message_fr) == ("pin_blocked", "Carte bloquée")
     with pytest.raises(VisitError) as exc:  # even the right PIN now
         term.unlock(PINS["cps_medecin"])
     assert exc.value.code == "pin_blocked"
@@ -41,7 +41,7 @@ def test_pin_of_the_wrong_shape_costs_no_try(board):
     board.insert("cps", "cps_medecin")
     with pytest.raises(VisitError) as exc:
         term.unlock("12a")
-    assert (exc.value.code, exc.value.message_fr) == ("pin_format", "Code a 4 chiffres")
+    assert (exc.value.code, exc.value.message_fr) == ("pin_format", "Code à 4 chiffres")
     assert board.cards["cps"].pin_tries_left == 3
 
 
@@ -68,7 +68,7 @@ def test_no_cps_in_the_slot(board):
     board.pair()
     with pytest.raises(VisitError) as exc:
         term.unlock("1234")
-    assert (exc.value.code, exc.value.message_fr) == ("card_absent", "Inserer carte CPS")
+    assert (exc.value.code, exc.value.message_fr) == ("card_absent", "Insérer carte CPS")
 
 
 def test_expired_cps_refused_at_unlock(board):
@@ -77,7 +77,7 @@ def test_expired_cps_refused_at_unlock(board):
     board.insert("cps", "cps_medecin_expiree")
     with pytest.raises(VisitError) as exc:
         term.unlock("1234")
-    assert (exc.value.code, exc.value.message_fr) == ("ps_card_expired", "Carte CPS expiree")
+    assert (exc.value.code, exc.value.message_fr) == ("ps_card_expired", "Carte CPS expirée")
 
 
 def test_cps_without_fse_habilitation_cannot_sign(board):
@@ -90,7 +90,7 @@ def test_cps_without_fse_habilitation_cannot_sign(board):
     visit.choose_beneficiary(0)
     report = visit.check()
     assert not report.ok
-    assert ("ps_not_allowed", "Carte non habilitee a signer") in {
+    assert ("ps_not_allowed", "Carte non habilitée à signer") in {
         (e.code, e.message_fr) for e in report.errors}
     with pytest.raises(WrongState):
         visit.sign()
@@ -117,7 +117,7 @@ def test_expired_vitale_refused(board, medecin):
     visit = medecin.new_visit([ActChoice("G")])
     with pytest.raises(VisitError) as exc:
         visit.read_vitale()
-    assert (exc.value.code, exc.value.message_fr) == ("vitale_expired", "Carte Vitale expiree")
+    assert (exc.value.code, exc.value.message_fr) == ("vitale_expired", "Carte Vitale expirée")
     with pytest.raises(VisitError) as exc:
         medecin.read_vitale_only()
     assert exc.value.code == "vitale_expired"
@@ -131,7 +131,7 @@ def test_closed_rights_refused_at_choice(board, medecin):
     assert view.beneficiaries[4].first_name == "LEA" and not view.beneficiaries[4].rights_open
     with pytest.raises(VisitError) as exc:
         visit.choose_beneficiary(4)
-    assert (exc.value.code, exc.value.message_fr) == ("rights_closed", "Droits fermes a la date")
+    assert (exc.value.code, exc.value.message_fr) == ("rights_closed", "Droits fermés à la date")
     assert visit.state == "card_read"
     with pytest.raises(WrongState):
         visit.check()
@@ -149,7 +149,7 @@ def test_nir_bound_invoice_must_match_and_twins_are_told_apart(board, medecin):
         with pytest.raises(VisitError) as exc:
             visit.choose_beneficiary(wrong)
         assert (exc.value.code, exc.value.message_fr) == (
-            "beneficiary_mismatch", "Patient different de la facture")
+            "beneficiary_mismatch", "Patient différent de la facture")
     visit.choose_beneficiary(3)
     assert visit.check().ok
 
@@ -183,7 +183,7 @@ def test_idle_timeout_locks_through_the_store(board, medecin):
     assert not medecin.is_unlocked
     with pytest.raises(VisitError) as exc:
         medecin.prepared_invoices()
-    assert (exc.value.code, exc.value.message_fr) == ("unit_locked", "Inserer carte CPS")
+    assert (exc.value.code, exc.value.message_fr) == ("unit_locked", "Insérer carte CPS")
 
 
 def test_idle_timeout_aborts_an_open_visit(board, medecin):
@@ -203,7 +203,7 @@ def test_clock_never_set_refuses_to_sign(board, medecin):
     board.clock._offset = None  # as after an RTC battery failure
     with pytest.raises(VisitError) as exc:
         visit.sign()
-    assert (exc.value.code, exc.value.message_fr) == ("clock_not_set", "Heure non reglee")
+    assert (exc.value.code, exc.value.message_fr) == ("clock_not_set", "Heure non réglée")
     assert nothing_stored(board)
 
 
@@ -221,7 +221,7 @@ def test_no_fse_number_left(board):
     with pytest.raises(VisitError) as exc:
         visit.sign()
     assert (exc.value.code, exc.value.message_fr) == ("store_no_fse_number",
-                                                      "Plus de numeros FSE")
+                                                      "Plus de numéros FSE")
     assert board.unit.store.list_fses() == []
 
 

@@ -48,5 +48,5 @@ def test_a_planted_invoice_is_not_listed_and_cannot_start_a_visit(board, medecin
     with pytest.raises(VisitError) as refused:
         medecin.start_visit("INV-9")
     assert refused.value.code == "store_record_unsigned"
-    assert refused.value.message_fr == "Donnee a recharger depuis le cabinet"
+    assert refused.value.message_fr == "Donnée à recharger depuis le cabinet"
     assert board.unit.store.list_fses() == []
