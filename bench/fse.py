@@ -35,7 +35,7 @@ from firmware.billing.cose import CardSigner, DeviceSigner  # noqa: E402
 from firmware.billing.fse import build_fse  # noqa: E402
 from firmware.billing.invoice import Invoice  # noqa: E402
 from firmware.billing.tariffs import TariffTable  # noqa: E402
-from firmware.billing.trust import TrustStore  # noqa: E402
+from firmware.billing.trust import CardAuthorities  # noqa: E402
 from firmware.billing.verify import FseVerifier  # noqa: E402
 from firmware.cards.model import (  # noqa: E402
     Beneficiary,
@@ -110,7 +110,7 @@ def main(argv=None) -> int:
     build_s = time.process_time() - t0
     # the batch: distinct FSEs (distinct numbers) cycled up to the batch size
     batch = [built[i % len(built)].encoded for i in range(args.batch)]
-    verifier = FseVerifier(TrustStore([root]), {"TLA-0001": pub}, reference_seals=[seal])
+    verifier = FseVerifier(CardAuthorities([root]), {"TLA-0001": pub}, reference_seals=[seal])
     t0, c0 = time.perf_counter(), time.process_time()
     for data in batch:
         verifier.verify(data)

@@ -31,7 +31,7 @@ from board.sim.cardos.apdu_connection import ApduConnection  # noqa: E402
 from board.sim.cards.loader import build_card, personalisation  # noqa: E402
 from firmware.billing.fse import build_fse  # noqa: E402
 from firmware.billing.invoice import Invoice  # noqa: E402
-from firmware.billing.trust import TrustStore  # noqa: E402
+from firmware.billing.trust import CardAuthorities  # noqa: E402
 from firmware.billing.verify import FseVerifier  # noqa: E402
 from host_tools import office_lots  # noqa: E402
 from host_tools.lot_maker import make_lots  # noqa: E402
@@ -54,7 +54,7 @@ def setup(count: int, path: Path) -> OfficeDb:
     inv = Invoice.from_dict({**ctx.invoice.to_dict(), "billing_number": BILLING})
     sit = replace(ctx.situation, billing_number=BILLING)
     at = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
-    verifier = FseVerifier(TrustStore([root]), {"TLA-0001": pub})
+    verifier = FseVerifier(CardAuthorities([root]), {"TLA-0001": pub})
     db = OfficeDb(path)
     db.conn.execute("PRAGMA synchronous=OFF")  # setup only; restored before timing
     bens = [replace(ctx.beneficiary, regime=r, caisse=c) for r, c in DESTS]

@@ -47,7 +47,7 @@ from board.sim.card_emulator import CardEmulator  # noqa: E402
 from board.sim.cards.loader import load_card  # noqa: E402
 from board.sim.pki import TestPki  # noqa: E402
 from firmware.app import UnitApp, UnitThread  # noqa: E402
-from firmware.billing.trust import TrustStore  # noqa: E402
+from firmware.billing.trust import CardAuthorities  # noqa: E402
 from firmware.link.data_groups import TRANSFER_BUF_SIZE  # noqa: E402
 from firmware.link.events import PairingRequested  # noqa: E402
 from firmware.parts import Key, LinkEvent, LinkPort, Received  # noqa: E402
@@ -181,7 +181,7 @@ async def _office(path: str, tmp: Path, seal: bytes, pipe) -> tuple[float, Unloa
     db = OfficeDb(tmp / "office.db")
     pki = TestPki.create()
     der = [c.public_bytes(Encoding.DER) for c in (pki.root, pki.cps_ca, pki.vitale_ca)]
-    trust = TrustStore(der[:1], der[1:])
+    trust = CardAuthorities(der[:1], der[1:])
     async with link.connect(path, 10) as client:
         await link.open_session(client, keys)
         pipe.send("reset")

@@ -36,7 +36,7 @@ from firmware.link.group_fse import DeviceIdentity
 from firmware.link.group_traces import LinkTracer, traced_groups
 from firmware.link.identity_file import load_identity
 from firmware.link.runner import LinkRunner
-from firmware.link.security import JsonTrustStore, PairedHost
+from firmware.link.security import JsonPairedHosts, PairedHost
 from firmware.link.server import SMPServer
 from firmware.parts import Beep, Board, Key
 from firmware.unit import Unit, UnitConfig
@@ -61,7 +61,7 @@ class ProvisioningTrust:
     keyed from the card-wrapped bundle); otherwise its loads are stored but
     refused at read (store_untrusted_office) until it pairs again unlocked."""
 
-    def __init__(self, inner: JsonTrustStore, unit: Unit):
+    def __init__(self, inner: JsonPairedHosts, unit: Unit):
         self.inner = inner
         self.unit = unit
 
@@ -108,7 +108,7 @@ class UnitApp:
             vitale_slot=board.vitale.connect, cps_slot=board.cps.connect,
             clock=board.clock, gauge=board.gauge, monotonic=monotonic)
         try:
-            trust = ProvisioningTrust(JsonTrustStore(self.state_dir / "paired_hosts.json"),
+            trust = ProvisioningTrust(JsonPairedHosts(self.state_dir / "paired_hosts.json"),
                                       self.unit)
             device = DeviceIdentity(self.unit.serial, self.unit.device_public_key())
             groups = traced_groups(data_groups(self.unit.store, device, buf_size), self.unit)

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from smpclient import SMPClient
 
 from firmware.billing.errors import BillingError
-from firmware.billing.trust import TrustStore
+from firmware.billing.trust import CardAuthorities
 from firmware.billing.verify import FseVerifier
 from firmware.loaded.schema import FseRange
 from firmware.store.office_sig import sign_load
@@ -129,7 +129,7 @@ async def _ack(client: SMPClient, request_type, acks: list[list[str]]) -> None:
         check(await client.request(request_type(acks=acks[start:start + ACK_BATCH])))
 
 
-async def unload(client: SMPClient, db: OfficeDb, trust: TrustStore, *,
+async def unload(client: SMPClient, db: OfficeDb, trust: CardAuthorities, *,
                  reference_seals: list[bytes] | None = None,
                  progress: Progress | None = None,
                  before_ack: Callable[[], None] | None = None) -> UnloadReport:
@@ -221,7 +221,7 @@ class TrustFileError(ValueError):
     """A --trust file cannot be read as certificates (the message names it)."""
 
 
-def load_trust(paths: list[str]) -> TrustStore:
+def load_trust(paths: list[str]) -> CardAuthorities:
     """PEM bundles or DER files; self-signed certificates are roots, others intermediates."""
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import Encoding
@@ -246,7 +246,7 @@ def load_trust(paths: list[str]) -> TrustStore:
             (roots if cert.subject == cert.issuer else intermediates).append(der)
     if not roots:
         raise TrustFileError("no root (self-signed) certificate among the --trust files")
-    return TrustStore(roots, intermediates)
+    return CardAuthorities(roots, intermediates)
 
 
 # ---- loading ----------------------------------------------------------------------------

@@ -12,8 +12,7 @@ as PEM files under ``var/cache/test-keys/`` (gitignored; override with the
 process; PKCS#1 v1.5 signatures are deterministic, so same keys give same bytes.
 
 >>> pki = TestPki.create()
->>> len(pki.trust_store().roots)
-1
+>>> authorities = pki.trust_store()   # what an office trusts: root, CPS CA, Vitale CA
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from firmware.cards.certs import TrustStore
+from firmware.billing.trust import CardAuthorities
 
 CA_START = date(2020, 1, 1)
 ROOT_END = date(2045, 12, 31)
@@ -141,8 +140,10 @@ class TestPki:
             builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
         return builder.sign(issuer_key, hashes.SHA256())
 
-    def trust_store(self) -> TrustStore:
-        return TrustStore(roots=(self.root,), intermediates=(self.cps_ca, self.vitale_ca))
+    def trust_store(self) -> CardAuthorities:
+        """The card authorities an office trusts: this PKI's root, its CPS and Vitale CAs."""
+        return CardAuthorities([self.root.public_bytes(serialization.Encoding.DER)],
+                               [c.public_bytes(serialization.Encoding.DER) for c in (self.cps_ca, self.vitale_ca)])
 
     def issue_professional(
         self, name: str, serial: str, start: date, end: date, key_label: str | None = None

@@ -26,6 +26,7 @@ from dataclasses import replace
 from board.sim.card_emulator import CardEmulator, LineChar
 from firmware.card.actions import Send, SetClock, SetRst, SetUart, SetVcc
 from firmware.card.port import CardInserted, CardRemoved, PortEvent, Received, TransmitDone
+from firmware.cards.vitale_profile import ATR_VITALE1
 
 BAUD_TOLERANCE = 0.02
 OVERLAP_ETU = 11.0
@@ -224,8 +225,9 @@ REFERENCE_ATRS: dict[str, tuple[bytes, int | None]] = {
     # name: (logical ATR, protocol to prefer)
     "vitale2": (bytes.fromhex("3B751300004709EA9000"), None),  # T=0, TA1=13 (Fi 372, Di 4)
     # Vitale 1: inverse convention, T=0 only, TB1=25 (VPP, ignored), TC1=00, 5
-    # historical bytes (a form listed in pcsc-tools' smartcard_list.txt).
-    "vitale1": (bytes.fromhex("3F6525002C09699000"), None),
+    # historical bytes: the one Vitale 1 ATR of the card profile (listed in pcsc-tools'
+    # smartcard_list.txt as "French carte Vitale").
+    "vitale1": (ATR_VITALE1, None),
     "cps3": (bytes.fromhex("3BAC00402A001225006480000310009000"), None),  # T=0, WI=42
     # CPS4: TD1=80 announces T=0 *and* TD2; TD2=01 announces T=1 (no T=1 bytes:
     # IFSC 32, BWI 4, CWI 13, LRC). T=1 is reached by PPS, so one ATR serves both.

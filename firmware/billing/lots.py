@@ -18,7 +18,7 @@ from firmware.cards.model import ProfessionalCard, Situation
 
 from . import cbor_det, cose
 from .errors import BillingError, FseFormatError, FseVerificationError
-from .trust import TrustStore
+from .trust import CardAuthorities
 
 MAX_FSE_PER_LOT = 500  # our limit; a full group is split into several lots
 MAX_LOT_NUMBER = 999_999  # lot numbers are 1..999999 per billing number, never reused
@@ -163,7 +163,7 @@ def sign_lot(payload: dict, situation: Situation, signer: cose.Signer) -> bytes:
     return cose.sign(cbor_det.encode(payload), LOT_CONTENT_TYPE, [("cps", signer)])
 
 
-def read_lot(data: bytes, trust: TrustStore | None = None) -> dict:
+def read_lot(data: bytes, trust: CardAuthorities | None = None) -> dict:
     """Parse a lot file and check its CPS signature (against the certificate it carries,
     and its chain when ``trust`` is given). Returns the payload; raises FseFormatError
     (structure) or FseVerificationError (``lot_bad_signature``, ``lot_wrong_card``)."""

@@ -27,7 +27,7 @@ def _fail(detail: str, code: str) -> FseVerificationError:
     return FseVerificationError(detail, code=code)
 
 
-class TrustStore:
+class CardAuthorities:
     """Trust anchors (roots) and known intermediates, plus the chain cache."""
 
     def __init__(self, roots: Iterable[bytes], intermediates: Iterable[bytes] = ()):

@@ -32,7 +32,7 @@ from firmware.cards.signature import digest_signature_valid
 from . import cbor_det, cose, modes
 from .errors import FseFormatError, FseVerificationError
 from .fse import PAYLOAD_FORMAT
-from .trust import TrustStore
+from .trust import CardAuthorities
 
 
 @dataclass(frozen=True)
@@ -58,9 +58,9 @@ class FseVerifier:
     CPS ones (two PKIs in the field); defaults to ``trust``.
     ``reference_seals``: when given, the unit's seal must be one of them."""
 
-    def __init__(self, trust: TrustStore, unit_keys: Mapping[str, bytes],
+    def __init__(self, trust: CardAuthorities, unit_keys: Mapping[str, bytes],
                  reference_seals: Collection[bytes] | None = None,
-                 vitale_trust: TrustStore | None = None):
+                 vitale_trust: CardAuthorities | None = None):
         self.trust = trust
         self.vitale_trust = vitale_trust or trust
         self._unit_keys = {u: Ed25519PublicKey.from_public_bytes(k) for u, k in unit_keys.items()}
@@ -135,7 +135,7 @@ class FseVerifier:
                            payload["unit_id"], seal, signed_at)
 
     def _card_signature(self, msg, sig: cose.ParsedSignature, named: bytes,
-                        signed_at: datetime, trust: TrustStore) -> None:
+                        signed_at: datetime, trust: CardAuthorities) -> None:
         chain = sig.chain()
         if not isinstance(named, bytes) or hashlib.sha256(chain[0]).digest() != named:
             raise _bad(f"{sig.role} certificate is not the card named in the payload",

@@ -198,7 +198,7 @@ class Session:
 @dataclass
 class LinkSecurity:
     identity: sec.Identity
-    trust: sec.TrustStore
+    trust: sec.PairedHosts
     random_bytes: sec.RandomSource = os.urandom
     events: list = field(default_factory=list)  # drained by the server after each call
     _pairing: _Pairing | None = None

@@ -152,7 +152,7 @@ class PairedHost:
     name: str
 
 
-class TrustStore(Protocol):
+class PairedHosts(Protocol):
     """Where the unit keeps the hosts it is paired with."""
 
     def get(self, host_id: bytes) -> PairedHost | None: ...
@@ -160,7 +160,7 @@ class TrustStore(Protocol):
     def add(self, host: PairedHost) -> None: ...
 
 
-class MemoryTrustStore:
+class MemoryPairedHosts:
     """Paired hosts in memory (tests, demos)."""
 
     def __init__(self) -> None:
@@ -173,7 +173,7 @@ class MemoryTrustStore:
         self._hosts[host.host_id] = host
 
 
-class JsonTrustStore:
+class JsonPairedHosts:
     """Paired hosts in a JSON file, replaced atomically (write, fsync, rename)."""
 
     def __init__(self, path: Path) -> None:

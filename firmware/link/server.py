@@ -1,7 +1,7 @@
 """The unit's SMP server: bytes and time in, bytes and events out (sans-I/O, like h11).
 
->>> from firmware.link.security import Identity, MemoryTrustStore
->>> server = SMPServer(Identity.generate(), MemoryTrustStore(), services=None)
+>>> from firmware.link.security import Identity, MemoryPairedHosts
+>>> server = SMPServer(Identity.generate(), MemoryPairedHosts(), services=None)
 >>> from firmware.link.framing import encode_packet, FrameDecoder
 >>> ping = bytes([0x0A, 0, 0, 6, 0, 0, 42, 0]) + b"\\xa1adbhi"   # v2 write, echo "hi"
 >>> [reply] = server.receive_data(encode_packet(ping), now=0.0)
@@ -45,7 +45,7 @@ from .header import (
     response,
 )
 from .pairing import LinkSecurity
-from .security import Identity, RandomSource, TrustStore
+from .security import Identity, PairedHosts, RandomSource
 from .services import UnitServices
 
 DEFAULT_BUF_SIZE = 2048
@@ -57,7 +57,7 @@ class SMPServer:
     def __init__(
         self,
         identity: Identity,
-        trust: TrustStore,
+        trust: PairedHosts,
         services: UnitServices | None,
         *,
         groups: Iterable[CommandGroup] = (),

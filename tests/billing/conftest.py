@@ -16,7 +16,7 @@ from cryptography.x509.oid import NameOID
 from firmware.billing.checks import CheckContext
 from firmware.billing.cose import CardSigner, DeviceSigner
 from firmware.billing.tariffs import TariffTable
-from firmware.billing.trust import TrustStore
+from firmware.billing.trust import CardAuthorities
 from firmware.cards.model import (
     Beneficiary,
     PartialDate,
@@ -69,8 +69,8 @@ class Pki:
     rogue_cps_cert: bytes  # chains to a root that is not in the trust store
     device_key: Ed25519PrivateKey
 
-    def trust(self) -> TrustStore:
-        return TrustStore([self.root], [self.intermediate])
+    def trust(self) -> CardAuthorities:
+        return CardAuthorities([self.root], [self.intermediate])
 
 
 @pytest.fixture(scope="session")

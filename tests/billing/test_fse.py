@@ -156,16 +156,16 @@ def test_vitale_signature_made_by_the_cps(pki, tariffs):
         verifier(pki).verify(fse.encoded)
     assert exc.value.code == "fse_signers"
     # Vitale certificates are checked against their own anchors when given
-    from firmware.billing.trust import TrustStore
+    from firmware.billing.trust import CardAuthorities
     from firmware.billing.verify import FseVerifier
 
     from .conftest import UNIT_ID, device_public
     ver = FseVerifier(pki.trust(), {UNIT_ID: device_public(pki)},
-                      vitale_trust=TrustStore([pki.intermediate]))
+                      vitale_trust=CardAuthorities([pki.intermediate]))
     ver.verify(secured(pki, tariffs).encoded)  # the real Vitale chains to that anchor
     with pytest.raises(FseVerificationError) as exc:
         FseVerifier(pki.trust(), {UNIT_ID: device_public(pki)},
-                    vitale_trust=TrustStore([pki.rogue_cps_cert])).verify(
+                    vitale_trust=CardAuthorities([pki.rogue_cps_cert])).verify(
                         secured(pki, tariffs).encoded)
     assert exc.value.code == "cert_untrusted"
 

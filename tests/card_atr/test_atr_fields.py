@@ -8,7 +8,7 @@ from firmware.card.atr import Atr, SpecificMode, parse_atr
 from firmware.card.errors import AtrError
 
 VITALE2 = bytes.fromhex("3B 75 13 00 00 47 09 EA 90 00")
-VITALE1 = bytes.fromhex("3F 65 25 00 2B 09 62 90 00")
+VITALE1 = bytes.fromhex("3F 65 25 00 52 09 6A 90 00")  # smartcard_list.txt: "French carte Vitale"
 CPS3 = bytes.fromhex("3B AC 00 40 2A 00 12 25 00 64 80 00 03 10 00 90 00")
 CPS4 = bytes.fromhex("3B 9B 18 80 01 00 12 25 00 64 80 04 01 00 00 90 44")
 # A T=1 card with the T=15 global bytes (listed in pcsc-tools' smartcard_list).
@@ -37,7 +37,7 @@ def test_vitale1_inverse_logical_and_raw():
     # T0=65: Y1=0110 -> TB1 TC1; K=5; no TA1 -> Fd=372 Dd=1.
     assert (a.ta(1), a.tb(1), a.tc(1)) == (None, 0x25, 0x00)
     assert (a.fi, a.di, a.f_max) == (372, 1, 5_000_000)
-    assert a.historical == bytes.fromhex("2B 09 62 90 00")
+    assert a.historical == bytes.fromhex("52 09 6A 90 00")
     # The same card read by a direct-convention UART: TS arrives as 03 and each
     # byte is inverted and bit-reversed. 3F = 0011 1111 -> reversed 1111 1100
     # -> inverted 0000 0011 = 03; 65 = 0110 0101 -> 1010 0110 -> 0101 1001 = 59.

@@ -9,7 +9,7 @@ from firmware.card.pps import check_pps_response, choose_parameters
 
 CLOCK = 4_800_000
 VITALE2 = parse_atr(bytes.fromhex("3B 75 13 00 00 47 09 EA 90 00"))
-VITALE1 = parse_atr(bytes.fromhex("3F 65 25 00 2B 09 62 90 00"))
+VITALE1 = parse_atr(bytes.fromhex("3F 65 25 00 52 09 6A 90 00"))  # smartcard_list.txt
 CPS3 = parse_atr(bytes.fromhex("3B AC 00 40 2A 00 12 25 00 64 80 00 03 10 00 90 00"))
 CPS4 = parse_atr(bytes.fromhex("3B 9B 18 80 01 00 12 25 00 64 80 04 01 00 00 90 44"))
 

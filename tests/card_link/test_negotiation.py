@@ -65,7 +65,7 @@ def test_inverse_convention_vitale1():
     assert em.log[0].raw == 0x03  # TS 3F as a direct-convention UART reads it
     uarts = [a for _, a in port.history if isinstance(a, SetUart)]
     assert any(u.parity == "O" for u in uarts)  # §8.1: odd parity on the wire
-    assert link.atr == bytes.fromhex("3F6525002C09699000")
+    assert link.atr == bytes.fromhex("3F 65 25 00 52 09 6A 90 00")  # smartcard_list.txt
     # Header 00 B0 00 00 04 goes out inverted and bit-reversed: 00 -> FF, B0 -> F2.
     assert link.transmit(READ4).data == bytes([0, 1, 2, 3])
     header = bytes(b for _, b in port.sent[:5])

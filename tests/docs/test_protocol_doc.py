@@ -14,14 +14,14 @@ from firmware.link import chunks, framing, groups, header, pairing, server
 from firmware.link.data_groups import data_groups
 from firmware.link.group_fse import DeviceIdentity
 from firmware.link.header import GroupError, MgmtErr, MgmtError, Op
-from firmware.link.security import Identity, MemoryTrustStore
+from firmware.link.security import Identity, MemoryPairedHosts
 
 from .helpers import PROTOCOL, ROOT, hex_bytes, table_rows, trace_operations
 
 
 # ---------------------------------------------------------------- SMP groups and errors
 def _all_routes() -> list[tuple[int, int, Op]]:
-    srv = server.SMPServer(Identity.generate(), MemoryTrustStore(), None)
+    srv = server.SMPServer(Identity.generate(), MemoryPairedHosts(), None)
     every = [groups.OsGroup(None, 2048), groups.SecurityGroup(srv.security),  # type: ignore[arg-type]
              groups.UnitGroup(None)]  # type: ignore[arg-type]
     every += data_groups(None, DeviceIdentity("SIM-0001", bytes(32)), 2048)
@@ -112,7 +112,7 @@ def test_crc_check_value_and_echo_example_frames():
     line = re.search(r'^line\s+06 09 "([^"]+)" 0a', block, re.M)[1]
     reply = re.search(r'^reply\s+06 09 "([^"]+)" 0a', block, re.M)[1]
     assert framing.encode_packet(packet) == b"\x06\x09" + line.encode() + b"\n"
-    srv = server.SMPServer(Identity.generate(), MemoryTrustStore(), None)
+    srv = server.SMPServer(Identity.generate(), MemoryPairedHosts(), None)
     sent = [a for a in srv.receive_data(framing.encode_packet(packet), 0.0) if hasattr(a, "data")]
     assert sent and sent[0].data == b"\x06\x09" + reply.encode() + b"\n"
     wrapped = base64.b64decode(line)

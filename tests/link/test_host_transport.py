@@ -12,7 +12,7 @@ from smp.exceptions import SMPBadStartDelimiter
 
 from firmware.link.events import Send
 from firmware.link.framing import FrameDecoder, encode_packet
-from firmware.link.security import Identity, MemoryTrustStore
+from firmware.link.security import Identity, MemoryPairedHosts
 from firmware.link.server import SMPServer
 from host_tools import cli
 from host_tools.link import client as link
@@ -50,7 +50,7 @@ def run(coro):
 
 
 def test_stale_and_garbled_frames_before_the_answer_are_skipped():
-    server = Line(SMPServer(Identity.generate(), MemoryTrustStore(), FakeUnit()), stale_then_real)
+    server = Line(SMPServer(Identity.generate(), MemoryPairedHosts(), FakeUnit()), stale_then_real)
 
     async def body(path):
         async with link.connect(path, 5) as client:
@@ -86,7 +86,7 @@ def flip_mac(action: Send) -> Send:
                                            (flip_mac, "link.bad_reply_mac")])
 def test_a_session_reply_that_is_not_the_units_is_refused(tmp_path, rewrite, code):
     keys = HostKeys.load_or_create(tmp_path / "keys.json")
-    inner = SMPServer(Identity.generate(), MemoryTrustStore(), FakeUnit())
+    inner = SMPServer(Identity.generate(), MemoryPairedHosts(), FakeUnit())
     forging = {"on": False}
     server = Line(inner, lambda a: rewrite(a) if forging["on"] else a)
 
@@ -104,7 +104,7 @@ def test_a_session_reply_that_is_not_the_units_is_refused(tmp_path, rewrite, cod
 
 
 def test_tla_reports_a_garbled_answer_in_one_line(tmp_path, capsys, monkeypatch):
-    server = SMPServer(Identity.generate(), MemoryTrustStore(), FakeUnit())
+    server = SMPServer(Identity.generate(), MemoryPairedHosts(), FakeUnit())
 
     async def garbled(client, keys):
         raise SMPBadStartDelimiter("Bad start delimiter 0a0d")

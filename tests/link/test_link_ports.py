@@ -12,7 +12,7 @@ import serial
 from board.pi.link_port import SerialLinkPort
 from board.sim.link_port import PtyLinkPort
 from firmware.link.framing import FrameDecoder, Packet, encode_packet
-from firmware.link.security import Identity, MemoryTrustStore
+from firmware.link.security import Identity, MemoryPairedHosts
 from firmware.link.server import SMPServer
 from firmware.parts import LineDown, LineUp, Received
 
@@ -71,7 +71,7 @@ def test_pty_port_write_never_blocks_when_the_host_does_not_read():
 def test_a_host_that_sends_and_never_reads_does_not_freeze_the_unit():
     """Issue 9 defect 4: with replies piling up unread, work handed to the unit's
     thread is still run (the link's writes no longer block that thread)."""
-    server = SMPServer(Identity.generate(), MemoryTrustStore(), FakeUnit())
+    server = SMPServer(Identity.generate(), MemoryPairedHosts(), FakeUnit())
     with PtyUnit(server, stall_timeout_s=3600.0) as unit:
         host = os.open(unit.path, os.O_RDWR | os.O_NOCTTY)
         tty.setraw(host)
@@ -132,7 +132,7 @@ def test_serial_port_over_a_pty_serves_an_echo_and_never_blocks():
     try:
         # the unit is the pyserial side (as on the Pi); the test is the host on the master
         port = SerialLinkPort(path)
-        server = SMPServer(Identity.generate(), MemoryTrustStore(), FakeUnit())
+        server = SMPServer(Identity.generate(), MemoryPairedHosts(), FakeUnit())
         os.write(master, encode_packet(raw_request(2, 0, 0, {"d": "salut"})))
         events = poll_until(port, Received)
         assert events[0] == LineUp()

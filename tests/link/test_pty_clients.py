@@ -23,7 +23,7 @@ from smpclient.requests.os_management import DateTimeRead, DateTimeWrite, EchoWr
 from smpclient.transport.serial import SMPSerialTransport
 
 from firmware.link.events import ClockSet, PairingRequested
-from firmware.link.security import Identity, MemoryTrustStore
+from firmware.link.security import Identity, MemoryPairedHosts
 from firmware.link.server import SMPServer
 from host_tools.cli import main as tla
 from host_tools.link import client as link
@@ -39,7 +39,7 @@ PLUGINS = Path(__file__).parent / "smpmgr_plugins"
 @pytest.fixture
 def port():
     services = FakeUnit()
-    server = SMPServer(Identity.generate(), MemoryTrustStore(), services)
+    server = SMPServer(Identity.generate(), MemoryPairedHosts(), services)
     with PtyUnit(server, auto_confirm=True) as p:
         p.services = services
         yield p
@@ -129,7 +129,7 @@ def test_tla_cli_pair_info_clock_units(port, tmp_path, capsys):
 
 
 def test_pairing_refused_at_the_unit(tmp_path):
-    server = SMPServer(Identity.generate(), MemoryTrustStore(), FakeUnit())
+    server = SMPServer(Identity.generate(), MemoryPairedHosts(), FakeUnit())
     with PtyUnit(server) as p:
         p.on_event = lambda e: p.runner.press_annuler() if isinstance(e, PairingRequested) else None
         code = tla(["--keys", str(tmp_path / "k.json"), "pair", "--port", p.path])

@@ -11,7 +11,7 @@ import pytest
 from firmware.link.events import LinkError, PairingEnded, Send, SessionClosed
 from firmware.link.framing import encode_packet
 from firmware.link.runner import LinkRunner
-from firmware.link.security import Identity, MemoryTrustStore
+from firmware.link.security import Identity, MemoryPairedHosts
 from firmware.link.server import SMPServer
 from firmware.parts import LineDown, LineUp, Received
 
@@ -171,7 +171,7 @@ def test_key_presses_go_to_the_pairing_and_their_output_out():
 
 def test_with_the_real_server_a_line_change_closes_the_session():
     """The server behind the runner is the real one: link_reset ends its session."""
-    server = SMPServer(Identity.generate(), MemoryTrustStore(), FakeUnit())
+    server = SMPServer(Identity.generate(), MemoryPairedHosts(), FakeUnit())
     port, events = FakePort(), []
     runner = LinkRunner(server, port, clock=Clock(), on_event=events.append)
     port.incoming = [Received(ECHO)]

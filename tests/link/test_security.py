@@ -24,7 +24,7 @@ from firmware.link.events import (
     SessionClosed,
     SessionOpened,
 )
-from firmware.link.security import Identity, MemoryTrustStore
+from firmware.link.security import Identity, MemoryPairedHosts
 from firmware.link.server import SMPServer
 
 from .helpers import DocSession, FakeUnit, doc_pairing_code, exchange, raw_request
@@ -89,7 +89,7 @@ class DocHost:
 def unit():
     identity = Identity.generate()
     fake = FakeUnit()
-    server = SMPServer(identity, MemoryTrustStore(), fake)
+    server = SMPServer(identity, MemoryPairedHosts(), fake)
     server.fake = fake
     return server
 

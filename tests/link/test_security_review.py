@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from firmware.link.data_groups import data_groups
 from firmware.link.events import PairingRequested
 from firmware.link.group_fse import DeviceIdentity
-from firmware.link.security import Identity, MemoryTrustStore, write_atomically
+from firmware.link.security import Identity, MemoryPairedHosts, write_atomically
 from firmware.link.server import SMPServer
 from host_tools.link import client as link
 from host_tools.link.keystore import HostKeys
@@ -33,7 +33,7 @@ COMMIT = b"OpenTLA pairing commit v1"
 
 
 def new_unit() -> SMPServer:
-    return SMPServer(Identity.generate(), MemoryTrustStore(), FakeUnit())
+    return SMPServer(Identity.generate(), MemoryPairedHosts(), FakeUnit())
 
 
 def finish_with(host: DocHost, begun: dict, hn: bytes) -> bytes:
@@ -112,7 +112,7 @@ def test_the_office_pc_reveals_its_nonce_only_after_the_unit_nonce_is_fixed(tmp_
 
 # ---- access table: only the doors are public ------------------------------------------
 def test_only_echo_params_and_session_setup_answer_without_a_session():
-    server = SMPServer(Identity.generate(), MemoryTrustStore(), FakeUnit(),
+    server = SMPServer(Identity.generate(), MemoryPairedHosts(), FakeUnit(),
                        groups=data_groups(object(), DeviceIdentity("U", bytes(32)), 4096))
     public: list = []
     private: list = []

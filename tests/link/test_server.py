@@ -13,7 +13,7 @@ from smp.image_management import ImageStatesReadRequest
 
 from firmware.link.events import LinkError, ResetRequested, Send
 from firmware.link.framing import FrameDecoder, encode_packet
-from firmware.link.security import Identity, MemoryTrustStore
+from firmware.link.security import Identity, MemoryPairedHosts
 from firmware.link.server import SMPServer
 
 from .helpers import FakeUnit, exchange, raw_request
@@ -22,7 +22,7 @@ from .test_security import DocHost, open_session, pair
 
 @pytest.fixture
 def unit():
-    server = SMPServer(Identity.generate(), MemoryTrustStore(), FakeUnit(clock=datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)))
+    server = SMPServer(Identity.generate(), MemoryPairedHosts(), FakeUnit(clock=datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)))
     return server
 
 
@@ -123,7 +123,7 @@ def test_a_handler_bug_is_answered_not_raised(unit):
     st.integers(0, 255), st.binary(max_size=200),
 )
 def test_random_packets_never_crash_and_get_at_most_one_reply(op, version, group, seq, command, body):
-    server = SMPServer(Identity.generate(), MemoryTrustStore(), FakeUnit())
+    server = SMPServer(Identity.generate(), MemoryPairedHosts(), FakeUnit())
     header = bytes([(version << 3) | op, 0]) + len(body).to_bytes(2, "big") + group.to_bytes(2, "big")
     actions = server.receive_data(encode_packet(header + bytes([seq, command]) + body), 0.0)
     sends = [a for a in actions if isinstance(a, Send)]
@@ -149,7 +149,7 @@ _routes = st.sampled_from([(2, 0, 0), (0, 0, 4), (2, 0, 4), (2, 0, 5), (0, 0, 6)
 def test_random_requests_in_a_session_reach_the_handlers_and_never_hit_a_bug(route, version, body):
     """Well-formed CBOR maps through a real session (so every handler runs): each gets
     an answer, none an internal error (which is how a bug in our code shows)."""
-    server = SMPServer(Identity.generate(), MemoryTrustStore(), FakeUnit())
+    server = SMPServer(Identity.generate(), MemoryPairedHosts(), FakeUnit())
     begun = pair(server, _HOST)
     open_session(server, _HOST, begun["ukx"], 10.0)
     op, group, command = route

@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 
 from board.sim.link_port import load_identity
-from firmware.link.security import JsonTrustStore
+from firmware.link.security import JsonPairedHosts
 from firmware.link.server import SMPServer
 from host_tools.cli import main as tla
 from host_tools.link.keystore import HostKeys
@@ -17,11 +17,11 @@ from .test_security import DocHost, open_session, pair
 def test_paired_host_survives_a_unit_restart(tmp_path):
     identity = load_identity(tmp_path / "unit.json")
     assert stat.S_IMODE((tmp_path / "unit.json").stat().st_mode) == 0o600
-    first = SMPServer(identity, JsonTrustStore(tmp_path / "hosts.json"), FakeUnit())
+    first = SMPServer(identity, JsonPairedHosts(tmp_path / "hosts.json"), FakeUnit())
     host = DocHost()
     begun = pair(first, host)
     # "restart": new server objects, keys and hosts read back from the files
-    again = SMPServer(load_identity(tmp_path / "unit.json"), JsonTrustStore(tmp_path / "hosts.json"), FakeUnit())
+    again = SMPServer(load_identity(tmp_path / "unit.json"), JsonPairedHosts(tmp_path / "hosts.json"), FakeUnit())
     challenge, _, reply, _ = open_session(again, host, begun["ukx"], 5.0)
     assert challenge.body["uid"] == begun["uid"] and reply.body == {"ttl": 300}
     info, _ = exchange(again, raw_request(0, 81, 0, {}), 6.0)

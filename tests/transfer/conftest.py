@@ -9,7 +9,7 @@ from link.test_security import DocHost, open_session, pair
 
 from firmware.link.data_groups import data_groups
 from firmware.link.group_fse import DeviceIdentity
-from firmware.link.security import Identity, MemoryTrustStore
+from firmware.link.security import Identity, MemoryPairedHosts
 from firmware.link.server import SMPServer
 
 from .helpers import PROF, UNIT_ID, make_store, sign_fse
@@ -24,7 +24,7 @@ def unit(tmp_path):
     store, proof = make_store(tmp_path / "unit.db")
     key = Ed25519PrivateKey.generate()
     public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    server = SMPServer(Identity.generate(), MemoryTrustStore(), FakeUnit(), buf_size=BUF,
+    server = SMPServer(Identity.generate(), MemoryPairedHosts(), FakeUnit(), buf_size=BUF,
                        groups=data_groups(store, DeviceIdentity(UNIT_ID, public), BUF))
     fses = {}
     for _ in range(3):

@@ -28,12 +28,12 @@ from board.sim.pki import TestPki
 from firmware.billing.cose import DeviceSigner
 from firmware.billing.fse import build_fse
 from firmware.billing.tariffs import TariffTable
-from firmware.billing.trust import TrustStore
+from firmware.billing.trust import CardAuthorities
 from firmware.link.data_groups import TRANSFER_BUF_SIZE, data_groups
 from firmware.link.events import PairingRequested
 from firmware.link.group_fse import DeviceIdentity
 from firmware.link.runner import LinkRunner
-from firmware.link.security import Identity, MemoryTrustStore
+from firmware.link.security import Identity, MemoryPairedHosts
 from firmware.link.server import SMPServer
 from firmware.store import Store
 from firmware.store.crypto import public_raw
@@ -54,7 +54,7 @@ def der(cert: x509.Certificate) -> bytes:
 class Cards:
     cps: object
     vitale: object
-    trust: TrustStore
+    trust: CardAuthorities
 
 
 _CARDS: list[Cards] = []
@@ -68,7 +68,7 @@ def cards() -> Cards:
                                                    date(2024, 1, 1), date(2028, 12, 31))
         vit_key, vit_cert = pki.issue_vitale("DUPONT JEAN", "0123456789",
                                              date(2024, 1, 1), date(2030, 12, 31))
-        trust = TrustStore([der(pki.root)], [der(pki.cps_ca), der(pki.vitale_ca)])
+        trust = CardAuthorities([der(pki.root)], [der(pki.cps_ca), der(pki.vitale_ca)])
         _CARDS.append(Cards(card_signer(der(cps_cert), cps_key),
                             card_signer(der(vit_cert), vit_key), trust))
     return _CARDS[0]
@@ -228,7 +228,7 @@ class SimUnit:
         self._thread.join(timeout=10)
 
 
-class OfficeTrust(MemoryTrustStore):
+class OfficeTrust(MemoryPairedHosts):
     """Paired hosts; a host paired while the store is unlocked becomes a trusted
     load signer (as board/sim/unit.py ProvisioningTrust does)."""
 

@@ -17,7 +17,7 @@ from board.sim.card_emulator import CardEmulator
 from board.sim.cards.loader import build_card, load_card, personalisation
 from board.sim.pki import TestPki
 from board.sim.slot import SimCardSlot
-from firmware.billing.trust import TrustStore
+from firmware.billing.trust import CardAuthorities
 from firmware.billing.verify import FseVerifier
 from firmware.card.link import CardLink
 from firmware.card.slot import SlotConfig
@@ -168,7 +168,7 @@ class SimBoard:
     def verifier(self) -> FseVerifier:
         der = [c.public_bytes(Encoding.DER) for c in (self.pki.root, self.pki.cps_ca,
                                                      self.pki.vitale_ca)]
-        return FseVerifier(TrustStore([der[0]], der[1:]),
+        return FseVerifier(CardAuthorities([der[0]], der[1:]),
                            {self.unit.serial: self.unit.device_public_key()},
                            reference_seals=[self.unit.seal])
 
