@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from board.sim.card_emulator import CardEmulator, MemoryTestCard  # noqa: E402
 from board.sim.slot import REFERENCE_ATRS, SimCardSlot  # noqa: E402
-from firmware.card.apdu import CommandAPDU  # noqa: E402
-from firmware.card.link import CardLink  # noqa: E402
-from firmware.card.slot import SlotConfig  # noqa: E402
+from firmware.iso7816.apdu import CommandAPDU  # noqa: E402
+from firmware.iso7816.link import CardLink  # noqa: E402
+from firmware.iso7816.slot import SlotConfig  # noqa: E402
 
 TARGET = 1.05
 OPERATIONS = {

@@ -4,7 +4,7 @@
 - "CPS verify PIN + sign": VERIFY, MSE SET, PSO:CDS (card already read at unlock).
 
 APDU figures come from the in-memory connection (APDU level, any transport).
-Wire figures come from the lead's direct link (``firmware/card/link.py`` over
+Wire figures come from the lead's direct link (``firmware/iso7816/link.py`` over
 ``board/sim/slot.py``): the emulator's line log gives the measured time, from the
 leading edge of the first character to the end of the last one. The bound is
 the ISO 7816-3 lower bound (rules of ``bench/card_link.py``: 12 etu a character,
@@ -34,11 +34,11 @@ from board.sim.card_emulator import CardEmulator  # noqa: E402
 from board.sim.cardos.apdu_connection import ApduConnection  # noqa: E402
 from board.sim.cards.loader import load_card, personalisation  # noqa: E402
 from board.sim.slot import SimCardSlot  # noqa: E402
-from firmware.card.link import CardLink  # noqa: E402
-from firmware.card.slot import SlotConfig  # noqa: E402
-from firmware.cards import vitale_profile as vp  # noqa: E402
-from firmware.cards.cps import CpsReader  # noqa: E402
-from firmware.cards.vitale import VitaleReader  # noqa: E402
+from firmware.cardapps import vitale_profile as vp  # noqa: E402
+from firmware.cardapps.cps import CpsReader  # noqa: E402
+from firmware.cardapps.vitale import VitaleReader  # noqa: E402
+from firmware.iso7816.link import CardLink  # noqa: E402
+from firmware.iso7816.slot import SlotConfig  # noqa: E402
 
 TARGET = 1.2
 CASES = [  # (operation, sample card, protocol to prefer)

@@ -37,7 +37,7 @@ from firmware.billing.invoice import Invoice  # noqa: E402
 from firmware.billing.tariffs import TariffTable  # noqa: E402
 from firmware.billing.trust import CardAuthorities  # noqa: E402
 from firmware.billing.verify import FseVerifier  # noqa: E402
-from firmware.cards.model import (  # noqa: E402
+from firmware.cardapps.model import (  # noqa: E402
     Beneficiary,
     PartialDate,
     ProfessionalCard,

@@ -48,8 +48,8 @@ from board.sim.cards.loader import load_card  # noqa: E402
 from board.sim.pki import TestPki  # noqa: E402
 from firmware.app import UnitApp, UnitThread  # noqa: E402
 from firmware.billing.trust import CardAuthorities  # noqa: E402
-from firmware.link.data_groups import TRANSFER_BUF_SIZE  # noqa: E402
-from firmware.link.events import PairingRequested  # noqa: E402
+from firmware.office_link.data_groups import TRANSFER_BUF_SIZE  # noqa: E402
+from firmware.office_link.events import PairingRequested  # noqa: E402
 from firmware.parts import Key, LinkEvent, LinkPort, Received  # noqa: E402
 from firmware.visit import Terminal  # noqa: E402
 from host_tools.cli import main as tla  # noqa: E402
@@ -63,9 +63,9 @@ from host_tools.demo import (  # noqa: E402  # noqa: E402
     office_files,
 )
 from host_tools.importer import UnloadReport, unload  # noqa: E402
-from host_tools.link import client as link  # noqa: E402
-from host_tools.link.keystore import HostKeys  # noqa: E402
 from host_tools.office_db import OfficeDb  # noqa: E402
+from host_tools.unit_link import client as link  # noqa: E402
+from host_tools.unit_link.keystore import HostKeys  # noqa: E402
 
 TARGET_FSE_PER_S = 300
 TARGET_RATIO = 1.45

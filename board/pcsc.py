@@ -1,4 +1,4 @@
-"""PC/SC backend: a :class:`firmware.card.apdu.CardConnection` over pyscard, so the
+"""PC/SC backend: a :class:`firmware.iso7816.apdu.CardConnection` over pyscard, so the
 same firmware card readers run with any standard reader (DESIGN.md §3).
 
 >>> # conn = PcscConnection.open("Virtual PCD 00 00"); read_vitale(conn)
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import threading
 
-from firmware.card.apdu import ApduTrace, CommandAPDU, ResponseAPDU
-from firmware.card.errors import CardAbsent, CardError, CardGone
-from firmware.cards.reader_base import redacted
+from firmware.cardapps.reader_base import redacted
+from firmware.iso7816.apdu import ApduTrace, CommandAPDU, ResponseAPDU
+from firmware.iso7816.errors import CardAbsent, CardError, CardGone
 
 try:  # pyscard is in the "host" extra; the unit itself does not need it
     from smartcard.CardConnection import CardConnection as _PyscardConnection

@@ -53,7 +53,7 @@ def main(args: argparse.Namespace) -> int:
     from board import build
     from board.config import ConfigError, load_config
     from firmware.app import UnitApp
-    from firmware.link.events import Action
+    from firmware.office_link.events import Action
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")

@@ -4,7 +4,7 @@
 them: the :class:`~firmware.unit.Unit` (store, clock, gauge, card readers, seal
 over ``firmware/`` plus ``board.sealed``), the visit
 :class:`~firmware.visit.Terminal`, the SMP server with every group (pairing,
-unit info, data groups, traces) and the :class:`~firmware.link.runner.LinkRunner`
+unit info, data groups, traces) and the :class:`~firmware.office_link.runner.LinkRunner`
 on the board's link port. One thread owns it all (the SQLite store belongs to
 the thread that opened it): build the app on that thread, then call
 :meth:`UnitApp.step` in a loop or :meth:`UnitApp.run`; other threads hand it
@@ -30,14 +30,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from firmware.link.data_groups import TRANSFER_BUF_SIZE, data_groups
-from firmware.link.events import Action, PairingEnded, PairingRequested
-from firmware.link.group_fse import DeviceIdentity
-from firmware.link.group_traces import LinkTracer, traced_groups
-from firmware.link.identity_file import load_identity
-from firmware.link.runner import LinkRunner
-from firmware.link.security import JsonPairedHosts, PairedHost
-from firmware.link.server import SMPServer
+from firmware.office_link.data_groups import TRANSFER_BUF_SIZE, data_groups
+from firmware.office_link.events import Action, PairingEnded, PairingRequested
+from firmware.office_link.group_fse import DeviceIdentity
+from firmware.office_link.group_traces import LinkTracer, traced_groups
+from firmware.office_link.identity_file import load_identity
+from firmware.office_link.runner import LinkRunner
+from firmware.office_link.security import JsonPairedHosts, PairedHost
+from firmware.office_link.server import SMPServer
 from firmware.parts import Beep, Board, Key
 from firmware.unit import Unit, UnitConfig
 from firmware.unit.seal import FIRMWARE_ROOTS

@@ -8,7 +8,7 @@ clock). Firmware code uses only these protocols and never knows which it got.
 
 | part          | protocol        | what it does                                         |
 |---------------|-----------------|------------------------------------------------------|
-| card slot     | :class:`SlotPort` (``firmware/card/port.py``), reached through :class:`CardReader` | ISO 7816-3 line of one slot / a ready APDU connection |
+| card slot     | :class:`SlotPort` (``firmware/iso7816/port.py``), reached through :class:`CardReader` | ISO 7816-3 line of one slot / a ready APDU connection |
 | office link   | :class:`LinkPort` | byte stream to the office PC with line up/down events |
 | display       | :class:`Display`  | show a 128x64 1-bit image, contrast, power save      |
 | keypad        | :class:`Keypad`   | key events with their time                           |
@@ -24,8 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from firmware.card.apdu import CardConnection
-from firmware.card.port import SlotPort
+from firmware.iso7816.apdu import CardConnection
+from firmware.iso7816.port import SlotPort
 
 if TYPE_CHECKING:  # Pillow is needed only by the display's users
     from PIL.Image import Image
@@ -45,12 +45,12 @@ __all__ = [
 # ---- card slots ---------------------------------------------------------------------
 class CardReader(Protocol):
     """One card slot as the use cases see it. A direct slot (a :class:`SlotPort`
-    driven by :class:`firmware.card.link.CardLink`) and a PC/SC reader both give
+    driven by :class:`firmware.iso7816.link.CardLink`) and a PC/SC reader both give
     one."""
 
     def connect(self) -> CardConnection:
         """Power the card and return a ready APDU connection; raises
-        :class:`firmware.card.errors.CardError` (``card_absent``...) otherwise."""
+        :class:`firmware.iso7816.errors.CardError` (``card_absent``...) otherwise."""
         ...
 
     def card_present(self) -> bool:

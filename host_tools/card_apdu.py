@@ -20,10 +20,10 @@ from pathlib import Path
 
 from board.sim.card_emulator import CardEmulator, EmulatorConfig, Faults, MemoryTestCard
 from board.sim.slot import REFERENCE_ATRS, SimCardSlot
-from firmware.card.apdu import ApduError, CommandAPDU
-from firmware.card.errors import CardError
-from firmware.card.link import CardLink
-from firmware.card.slot import SlotConfig
+from firmware.iso7816.apdu import ApduError, CommandAPDU
+from firmware.iso7816.errors import CardError
+from firmware.iso7816.link import CardLink
+from firmware.iso7816.slot import SlotConfig
 
 CARDS = ("memory", *REFERENCE_ATRS)
 FAULT_HELP = (

@@ -13,8 +13,8 @@ import argparse
 import json
 import sys
 
-from firmware.card.atr import Atr, SpecificMode, parse_atr
-from firmware.card.timing import DI_TABLE, FI_TABLE
+from firmware.iso7816.atr import Atr, SpecificMode, parse_atr
+from firmware.iso7816.timing import DI_TABLE, FI_TABLE
 
 EXIT_OK, EXIT_MALFORMED, EXIT_USAGE = 0, 1, 2
 EPILOG = """exit codes:

@@ -21,8 +21,8 @@ import warnings
 from datetime import date
 
 from board.pcsc import PcscUnavailable
-from firmware.card.errors import CardError
-from firmware.cards.model import PartialDate, ProfessionalCard, VitaleCard
+from firmware.cardapps.model import PartialDate, ProfessionalCard, VitaleCard
+from firmware.iso7816.errors import CardError
 
 DEFAULT_SAMPLE = {"vitale": "vitale_famille_essai", "cps": "cps_medecin"}
 EPILOG = """exit codes:
@@ -148,12 +148,12 @@ def run(args, out=None) -> int:
             return 1
         card: VitaleCard | ProfessionalCard
         if args.kind == "vitale":
-            from firmware.cards.vitale import VitaleReader
+            from firmware.cardapps.vitale import VitaleReader
 
             card = VitaleReader(conn).read()
             show = _print_vitale
         else:
-            from firmware.cards.cps import CpsReader
+            from firmware.cardapps.cps import CpsReader
 
             reader = CpsReader(conn)
             pin = args.pin if args.pin is not None else _ask_pin()

@@ -36,7 +36,7 @@ from smp.exceptions import SMPException
 from smpclient.exceptions import SMPClientException
 from smpclient.transport import SMPTransportDisconnected
 
-from firmware.link.header import MgmtError
+from firmware.office_link.header import MgmtError
 
 from . import (
     cmd_arl,
@@ -49,8 +49,8 @@ from . import (
     cmd_transfer,
 )
 from .cli_common import HELP_FORMAT, UsageError, positive_seconds
-from .link import client as link
-from .link.keystore import HostKeys, KeyFileError
+from .unit_link import client as link
+from .unit_link.keystore import HostKeys, KeyFileError
 
 # each module adds its subcommands with register(subparsers), as in card_cli.py
 COMMAND_MODULES = (cmd_link, cmd_transfer, cmd_records, cmd_fse, cmd_traces, cmd_lots, cmd_arl,

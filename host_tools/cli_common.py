@@ -12,8 +12,8 @@ from typing import Any
 
 from smpclient import SMPClient
 
-from .link import client as link
-from .link.keystore import HostKeys
+from .unit_link import client as link
+from .unit_link.keystore import HostKeys
 
 EPILOG = """exit codes:
   0    done

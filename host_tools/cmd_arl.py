@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from . import cli_common as cli
-from .link.keystore import HostKeys
+from .unit_link.keystore import HostKeys
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -12,7 +12,7 @@ from firmware.billing.duplicata import REASONS, make_duplicata
 from firmware.billing.verify import VerifiedFse
 
 from . import cli_common as cli
-from .link.keystore import HostKeys
+from .unit_link.keystore import HostKeys
 
 
 def register(sub: argparse._SubParsersAction) -> None:

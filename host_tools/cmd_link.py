@@ -11,12 +11,12 @@ from typing import Any
 
 from smpclient import SMPClient
 
-from firmware.link.groups import parse_datetime
-from firmware.link.header import MgmtError
+from firmware.office_link.groups import parse_datetime
+from firmware.office_link.header import MgmtError
 
 from . import cli_common as cli
-from .link import client as link
-from .link.keystore import HostKeys
+from .unit_link import client as link
+from .unit_link.keystore import HostKeys
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -14,13 +14,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from firmware.billing.errors import BillingError
-from firmware.card.apdu import CardConnection
-from firmware.card.errors import CardError
+from firmware.iso7816.apdu import CardConnection
+from firmware.iso7816.errors import CardError
 
 from . import cli_common as cli
 from . import office_lots
-from .link.keystore import HostKeys
 from .office_db import OfficeDbError
+from .unit_link.keystore import HostKeys
 
 SEAL_BYTES = 32
 

@@ -20,7 +20,7 @@ from smpclient import SMPClient
 from firmware.loaded.schema import KINDS
 
 from . import cli_common as cli
-from .link.keystore import HostKeys
+from .unit_link.keystore import HostKeys
 
 
 def register(sub: argparse._SubParsersAction) -> None:

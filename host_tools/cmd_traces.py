@@ -12,8 +12,8 @@ from pathlib import Path
 from smpclient import SMPClient
 
 from . import cli_common as cli
-from .link import client as link
-from .link.keystore import HostKeys
+from .unit_link import client as link
+from .unit_link.keystore import HostKeys
 
 
 def register(sub: argparse._SubParsersAction) -> None:

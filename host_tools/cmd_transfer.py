@@ -10,7 +10,7 @@ from pathlib import Path
 from smpclient import SMPClient
 
 from . import cli_common as cli
-from .link.keystore import HostKeys, write_atomically
+from .unit_link.keystore import HostKeys, write_atomically
 
 LOAD_INTERRUPTED = ("interrupted: the unit may hold part of the files; run tla load again "
                     "(records are replaced, never duplicated)")

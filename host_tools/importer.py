@@ -35,7 +35,6 @@ from firmware.billing.verify import FseVerifier
 from firmware.loaded.schema import FseRange
 from firmware.store.office_sig import sign_load
 
-from .link.client import LinkRefused, check
 from .office_db import OfficeDb, OfficeDbError
 from .transfer_messages import (
     FseAck,
@@ -56,6 +55,7 @@ from .transfer_messages import (
     VitaleList,
     VitalePull,
 )
+from .unit_link.client import LinkRefused, check
 
 ACK_BATCH = 128
 CHUNK_MARGIN = 160  # request header + map keys around a CHUNK's data

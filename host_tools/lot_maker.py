@@ -7,7 +7,7 @@ without the lot habilitation). Lots are numbered from the office database's coun
 per billing number, signed, then stored in one transaction that re-checks the
 counters: two office PCs never store the same number.
 
-The card is any ``firmware.card.apdu.CardConnection``: a PC/SC reader in production
+The card is any ``firmware.iso7816.apdu.CardConnection``: a PC/SC reader in production
 (board/pcsc.py), an emulated card in tests.
 """
 
@@ -19,9 +19,9 @@ from datetime import date
 
 from firmware.billing import lots as lot_rules
 from firmware.billing.cose import CardSigner
-from firmware.card.apdu import CardConnection
-from firmware.cards.cps import CpsReader, check_professional
-from firmware.cards.model import Situation
+from firmware.cardapps.cps import CpsReader, check_professional
+from firmware.cardapps.model import Situation
+from firmware.iso7816.apdu import CardConnection
 
 from . import office_lots
 from .office_db import OfficeDb

@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass
 
 from smpclient import SMPClient
 
-from .link.client import check
 from .office_db import OfficeDb
 from .transfer_messages import TracesRead
+from .unit_link.client import check
 
 CODE = re.compile(r"[a-z0-9_.]{1,48}")
 PERCENTILES = (50, 90, 99)

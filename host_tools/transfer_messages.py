@@ -10,11 +10,11 @@ from typing import Any
 from smp import error as smperr
 from smp import message as smpmsg
 
-from firmware.link.chunks import DataErr
-from firmware.link.group_fse import GROUP_FSE
-from firmware.link.group_load import GROUP_LOAD, LoadCommand
-from firmware.link.group_traces import GROUP_TRACES
-from firmware.link.group_unload import GROUP_VITALE_READS, UnloadCommand
+from firmware.office_link.chunks import DataErr
+from firmware.office_link.group_fse import GROUP_FSE
+from firmware.office_link.group_load import GROUP_LOAD, LoadCommand
+from firmware.office_link.group_traces import GROUP_TRACES
+from firmware.office_link.group_unload import GROUP_VITALE_READS, UnloadCommand
 
 
 def _errors(group: int) -> tuple[type, type]:

@@ -1,5 +1,5 @@
 """Real card slot of the reference board: implements
-:class:`firmware.card.port.SlotPort` with a PL011 UART (pyserial) and GPIOs.
+:class:`firmware.iso7816.port.SlotPort` with a PL011 UART (pyserial) and GPIOs.
 
 Pins, clock and the wiring table are in :mod:`board.pi.config`. The TDA8035
 sequences VCC, CLK and I/O itself, so ``SetVcc`` drives CMDVCCN and
@@ -26,8 +26,8 @@ import time
 
 from board.pi import config as cfg
 from board.pi.gpio import GpiozeroLines
-from firmware.card.actions import Send, SetClock, SetRst, SetUart, SetVcc
-from firmware.card.port import CardInserted, CardRemoved, PortEvent, Received, TransmitDone
+from firmware.iso7816.actions import Send, SetClock, SetRst, SetUart, SetVcc
+from firmware.iso7816.port import CardInserted, CardRemoved, PortEvent, Received, TransmitDone
 
 POLL_S = 0.02  # longest sleep between two checks of OFFN while waiting
 

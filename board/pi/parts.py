@@ -14,8 +14,8 @@ from typing import Any
 
 from board import COMMON_SEALED
 from board.config import BoardConfig
-from firmware.card.direct import DirectReader
-from firmware.card.port import SlotConfig
+from firmware.iso7816.direct import DirectReader
+from firmware.iso7816.port import SlotConfig
 from firmware.parts import Board
 
 from . import config as cfg

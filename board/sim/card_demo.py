@@ -15,11 +15,11 @@ from collections.abc import Callable
 from board.sim.card_emulator import CardEmulator, MemoryTestCard
 from board.sim.card_side import EmulatedCard
 from board.sim.slot import REFERENCE_ATRS, SimCardSlot
-from firmware.card.apdu import CommandAPDU
-from firmware.card.atr import Atr, parse_atr
-from firmware.card.errors import CardError
-from firmware.card.link import CardLink
-from firmware.card.slot import SlotConfig
+from firmware.iso7816.apdu import CommandAPDU
+from firmware.iso7816.atr import Atr, parse_atr
+from firmware.iso7816.errors import CardError
+from firmware.iso7816.link import CardLink
+from firmware.iso7816.slot import SlotConfig
 
 # slot name -> (card factory, preferred protocol)
 DemoCards = dict[str, tuple[Callable[[], EmulatedCard], int | None]]

@@ -34,9 +34,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from board.sim.card_side import CardProtocol, EmulatedCard
-from firmware.card import convention as conv
-from firmware.card.atr import Atr, parse_atr
-from firmware.card.timing import DI_TABLE, FI_TABLE
+from firmware.iso7816 import convention as conv
+from firmware.iso7816.atr import Atr, parse_atr
+from firmware.iso7816.timing import DI_TABLE, FI_TABLE
 
 PARITY_REPEAT_ETU = 14.0
 TURNAROUND_ETU = {0: 16.0, 1: 22.0}
@@ -367,7 +367,7 @@ class MemoryTestCard:
         self.powered += 1
 
     def process(self, command: bytes) -> bytes:
-        from firmware.card.apdu import ApduError, CommandAPDU
+        from firmware.iso7816.apdu import ApduError, CommandAPDU
 
         self.commands.append(bytes(command))
         try:

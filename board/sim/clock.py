@@ -8,7 +8,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from firmware.link.security import write_atomically
+from firmware.office_link.security import write_atomically
 from firmware.unit import OffsetClock
 
 

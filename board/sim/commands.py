@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from board.sim.unit import SimUnit, SimUnitError
-from firmware.link.events import Action, LinkError, PairingRequested, Send
+from firmware.office_link.events import Action, LinkError, PairingRequested, Send
 
 Print = Callable[[str], None]
 

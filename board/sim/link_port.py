@@ -11,7 +11,7 @@ it when one opens it (the pty lives as long as the master is open, and its path 
 reopened). The port turns those changes into :class:`~firmware.parts.LineUp` and
 :class:`~firmware.parts.LineDown`, as DTR would on a real USB port. A host that closes
 and reopens between two polls (a few ms) is not seen; the runner's idle timeout and the
-per-request session MAC (``firmware/link/mac.py``) cover that case: a new host never
+per-request session MAC (``firmware/office_link/mac.py``) cover that case: a new host never
 holds the old session's key.
 
 Writes never block: the master is non-blocking and :meth:`PtyLinkPort.write` returns
@@ -28,7 +28,7 @@ import time
 import tty
 from pathlib import Path
 
-from firmware.link.security import Identity, write_atomically
+from firmware.office_link.security import Identity, write_atomically
 from firmware.parts import LineDown, LineUp, LinkEvent, Received
 
 READ_SIZE = 4096

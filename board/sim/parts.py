@@ -1,7 +1,7 @@
 """The simulated board: every part a twin of a ``board/pi`` driver (docs/board.md).
 
 Card slots are :class:`~board.sim.slot.SimCardSlot` (emulated cards at the
-character level) behind :class:`~firmware.card.direct.DirectReader`; the clock is
+character level) behind :class:`~firmware.iso7816.direct.DirectReader`; the clock is
 the saved :class:`~board.sim.clock.SavedClock`; the gauge the register-level
 :class:`~board.sim.fuel_gauge.SimMax17048`; the link a pty
 (:class:`~board.sim.link_port.PtyLinkPort`). The display keeps every frame, the
@@ -25,7 +25,7 @@ from board.sim.clock import SavedClock
 from board.sim.fuel_gauge import SimMax17048
 from board.sim.link_port import PtyLinkPort
 from board.sim.slot import SimCardSlot
-from firmware.card.direct import DirectReader
+from firmware.iso7816.direct import DirectReader
 from firmware.parts import DISPLAY_HEIGHT, DISPLAY_WIDTH, Beep, Board, Key, KeyEvent
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """Simulated card slot: the twin of ``board/pi/card_slot.py``.
 
-:class:`SimCardSlot` implements :class:`firmware.card.port.SlotPort` on
+:class:`SimCardSlot` implements :class:`firmware.iso7816.port.SlotPort` on
 virtual time: ``wait(deadline)`` jumps straight to the next event, so a whole
 session runs in microseconds of real time and every figure is exact and
 repeatable. The card itself is a :class:`~board.sim.card_emulator.CardEmulator`.
@@ -24,9 +24,9 @@ import itertools
 from dataclasses import replace
 
 from board.sim.card_emulator import CardEmulator, LineChar
-from firmware.card.actions import Send, SetClock, SetRst, SetUart, SetVcc
-from firmware.card.port import CardInserted, CardRemoved, PortEvent, Received, TransmitDone
-from firmware.cards.vitale_profile import ATR_VITALE1
+from firmware.cardapps.vitale_profile import ATR_VITALE1
+from firmware.iso7816.actions import Send, SetClock, SetRst, SetUart, SetVcc
+from firmware.iso7816.port import CardInserted, CardRemoved, PortEvent, Received, TransmitDone
 
 BAUD_TOLERANCE = 0.02
 OVERLAP_ETU = 11.0

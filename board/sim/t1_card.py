@@ -23,7 +23,7 @@ Fault hooks, for tests and the simulator (each counts down as it is used):
 
 from __future__ import annotations
 
-from firmware.card.t1_block import (
+from firmware.iso7816.t1_block import (
     R_EDC_ERROR,
     R_OTHER_ERROR,
     Block,

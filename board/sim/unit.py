@@ -29,7 +29,7 @@ from board.sim.cards.loader import load_card
 from board.sim.parts import SimBoard
 from board.sim.pki import TestPki
 from firmware.app import UnitApp, UnitAppError, UnitThread
-from firmware.link.events import Action, PairingRequested
+from firmware.office_link.events import Action, PairingRequested
 from firmware.parts import Key
 from firmware.visit import Terminal
 

@@ -17,7 +17,7 @@ import threading
 import time
 
 from board.sim.card_side import EmulatedCard
-from firmware.card.errors import CardGone
+from firmware.iso7816.errors import CardGone
 
 DEFAULT_PORT = 35963
 CTRL_OFF, CTRL_ON, CTRL_RESET, CTRL_ATR = 0, 1, 2, 4

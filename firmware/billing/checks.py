@@ -10,7 +10,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from firmware.cards.model import AmcData, Beneficiary, ProfessionalCard, Situation, VitaleCard
+from firmware.cardapps.model import AmcData, Beneficiary, ProfessionalCard, Situation, VitaleCard
 
 from . import modes
 from .errors import ERROR, WARNING, BillingError, Issue

@@ -2,7 +2,7 @@
 
 Every problem has a stable English ``code`` (logs, office link) and a short French
 ``message_fr`` for the unit's 128x64 screen (ASCII only: the display font has no
-accents, same convention as firmware/card/errors.py).
+accents, same convention as firmware/iso7816/errors.py).
 """
 
 from __future__ import annotations

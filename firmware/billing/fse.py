@@ -9,7 +9,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from firmware.cards.model import AmcData, Beneficiary
+from firmware.cardapps.model import AmcData, Beneficiary
 
 from . import cbor_det, cose, modes
 from .checks import CheckContext, amc_valid_at, check_invoice

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from firmware.cards.model import PartialDate
+from firmware.cardapps.model import PartialDate
 
 from .amounts import decimal_text, parse_decimal
 from .errors import InvoiceFormatError

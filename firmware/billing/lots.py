@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from firmware.cards.model import ProfessionalCard, Situation
+from firmware.cardapps.model import ProfessionalCard, Situation
 
 from . import cbor_det, cose
 from .errors import BillingError, FseFormatError, FseVerificationError

@@ -8,7 +8,7 @@ stable code, see docs/fse.md §Verification):
 3. signers per mode: one ``cps``, one ``unit``, one ``vitale`` iff mode is secured;
 4. each card signature: x5chain leaf = the certificate whose SHA-256 the payload names,
    chain to a trust anchor valid at ``signed_at``, RS256 signature over Sig_structure
-   (:func:`firmware.cards.signature.digest_signature_valid`: the rule the unit applies
+   (:func:`firmware.cardapps.signature.digest_signature_valid`: the rule the unit applies
    before it commits an FSE);
 5. unit signature: kid = payload unit_id, Ed25519 key of that paired unit, seal present
    (and among the reference seals when given);
@@ -27,7 +27,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from firmware.cards.signature import digest_signature_valid
+from firmware.cardapps.signature import digest_signature_valid
 
 from . import cbor_det, cose, modes
 from .errors import FseFormatError, FseVerificationError

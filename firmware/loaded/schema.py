@@ -12,7 +12,7 @@ Rules beyond the billing core's own (``Invoice.from_dict``, ``TariffTable.from_d
 
 - ids (record, billing number of a range, range id): 1-64 of ``[A-Za-z0-9._:-]``;
 - no unknown field (a misspelt one would silently take its default);
-- NIR + key pass the mod-97 check (``firmware/cards/nir.py``);
+- NIR + key pass the mod-97 check (``firmware/cardapps/nir.py``);
 - dates of care, of prescription and of accident in 2000-2099 (the unit clock's range),
   birth years 1900-2099;
 - Vitale serials in an opposition list: 1-32 ASCII digits (what a card's serial is);
@@ -35,7 +35,7 @@ import cbor2
 from firmware.billing.errors import BillingError
 from firmware.billing.invoice import Invoice
 from firmware.billing.tariffs import TariffTable
-from firmware.cards.nir import is_valid_nir
+from firmware.cardapps.nir import is_valid_nir
 
 KINDS = ("invoice", "patient", "tariff", "opposition")
 ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")

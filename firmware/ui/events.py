@@ -3,7 +3,7 @@
 Events: :class:`firmware.parts.KeyEvent` (only presses act), :class:`CardInserted`
 / :class:`CardRemoved` per slot (``"cps"`` or ``"vitale"``), :class:`Tick` (the
 monotonic time, for the idle lock and timed screens), :class:`BatteryLevel`,
-the link's :class:`firmware.link.events.PairingRequested` / ``PairingEnded``, and
+the link's :class:`firmware.office_link.events.PairingRequested` / ``PairingEnded``, and
 :class:`JobDone` (a card job finished).
 
 Effects: :class:`RunJob` (run ``job.run()`` on the worker that owns the unit,
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from firmware.errors import TlaError
-from firmware.link.events import PairingEnded, PairingRequested
+from firmware.office_link.events import PairingEnded, PairingRequested
 from firmware.parts import Beep, KeyEvent
 from firmware.visit.errors import VisitError, translate
 

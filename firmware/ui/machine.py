@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from firmware.link.events import PairingRequested
+from firmware.office_link.events import PairingRequested
 from firmware.parts import Beep, Key, KeyEvent
 from firmware.unit.clock import ClockNotSet
 from firmware.visit import Terminal, Visit

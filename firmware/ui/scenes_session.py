@@ -9,7 +9,7 @@ from typing import Any
 
 from firmware.billing import cbor_det, cose
 from firmware.errors import TlaError
-from firmware.link.events import PairingEnded, PairingRequested
+from firmware.office_link.events import PairingEnded, PairingRequested
 from firmware.parts import Beep, Key
 from firmware.unit.clock import ClockNotSet
 from firmware.visit.errors import PinRejected, VisitError

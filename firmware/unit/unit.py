@@ -4,13 +4,13 @@
 >>> #             clock=rtc, gauge=fuel_gauge)
 >>> # unit.unit_info().seal  -> hex SHA-256 of the running firmware
 
-It implements the office link's :class:`firmware.link.services.UnitServices`
+It implements the office link's :class:`firmware.office_link.services.UnitServices`
 (unit_info, clock_now, set_clock). The visit use cases
 (:mod:`firmware.visit`) reach the store, the slots and the keys only through it.
 A slot is any callable returning a ready :class:`CardConnection` for the card in
-that slot (the simulated :class:`~firmware.card.link.CardLink` over a
+that slot (the simulated :class:`~firmware.iso7816.link.CardLink` over a
 ``SimCardSlot``, the Pi slot, or a PC/SC connection); it raises
-:class:`~firmware.card.errors.CardError` (``card_absent`` ...) otherwise.
+:class:`~firmware.iso7816.errors.CardError` (``card_absent`` ...) otherwise.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from typing import TypeVar
 
 from firmware.billing.cose import DeviceSigner
 from firmware.billing.tariffs import TariffTable
-from firmware.card.apdu import CardConnection
-from firmware.link.services import UnitInfo
+from firmware.iso7816.apdu import CardConnection
+from firmware.office_link.services import UnitInfo
 from firmware.parts import BatteryGauge
 from firmware.store import Store
 from firmware.store.errors import StoreError
@@ -161,7 +161,7 @@ class Unit:
         self.trace(operation, started, "ok")
         return result
 
-    # ---- UnitServices (firmware/link/services.py) ---------------------------------
+    # ---- UnitServices (firmware/office_link/services.py) ---------------------------------
     def unit_info(self) -> UnitInfo:
         usage = self.store.usage()
         return UnitInfo(

@@ -8,7 +8,7 @@ here, keeping their own code and French text (docs/visit.md §Errors).
 from __future__ import annotations
 
 from firmware.billing.errors import Issue
-from firmware.cards.errors import WrongPin
+from firmware.cardapps.errors import WrongPin
 from firmware.errors import TlaError
 
 

@@ -22,12 +22,12 @@ from datetime import date, datetime
 from firmware.billing.errors import BillingError
 from firmware.billing.invoice import Invoice
 from firmware.billing.pricing import price_invoice
-from firmware.card.errors import CardError
-from firmware.cards.cps import CpsReader, check_professional
-from firmware.cards.cps_profile import PIN_TRIES
-from firmware.cards.errors import WrongPin
-from firmware.cards.model import ProfessionalCard, Situation
-from firmware.cards.signature import card_public_key, sign_checked
+from firmware.cardapps.cps import CpsReader, check_professional
+from firmware.cardapps.cps_profile import PIN_TRIES
+from firmware.cardapps.errors import WrongPin
+from firmware.cardapps.model import ProfessionalCard, Situation
+from firmware.cardapps.signature import card_public_key, sign_checked
+from firmware.iso7816.errors import CardError
 from firmware.store.errors import StoreError
 from firmware.unit.clock import ClockNotSet
 from firmware.unit.documents import DocumentError

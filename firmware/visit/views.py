@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from firmware.billing.invoice import PatientRef
-from firmware.cards.model import Beneficiary, VitaleCard
+from firmware.cardapps.model import Beneficiary, VitaleCard
 
 from .results import BeneficiaryView
 

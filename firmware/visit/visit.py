@@ -29,12 +29,12 @@ from firmware.billing.cose import CardSigner
 from firmware.billing.errors import BillingError
 from firmware.billing.fse import build_fse
 from firmware.billing.invoice import Invoice
-from firmware.card.errors import CardError
-from firmware.cards.cps import CpsReader
-from firmware.cards.errors import CardExpired, VitaleOpposed
-from firmware.cards.model import Beneficiary, Situation, VitaleCard
-from firmware.cards.signature import card_public_key, sign_checked
-from firmware.cards.vitale import VitaleReader, check_vitale
+from firmware.cardapps.cps import CpsReader
+from firmware.cardapps.errors import CardExpired, VitaleOpposed
+from firmware.cardapps.model import Beneficiary, Situation, VitaleCard
+from firmware.cardapps.signature import card_public_key, sign_checked
+from firmware.cardapps.vitale import VitaleReader, check_vitale
+from firmware.iso7816.errors import CardError
 from firmware.store.errors import StoreError
 from firmware.unit.documents import DocumentError
 from firmware.unit.unit import trace_code
@@ -307,7 +307,7 @@ class Visit:
     def _signing(self, slot: str, certificate: bytes, sign):
         """The card's ``sign_digest``, each answer checked against the card's
         certificate (read from the card) before it goes into the FSE, asked once more
-        on a mismatch (firmware.cards.signature.sign_checked); a certificate that
+        on a mismatch (firmware.cardapps.signature.sign_checked); a certificate that
         holds no RSA key is refused here, before an FSE number is reserved."""
         try:
             key = card_public_key(certificate)

@@ -28,7 +28,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from firmware.billing import cbor_det
-from firmware.cards.model import AmcData, Beneficiary, PartialDate, RightsPeriod, VitaleCard
+from firmware.cardapps.model import AmcData, Beneficiary, PartialDate, RightsPeriod, VitaleCard
 from firmware.errors import TlaError
 
 FORMAT = "opentla-vitale-read/1"

@@ -17,7 +17,7 @@ from firmware.billing.checks import CheckContext
 from firmware.billing.cose import CardSigner, DeviceSigner
 from firmware.billing.tariffs import TariffTable
 from firmware.billing.trust import CardAuthorities
-from firmware.cards.model import (
+from firmware.cardapps.model import (
     Beneficiary,
     PartialDate,
     ProfessionalCard,

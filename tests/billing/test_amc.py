@@ -13,8 +13,8 @@ from board.sim.cardos.apdu_connection import ApduConnection
 from board.sim.cards.loader import load_card
 from firmware.billing.checks import check_invoice
 from firmware.billing.errors import CheckFailed
-from firmware.cards.model import AmcData
-from firmware.cards.vitale import read_vitale
+from firmware.cardapps.model import AmcData
+from firmware.cardapps.vitale import read_vitale
 
 from .conftest import beneficiary, context, vitale
 from .fse_helpers import PATIENT, nurse_invoice, secured, verifier

@@ -12,7 +12,7 @@ import pytest
 
 from firmware.billing.checks import check_invoice
 from firmware.billing.invoice import Invoice
-from firmware.cards.model import AmcData, PartialDate, RightsPeriod
+from firmware.cardapps.model import AmcData, PartialDate, RightsPeriod
 
 from .conftest import beneficiary, context, ps_card, situation, vitale
 

@@ -13,7 +13,7 @@ from firmware.billing import cbor_det, cose
 from firmware.billing.errors import CheckFailed, FseFormatError, FseVerificationError
 from firmware.billing.fse import build_fse
 from firmware.billing.invoice import Invoice
-from firmware.cards.model import RightsPeriod
+from firmware.cardapps.model import RightsPeriod
 
 from .conftest import SIGNED_AT, UNIT_ID, beneficiary, card_signer, context, device_signer
 from .fse_helpers import PATIENT, degraded, nurse_invoice, secured, verifier

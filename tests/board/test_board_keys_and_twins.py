@@ -15,7 +15,7 @@ from board.pi.keypad import Debouncer
 from board.sim.i2c import SimI2CBus
 from board.sim.parts import SimDisplay, SimKeypad, build
 from firmware.app import UnitApp, UnitThread
-from firmware.link.events import PairingEnded, PairingRequested
+from firmware.office_link.events import PairingEnded, PairingRequested
 from firmware.parts import Beep, Key, KeyEvent
 
 
@@ -73,8 +73,8 @@ def test_annuler_on_the_keypad_refuses_a_pairing(tmp_path):
     from smpclient import SMPClient
     from smpclient.transport.serial import SMPSerialTransport
 
-    from host_tools.link import client as link
-    from host_tools.link.keystore import HostKeys
+    from host_tools.unit_link import client as link
+    from host_tools.unit_link.keystore import HostKeys
 
     events: list = []
     board = build(BoardConfig(board="sim", state_dir=str(tmp_path)))

@@ -16,7 +16,7 @@ from board.pi.buzzer import GpioBuzzer
 from board.pi.keypad import MatrixKeypad
 from board.pi.parts import build
 from firmware.app import UnitApp, UnitThread
-from firmware.card.errors import AtrError
+from firmware.iso7816.errors import AtrError
 from firmware.parts import Beep, Key
 
 

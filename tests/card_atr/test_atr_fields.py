@@ -3,9 +3,9 @@ from ISO/IEC 7816-3:2006 §8 tables (noted beside each)."""
 
 import pytest
 
-from firmware.card import convention
-from firmware.card.atr import Atr, SpecificMode, parse_atr
-from firmware.card.errors import AtrError
+from firmware.iso7816 import convention
+from firmware.iso7816.atr import Atr, SpecificMode, parse_atr
+from firmware.iso7816.errors import AtrError
 
 VITALE2 = bytes.fromhex("3B 75 13 00 00 47 09 EA 90 00")
 VITALE1 = bytes.fromhex("3F 65 25 00 52 09 6A 90 00")  # smartcard_list.txt: "French carte Vitale"

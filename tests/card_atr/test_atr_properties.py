@@ -7,8 +7,8 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware.card import convention
-from firmware.card.atr import AtrCollector, parse_atr
+from firmware.iso7816 import convention
+from firmware.iso7816.atr import AtrCollector, parse_atr
 
 STRUCTURAL = (
     "atr_empty",

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from smartcard.ATR import ATR as PyscardAtr
 
-from firmware.card.atr import parse_atr
+from firmware.iso7816.atr import parse_atr
 
 LIST = Path("/usr/share/pcsc/smartcard_list.txt")
 LITERAL = re.compile(r"[0-9A-Fa-f]{2}( [0-9A-Fa-f]{2})*")

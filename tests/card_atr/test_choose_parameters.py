@@ -3,9 +3,9 @@
 
 import pytest
 
-from firmware.card.atr import parse_atr
-from firmware.card.errors import AtrError
-from firmware.card.pps import check_pps_response, choose_parameters
+from firmware.iso7816.atr import parse_atr
+from firmware.iso7816.errors import AtrError
+from firmware.iso7816.pps import check_pps_response, choose_parameters
 
 CLOCK = 4_800_000
 VITALE2 = parse_atr(bytes.fromhex("3B 75 13 00 00 47 09 EA 90 00"))

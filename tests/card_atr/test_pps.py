@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware.card.errors import LinkUsageError, PpsError
-from firmware.card.pps import PpsCollector, PpsOutcome, build_pps, check_pps_response
+from firmware.iso7816.errors import LinkUsageError, PpsError
+from firmware.iso7816.pps import PpsCollector, PpsOutcome, build_pps, check_pps_response
 
 
 def test_build_pps_by_hand():

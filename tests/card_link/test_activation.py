@@ -4,9 +4,9 @@ measured on the emulator's virtual clock (simulated time, not wall clock)."""
 import pytest
 
 from board.sim.card_emulator import EmulatorConfig
-from firmware.card.actions import SetClock, SetRst, SetUart, SetVcc
-from firmware.card.errors import AtrError, CardAbsent
-from firmware.card.slot import State
+from firmware.iso7816.actions import SetClock, SetRst, SetUart, SetVcc
+from firmware.iso7816.errors import AtrError, CardAbsent
+from firmware.iso7816.slot import State
 
 from .util import CLOCK, FD_ETU, make_link
 
@@ -104,7 +104,7 @@ def test_bad_atr_twice_is_atr_error():
 
 def test_empty_slot_is_card_absent():
     from board.sim.slot import SimCardSlot
-    from firmware.card.link import CardLink
+    from firmware.iso7816.link import CardLink
 
     link = CardLink(SimCardSlot(None))
     with pytest.raises(CardAbsent):
@@ -114,7 +114,7 @@ def test_empty_slot_is_card_absent():
 def test_insert_then_activate():
     from board.sim.card_emulator import CardEmulator, MemoryTestCard
     from board.sim.slot import SimCardSlot
-    from firmware.card.link import CardLink
+    from firmware.iso7816.link import CardLink
 
     port = SimCardSlot(None)
     link = CardLink(port)

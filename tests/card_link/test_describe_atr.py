@@ -2,7 +2,7 @@
 (ISO 7816-3 Tables 7 and 8): they are named, not a crash."""
 
 from board.sim.card_demo import describe_atr
-from firmware.card.atr import parse_atr
+from firmware.iso7816.atr import parse_atr
 
 
 def test_vitale2_atr_summary():

@@ -29,10 +29,10 @@ import pytest
 
 from board.sim.card_emulator import CardEmulator, Faults, MemoryTestCard
 from board.sim.slot import REFERENCE_ATRS, SimCardSlot
-from firmware.card.apdu import CommandAPDU
-from firmware.card.errors import CardError, CardGone
-from firmware.card.link import CardLink
-from firmware.card.slot import SlotConfig, State
+from firmware.iso7816.apdu import CommandAPDU
+from firmware.iso7816.errors import CardError, CardGone
+from firmware.iso7816.link import CardLink
+from firmware.iso7816.slot import SlotConfig, State
 
 H = bytes.fromhex
 OK = H("9000")

@@ -6,9 +6,9 @@ import pytest
 
 from board.sim.card_emulator import EmulatorConfig, Faults
 from board.sim.t1_card import T1CardSide
-from firmware.card.apdu import CommandAPDU
-from firmware.card.errors import CardGone, CardMute, CardProtocolError
-from firmware.card.slot import State
+from firmware.iso7816.apdu import CommandAPDU
+from firmware.iso7816.errors import CardGone, CardMute, CardProtocolError
+from firmware.iso7816.slot import State
 
 from .util import CLOCK, make_link
 

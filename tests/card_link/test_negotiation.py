@@ -4,8 +4,8 @@ from ISO/IEC 7816-3 Tables 7/8 (Fi, Di) and §9.2 (PCK = XOR of the bytes)."""
 import pytest
 
 from board.sim.card_emulator import EmulatorConfig
-from firmware.card.actions import SetUart, SetVcc
-from firmware.card.apdu import CommandAPDU
+from firmware.iso7816.actions import SetUart, SetVcc
+from firmware.iso7816.apdu import CommandAPDU
 
 from .util import CLOCK, FD_ETU, make_link
 

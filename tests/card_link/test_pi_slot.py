@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from board.pi import config as cfg
 from board.pi.card_slot import ParityUnmarker, PiCardSlot
-from firmware.card.actions import Send, SetClock, SetRst, SetUart, SetVcc
-from firmware.card.port import CardRemoved, Received, TransmitDone
+from firmware.iso7816.actions import Send, SetClock, SetRst, SetUart, SetVcc
+from firmware.iso7816.port import CardRemoved, Received, TransmitDone
 
 
 class FakeGpio:

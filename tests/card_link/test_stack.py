@@ -6,9 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from firmware.card.apdu import CommandAPDU
-from firmware.card.errors import CardAbsent, LinkUsageError
-from firmware.card.slot import SlotEngine, State
+from firmware.iso7816.apdu import CommandAPDU
+from firmware.iso7816.errors import CardAbsent, LinkUsageError
+from firmware.iso7816.slot import SlotEngine, State
 
 from .util import bound_etu, make_link
 
@@ -90,7 +90,7 @@ def test_warm_reset_through_the_link():
 def test_any_atr_gives_ready_or_a_clear_card_error(atr):
     """Fuzz: whatever the card answers to reset, activation ends in Ready or a
     CardError with a stable code, and the slot is left consistent."""
-    from firmware.card.errors import CardError
+    from firmware.iso7816.errors import CardError
 
     link, port, _, _ = make_link(atr=atr)
     try:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from board.sim.card_emulator import CardEmulator, EmulatorConfig, Faults, MemoryTestCard
 from board.sim.slot import REFERENCE_ATRS, SimCardSlot
-from firmware.card.link import CardLink
-from firmware.card.slot import SlotConfig
+from firmware.iso7816.link import CardLink
+from firmware.iso7816.slot import SlotConfig
 
 CLOCK = 4_800_000
 FD_ETU = 372 / CLOCK  # default etu during the ATR (ISO 7816-3 §8.1)

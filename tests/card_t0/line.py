@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections import deque
 
-from firmware.card.actions import Complete, Deadline, Failed, Note, Transmit
+from firmware.iso7816.actions import Complete, Deadline, Failed, Note, Transmit
 
 SW_OK = b"\x90\x00"
 

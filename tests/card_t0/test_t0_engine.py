@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from firmware.card.actions import Complete, Deadline, Failed, Note, Transmit
-from firmware.card.errors import CardMute, CardProtocolError, LinkUsageError
-from firmware.card.t0 import State, T0Engine
-from firmware.card.timing import LinkTiming
+from firmware.iso7816.actions import Complete, Deadline, Failed, Note, Transmit
+from firmware.iso7816.errors import CardMute, CardProtocolError, LinkUsageError
+from firmware.iso7816.t0 import State, T0Engine
+from firmware.iso7816.timing import LinkTiming
 
 # 3.5712 MHz, Fi=372, Di=1, WI=10: etu = 372/3 571 200 s; WWT = 960*10*372/f = 1 s.
 TIMING = LinkTiming(clock_hz=3_571_200)

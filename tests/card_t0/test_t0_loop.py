@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from board.sim.t0_card import T0CardSide
-from firmware.card.actions import Complete, Failed
-from firmware.card.errors import CardMute, CardProtocolError
-from firmware.card.t0 import T0Engine
-from firmware.card.timing import LinkTiming
+from firmware.iso7816.actions import Complete, Failed
+from firmware.iso7816.errors import CardMute, CardProtocolError
+from firmware.iso7816.t0 import T0Engine
+from firmware.iso7816.timing import LinkTiming
 
 from .line import BufferCard, Line, sign_response
 

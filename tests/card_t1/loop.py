@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from firmware.card.actions import Complete, Deadline, Failed, Note, Transmit
-from firmware.card.timing import LinkTiming
+from firmware.iso7816.actions import Complete, Deadline, Failed, Note, Transmit
+from firmware.iso7816.timing import LinkTiming
 
 CHAR_ETU = 12.0
 BGT_ETU = 22.0

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware.card.t1_block import (
+from firmware.iso7816.t1_block import (
     CRC,
     LRC,
     R_EDC_ERROR,

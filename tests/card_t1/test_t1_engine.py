@@ -7,10 +7,10 @@ CWT (CWI 13) = (11 + 8192) etu; BGT = 22 etu."""
 
 import pytest
 
-from firmware.card.actions import Complete, Deadline, Failed, Note, Transmit
-from firmware.card.errors import CardMute, CardProtocolError, LinkUsageError
-from firmware.card.t1 import T1Engine
-from firmware.card.timing import LinkTiming
+from firmware.iso7816.actions import Complete, Deadline, Failed, Note, Transmit
+from firmware.iso7816.errors import CardMute, CardProtocolError, LinkUsageError
+from firmware.iso7816.t1 import T1Engine
+from firmware.iso7816.timing import LinkTiming
 
 TIMING = LinkTiming(clock_hz=4_800_000, protocol=1)
 ETU = 77.5e-6

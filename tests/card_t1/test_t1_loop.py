@@ -6,11 +6,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from board.sim.t1_card import T1CardSide
-from firmware.card.actions import Complete, Failed, Note, Transmit
-from firmware.card.errors import CardMute, CardProtocolError
-from firmware.card.t1 import T1Engine
-from firmware.card.t1_block import Block, Kind, SType
-from firmware.card.timing import LinkTiming
+from firmware.iso7816.actions import Complete, Failed, Note, Transmit
+from firmware.iso7816.errors import CardMute, CardProtocolError
+from firmware.iso7816.t1 import T1Engine
+from firmware.iso7816.t1_block import Block, Kind, SType
+from firmware.iso7816.timing import LinkTiming
 
 from .loop import FakeCardOS, Wire, apply_fault
 

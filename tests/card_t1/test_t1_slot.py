@@ -4,9 +4,9 @@ Expected data are the memory card's contents, written out independently."""
 
 from board.sim.card_emulator import CardEmulator, Faults, MemoryTestCard
 from board.sim.slot import REFERENCE_ATRS, SimCardSlot
-from firmware.card.apdu import CommandAPDU
-from firmware.card.link import CardLink
-from firmware.card.slot import SlotConfig
+from firmware.iso7816.apdu import CommandAPDU
+from firmware.iso7816.link import CardLink
+from firmware.iso7816.slot import SlotConfig
 
 CPS4 = REFERENCE_ATRS["cps4-t1"][0]
 

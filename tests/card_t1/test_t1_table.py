@@ -1,9 +1,9 @@
-"""The T=1 transition table (firmware.card.t1.TRANSITIONS) says where a valid
+"""The T=1 transition table (firmware.iso7816.t1.TRANSITIONS) says where a valid
 block leads; the engine ends there. Blocks written out by hand (LRC = XOR)."""
 
-from firmware.card.actions import Complete
-from firmware.card.t1 import TRANSITIONS, State, T1Engine, Transition
-from firmware.card.timing import LinkTiming
+from firmware.iso7816.actions import Complete
+from firmware.iso7816.t1 import TRANSITIONS, State, T1Engine, Transition
+from firmware.iso7816.timing import LinkTiming
 
 ETU = 77.5e-6
 

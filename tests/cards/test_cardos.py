@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from board.sim.cards.loader import load_card
-from firmware.card.errors import CardGone
+from firmware.iso7816.errors import CardGone
 
 VITALE_AID = "F04F544C41564954"
 CPS_AID = "F04F544C41435053"

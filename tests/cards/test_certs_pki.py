@@ -13,7 +13,7 @@ from board.sim.cards.loader import PersonalisationError, build_card, list_sample
 from board.sim.pki import TestPki, cached_key
 from firmware.billing.errors import FseVerificationError
 from firmware.billing.trust import CardAuthorities
-from firmware.cards.vitale import read_vitale
+from firmware.cardapps.vitale import read_vitale
 
 DER = serialization.Encoding.DER
 

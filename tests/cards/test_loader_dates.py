@@ -8,7 +8,7 @@ import pytest
 
 from board.sim.cardos.apdu_connection import ApduConnection
 from board.sim.cards.loader import PersonalisationError, build_card, personalisation
-from firmware.cards.vitale import read_vitale
+from firmware.cardapps.vitale import read_vitale
 
 
 def _family() -> dict:

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware.cards.billing_number import billing_key, is_valid_billing_number, luhn_digit
-from firmware.cards.nir import NirError, is_valid_nir, nir_key
+from firmware.cardapps.billing_number import billing_key, is_valid_billing_number, luhn_digit
+from firmware.cardapps.nir import NirError, is_valid_nir, nir_key
 
 
 @pytest.mark.parametrize(

@@ -12,12 +12,12 @@ from board.sim.card_emulator import CardEmulator
 from board.sim.cardos.apdu_connection import ApduConnection
 from board.sim.cards.loader import load_card
 from board.sim.slot import SimCardSlot
-from firmware.card.errors import CardError, CardGone
-from firmware.card.link import CardLink
-from firmware.card.slot import SlotConfig
-from firmware.cards.cps import CpsReader
-from firmware.cards.errors import WrongPin
-from firmware.cards.vitale import read_vitale
+from firmware.cardapps.cps import CpsReader
+from firmware.cardapps.errors import WrongPin
+from firmware.cardapps.vitale import read_vitale
+from firmware.iso7816.errors import CardError, CardGone
+from firmware.iso7816.link import CardLink
+from firmware.iso7816.slot import SlotConfig
 
 
 def linked(name, prefer=None):

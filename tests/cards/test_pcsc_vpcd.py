@@ -25,10 +25,10 @@ from board.pcsc import PcscConnection, list_readers
 from board.sim.cardos.apdu_connection import ApduConnection
 from board.sim.cards.loader import load_card
 from board.sim.vpcd import VpcdCard
-from firmware.card.errors import CardError
-from firmware.cards.cps import CpsReader
-from firmware.cards.errors import WrongPin
-from firmware.cards.vitale import read_vitale
+from firmware.cardapps.cps import CpsReader
+from firmware.cardapps.errors import WrongPin
+from firmware.cardapps.vitale import read_vitale
+from firmware.iso7816.errors import CardError
 
 PCSCD = shutil.which("pcscd") or "/usr/sbin/pcscd"
 LOCK = "/tmp/opentla-pcscd-tests.lock"

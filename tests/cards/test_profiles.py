@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware.cards import cps_profile as cp
-from firmware.cards import vitale_profile as vp
-from firmware.cards.fields import FieldError
-from firmware.cards.model import AmcData, Beneficiary, PartialDate, RightsPeriod, Situation
+from firmware.cardapps import cps_profile as cp
+from firmware.cardapps import vitale_profile as vp
+from firmware.cardapps.fields import FieldError
+from firmware.cardapps.model import AmcData, Beneficiary, PartialDate, RightsPeriod, Situation
 
 
 def test_beneficiary_from_hand_written_bytes():

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 from board.sim.cardos.apdu_connection import ApduConnection
 from board.sim.cards.loader import build_card, load_card, personalisation
-from firmware.card.errors import CardGone
-from firmware.cards import errors as e
-from firmware.cards.cps import CpsReader, check_professional, pin_tries_left, read_cps
-from firmware.cards.model import PartialDate
-from firmware.cards.vitale import VitaleReader, authenticate_vitale, check_vitale, read_vitale
+from firmware.cardapps import errors as e
+from firmware.cardapps.cps import CpsReader, check_professional, pin_tries_left, read_cps
+from firmware.cardapps.model import PartialDate
+from firmware.cardapps.vitale import VitaleReader, authenticate_vitale, check_vitale, read_vitale
+from firmware.iso7816.errors import CardGone
 
 
 def conn(name):
@@ -57,7 +57,7 @@ def test_family_card():
 
 
 def test_fcp_path_reads_the_same_bytes_as_the_sfi_path():
-    from firmware.cards import vitale_profile as vp
+    from firmware.cardapps import vitale_profile as vp
 
     r = VitaleReader(conn("vitale_famille_essai"))
     by_sfi = r.read_sfi(vp.SFI_BENEFICIARIES, "beneficiaries")
@@ -277,7 +277,7 @@ def test_corrupt_card_data_gives_card_data_error():
     ],
 )
 def test_sw_mapping(sw, cls, code):
-    from firmware.card.apdu import ResponseAPDU
+    from firmware.iso7816.apdu import ResponseAPDU
 
     with pytest.raises(cls) as exc:
         e.check_sw(ResponseAPDU(b"", sw >> 8, sw & 0xFF), "test")

@@ -1,4 +1,4 @@
-"""firmware.cards.signature: a card answer checked under the card's key, asked again once."""
+"""firmware.cardapps.signature: a card answer checked under the card's key, asked again once."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from firmware.cards.errors import CertificateInvalid
-from firmware.cards.signature import (
+from firmware.cardapps.errors import CertificateInvalid
+from firmware.cardapps.signature import (
     CardSignatureInvalid,
     card_public_key,
     digest_signature_valid,

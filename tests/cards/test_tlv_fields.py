@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware.cards import fields as f
-from firmware.cards.model import PartialDate
-from firmware.cards.tlv import TlvError, decode_tlvs, encode_tlv, first_object, is_constructed
+from firmware.cardapps import fields as f
+from firmware.cardapps.model import PartialDate
+from firmware.cardapps.tlv import TlvError, decode_tlvs, encode_tlv, first_object, is_constructed
 
 
 def test_short_and_long_lengths_by_hand():

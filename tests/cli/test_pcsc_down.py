@@ -80,7 +80,7 @@ def test_read_list_still_lists_the_sample_cards(pcscd_down, capsys):
 
 
 def test_no_card_in_the_reader_is_a_card_error_not_a_crash(monkeypatch, capsys):
-    from firmware.card.errors import CardAbsent
+    from firmware.iso7816.errors import CardAbsent
 
     def no_card(cls, reader, protocol="any"):
         raise CardAbsent(f"no usable card in {reader}: Card is not connected.")

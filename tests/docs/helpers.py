@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from firmware.link.data_groups import data_groups
-from firmware.link.group_fse import DeviceIdentity
-from firmware.link.group_traces import TRACED_GROUPS, traced_groups
+from firmware.office_link.data_groups import data_groups
+from firmware.office_link.group_fse import DeviceIdentity
+from firmware.office_link.group_traces import TRACED_GROUPS, traced_groups
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = sorted((ROOT / "docs").glob("*.md"))
@@ -32,7 +32,7 @@ def table_rows(text: str) -> list[list[str]]:
 
 def trace_operations() -> set[str]:
     ops: set[str] = set()
-    for folder in ("firmware/visit", "firmware/unit", "firmware/link"):
+    for folder in ("firmware/visit", "firmware/unit", "firmware/office_link"):
         for path in (ROOT / folder).glob("*.py"):
             text = path.read_text(encoding="utf-8")
             ops |= set(re.findall(r'(?:trace|timed)\(\s*"([a-z0-9_.]+)"', text))

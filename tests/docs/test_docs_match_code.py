@@ -16,9 +16,9 @@ from importlib import import_module
 
 import pytest
 
-from firmware.card import t1_block
-from firmware.card.atr import parse_atr
-from firmware.card.pps import choose_parameters
+from firmware.iso7816 import t1_block
+from firmware.iso7816.atr import parse_atr
+from firmware.iso7816.pps import choose_parameters
 
 from .helpers import DOCS, README, ROOT, doc_text, hex_bytes, table_rows, trace_operations
 
@@ -233,7 +233,7 @@ def test_every_sim_command_and_card_named_in_demo_md_exists():
 
 
 def test_every_dotted_code_name_in_the_docs_resolves():
-    """`firmware.link.dispatch.Route`, `board.sim.unit.SimUnit` ...: a module, or an
+    """`firmware.office_link.dispatch.Route`, `board.sim.unit.SimUnit` ...: a module, or an
     attribute of the longest importable module prefix."""
     names = set()
     for doc in [*DOCS, README]:

@@ -1,4 +1,4 @@
-"""docs/protocol.md follows firmware/link: every SMP group, command, error rc, log code,
+"""docs/protocol.md follows firmware/office_link: every SMP group, command, error rc, log code,
 security label and trace operation the code defines is documented, and the annotated
 frames, error bodies and `tla load` CSV example are what the code produces."""
 
@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from firmware.link import chunks, framing, groups, header, pairing, server
-from firmware.link.data_groups import data_groups
-from firmware.link.group_fse import DeviceIdentity
-from firmware.link.header import GroupError, MgmtErr, MgmtError, Op
-from firmware.link.security import Identity, MemoryPairedHosts
+from firmware.office_link import chunks, framing, groups, header, pairing, server
+from firmware.office_link.data_groups import data_groups
+from firmware.office_link.group_fse import DeviceIdentity
+from firmware.office_link.header import GroupError, MgmtErr, MgmtError, Op
+from firmware.office_link.security import Identity, MemoryPairedHosts
 
 from .helpers import PROTOCOL, ROOT, hex_bytes, table_rows, trace_operations
 
@@ -62,7 +62,7 @@ def test_every_group_error_is_in_a_table_with_its_v1_code(enum, v1):
 
 def test_os_group_errors_are_documented_with_their_v1_code():
     rows = table_rows(PROTOCOL)
-    source = (ROOT / "firmware/link/groups.py").read_text(encoding="utf-8")
+    source = (ROOT / "firmware/office_link/groups.py").read_text(encoding="utf-8")
     raised = dict(re.findall(r"GroupError\(GROUP_OS, OsErr\.(\w+), MgmtErr\.(\w+)", source))
     assert set(raised) == {m.name for m in groups.OsErr}
     for member in groups.OsErr:
@@ -73,7 +73,7 @@ def test_os_group_errors_are_documented_with_their_v1_code():
 
 def test_every_general_error_the_unit_raises_is_named():
     used = set()
-    for path in (ROOT / "firmware" / "link").glob("*.py"):
+    for path in (ROOT / "firmware" / "office_link").glob("*.py"):
         used |= set(re.findall(r"MgmtErr\.([A-Z_]+)", path.read_text(encoding="utf-8")))
     assert used
     rows = [r[:2] for r in table_rows(PROTOCOL)]
@@ -84,7 +84,7 @@ def test_every_general_error_the_unit_raises_is_named():
 
 def test_every_link_log_code_is_documented():
     codes = set()
-    for path in (ROOT / "firmware" / "link").glob("*.py"):
+    for path in (ROOT / "firmware" / "office_link").glob("*.py"):
         codes |= set(re.findall(r'"((?:frame|line|smp)\.[a-z_]+)"', path.read_text(encoding="utf-8")))
     assert {"frame.bad_crc", "smp.unexpected_response"} <= codes
     for code in sorted(codes):
@@ -124,7 +124,7 @@ def test_error_body_examples():
     assert general, "general error example missing"
     body = header.encode_body({"rc": 11, "rsn": general[1]})
     assert body[:9] == hex_bytes("a2 62 72 63 0b 63 72 73 6e 78 1d")[:9] and body[10] == len(general[1])
-    assert f'"{general[1]}"' in (ROOT / "firmware/link/server.py").read_text(encoding="utf-8")
+    assert f'"{general[1]}"' in (ROOT / "firmware/office_link/server.py").read_text(encoding="utf-8")
     v2 = header.Header(op=Op.WRITE, version=1, flags=0, length=0, group=80, seq=0, command=0)
     group_hex = re.search(r"\(e\.g\. `([0-9a-f ]+)` = group 80, rc 5", PROTOCOL)[1]
     assert header.encode_body(header.error_body(v2, GroupError(80, 5, MgmtErr.EACCESSDENIED))) == hex_bytes(group_hex)
@@ -164,7 +164,7 @@ def test_load_csv_example_parses_and_error_example_is_exact(tmp_path, monkeypatc
 
 
 def test_every_security_label_is_in_protocol_md():
-    source = (ROOT / "firmware/link/security.py").read_text(encoding="utf-8")
+    source = (ROOT / "firmware/office_link/security.py").read_text(encoding="utf-8")
     labels = set(re.findall(r'b"(OpenTLA [^"]*)"', source))
     assert len(labels) >= 8
     for label in sorted(labels):

@@ -1,5 +1,5 @@
 """docs/protocol.md §4 "Authenticated requests": the example's bytes, recomputed with
-hmac and cbor2 only, are what the doc shows and what firmware/link/mac.py computes."""
+hmac and cbor2 only, are what the doc shows and what firmware/office_link/mac.py computes."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import hmac
 
 import cbor2
 
-from firmware.link import mac
-from firmware.link.header import Header
+from firmware.office_link import mac
+from firmware.office_link.header import Header
 
 from .helpers import PROTOCOL
 

@@ -12,9 +12,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from firmware.link.events import Send
-from firmware.link.framing import FrameDecoder, Packet, encode_packet
-from firmware.link.services import UnitInfo
+from firmware.office_link.events import Send
+from firmware.office_link.framing import FrameDecoder, Packet, encode_packet
+from firmware.office_link.services import UnitInfo
 
 
 @dataclass
@@ -74,7 +74,7 @@ def raw_request(op: int, group: int, command: int, body: dict, seq: int = 7, ver
 @dataclass
 class DocSession:
     """The office's side of an open session, written from docs/protocol.md
-    ("Authenticated requests") with hmac and cbor2 only, not with firmware.link.mac."""
+    ("Authenticated requests") with hmac and cbor2 only, not with firmware.office_link.mac."""
 
     key: bytes
     counter: int = 0

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from board.sim.link_port import PtyLinkPort
-from firmware.link.events import Action, PairingRequested
-from firmware.link.runner import LinkRunner
+from firmware.office_link.events import Action, PairingRequested
+from firmware.office_link.runner import LinkRunner
 
 
 class PtyUnit:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from smp import packet as smppacket
 
-from firmware.link.framing import (
+from firmware.office_link.framing import (
     LINE_MAX,
     FrameDecoder,
     FrameError,

@@ -1,4 +1,4 @@
-"""The office's transport (host_tools/link/transport.py) against a unit whose line
+"""The office's transport (host_tools/unit_link/transport.py) against a unit whose line
 misbehaves: stale and garbled frames are skipped, a reply that is not the unit's
 (no MAC, wrong MAC) is refused, and `tla` reports a garbled answer in one line."""
 
@@ -10,13 +10,13 @@ import cbor2
 import pytest
 from smp.exceptions import SMPBadStartDelimiter
 
-from firmware.link.events import Send
-from firmware.link.framing import FrameDecoder, encode_packet
-from firmware.link.security import Identity, MemoryPairedHosts
-from firmware.link.server import SMPServer
+from firmware.office_link.events import Send
+from firmware.office_link.framing import FrameDecoder, encode_packet
+from firmware.office_link.security import Identity, MemoryPairedHosts
+from firmware.office_link.server import SMPServer
 from host_tools import cli
-from host_tools.link import client as link
-from host_tools.link.keystore import HostKeys
+from host_tools.unit_link import client as link
+from host_tools.unit_link.keystore import HostKeys
 
 from .helpers import FakeUnit
 from .pty_unit import PtyUnit

@@ -11,9 +11,9 @@ import serial
 
 from board.pi.link_port import SerialLinkPort
 from board.sim.link_port import PtyLinkPort
-from firmware.link.framing import FrameDecoder, Packet, encode_packet
-from firmware.link.security import Identity, MemoryPairedHosts
-from firmware.link.server import SMPServer
+from firmware.office_link.framing import FrameDecoder, Packet, encode_packet
+from firmware.office_link.security import Identity, MemoryPairedHosts
+from firmware.office_link.server import SMPServer
 from firmware.parts import LineDown, LineUp, Received
 
 from .helpers import FakeUnit, raw_request

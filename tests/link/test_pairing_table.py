@@ -1,4 +1,4 @@
-"""The pairing transition table (firmware/link/pairing.py, issue 10 item 8): every live
+"""The pairing transition table (firmware/office_link/pairing.py, issue 10 item 8): every live
 state answers every host message and the deadline, terminal states end the pairing,
 a move the table does not have is the error state, never a silent change."""
 
@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from firmware.link.events import PairingEnded, PairingRequested
-from firmware.link.pairing import (
+from firmware.office_link.events import PairingEnded, PairingRequested
+from firmware.office_link.pairing import (
     PAIRING_TRANSITIONS,
     TERMINAL,
     PairingEvent,

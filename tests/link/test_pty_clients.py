@@ -22,12 +22,12 @@ from smpclient.requests.image_management import ImageStatesRead
 from smpclient.requests.os_management import DateTimeRead, DateTimeWrite, EchoWrite
 from smpclient.transport.serial import SMPSerialTransport
 
-from firmware.link.events import ClockSet, PairingRequested
-from firmware.link.security import Identity, MemoryPairedHosts
-from firmware.link.server import SMPServer
+from firmware.office_link.events import ClockSet, PairingRequested
+from firmware.office_link.security import Identity, MemoryPairedHosts
+from firmware.office_link.server import SMPServer
 from host_tools.cli import main as tla
-from host_tools.link import client as link
-from host_tools.link.keystore import HostKeys
+from host_tools.unit_link import client as link
+from host_tools.unit_link.keystore import HostKeys
 
 from .helpers import FakeUnit
 from .pty_unit import PtyUnit

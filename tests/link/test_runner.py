@@ -1,4 +1,4 @@
-"""LinkRunner (firmware/link/runner.py) with a fake port and a fake clock: line changes
+"""LinkRunner (firmware/office_link/runner.py) with a fake port and a fake clock: line changes
 reset the link, output never blocks and stays bounded, a host that stops reading or
 goes silent is dropped, key presses reach the pairing."""
 
@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from firmware.link.events import LinkError, PairingEnded, Send, SessionClosed
-from firmware.link.framing import encode_packet
-from firmware.link.runner import LinkRunner
-from firmware.link.security import Identity, MemoryPairedHosts
-from firmware.link.server import SMPServer
+from firmware.office_link.events import LinkError, PairingEnded, Send, SessionClosed
+from firmware.office_link.framing import encode_packet
+from firmware.office_link.runner import LinkRunner
+from firmware.office_link.security import Identity, MemoryPairedHosts
+from firmware.office_link.server import SMPServer
 from firmware.parts import LineDown, LineUp, Received
 
 from .helpers import FakeUnit, parse_reply, raw_request

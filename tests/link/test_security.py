@@ -1,7 +1,7 @@
 """Pairing and session authentication, driven with bytes and a fake clock.
 
 The host side here is written from docs/protocol.md with raw `cryptography`
-primitives, not with firmware.link.security, so a change of the wire rules on one
+primitives, not with firmware.office_link.security, so a change of the wire rules on one
 side only makes these tests fail.
 """
 
@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from firmware.link.events import (
+from firmware.office_link.events import (
     ClockSet,
     LinkError,
     PairingEnded,
@@ -24,8 +24,8 @@ from firmware.link.events import (
     SessionClosed,
     SessionOpened,
 )
-from firmware.link.security import Identity, MemoryPairedHosts
-from firmware.link.server import SMPServer
+from firmware.office_link.security import Identity, MemoryPairedHosts
+from firmware.office_link.server import SMPServer
 
 from .helpers import DocSession, FakeUnit, doc_pairing_code, exchange, raw_request
 

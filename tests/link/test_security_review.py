@@ -15,14 +15,14 @@ import stat
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware.link.data_groups import data_groups
-from firmware.link.events import PairingRequested
-from firmware.link.group_fse import DeviceIdentity
-from firmware.link.security import Identity, MemoryPairedHosts, write_atomically
-from firmware.link.server import SMPServer
-from host_tools.link import client as link
-from host_tools.link.keystore import HostKeys
-from host_tools.link.messages import PairBegin, PairBeginResponse, PairFinishResponse
+from firmware.office_link.data_groups import data_groups
+from firmware.office_link.events import PairingRequested
+from firmware.office_link.group_fse import DeviceIdentity
+from firmware.office_link.security import Identity, MemoryPairedHosts, write_atomically
+from firmware.office_link.server import SMPServer
+from host_tools.unit_link import client as link
+from host_tools.unit_link.keystore import HostKeys
+from host_tools.unit_link.messages import PairBegin, PairBeginResponse, PairFinishResponse
 
 from .helpers import FakeUnit, exchange, raw_request
 from .test_security import DocHost, open_session, pair

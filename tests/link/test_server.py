@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from smp import os_management as smpos
 from smp.image_management import ImageStatesReadRequest
 
-from firmware.link.events import LinkError, ResetRequested, Send
-from firmware.link.framing import FrameDecoder, encode_packet
-from firmware.link.security import Identity, MemoryPairedHosts
-from firmware.link.server import SMPServer
+from firmware.office_link.events import LinkError, ResetRequested, Send
+from firmware.office_link.framing import FrameDecoder, encode_packet
+from firmware.office_link.security import Identity, MemoryPairedHosts
+from firmware.office_link.server import SMPServer
 
 from .helpers import FakeUnit, exchange, raw_request
 from .test_security import DocHost, open_session, pair
@@ -108,7 +108,7 @@ def test_a_handler_bug_is_answered_not_raised(unit):
         group_id = 90
 
         def routes(self):
-            from firmware.link.dispatch import Access, Route
+            from firmware.office_link.dispatch import Access, Route
 
             return [Route(0, 0, lambda request, ctx: 1 / 0, Access.PUBLIC)]
 

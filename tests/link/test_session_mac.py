@@ -6,7 +6,7 @@ from __future__ import annotations
 import cbor2
 import pytest
 
-from firmware.link.events import LinkError, SessionClosed
+from firmware.office_link.events import LinkError, SessionClosed
 
 from .helpers import FakeUnit, exchange, raw_request
 from .test_security import DocHost, open_session, pair

@@ -5,10 +5,10 @@ from __future__ import annotations
 import stat
 
 from board.sim.link_port import load_identity
-from firmware.link.security import JsonPairedHosts
-from firmware.link.server import SMPServer
+from firmware.office_link.security import JsonPairedHosts
+from firmware.office_link.server import SMPServer
 from host_tools.cli import main as tla
-from host_tools.link.keystore import HostKeys
+from host_tools.unit_link.keystore import HostKeys
 
 from .helpers import FakeUnit, exchange, raw_request
 from .test_security import DocHost, open_session, pair

@@ -23,7 +23,7 @@ from board.sim.cards.loader import build_card, personalisation
 from firmware.billing.cose import DeviceSigner
 from firmware.billing.fse import build_fse
 from firmware.billing.invoice import Invoice
-from firmware.cards.model import AmcData
+from firmware.cardapps.model import AmcData
 
 NURSE = "699999025"  # cps_infirmier's billing number (profession 60)
 DOCTOR = "759999014"  # cps_medecin's (profession 10)

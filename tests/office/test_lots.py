@@ -13,8 +13,8 @@ from billing.conftest import SEAL
 
 from firmware.billing.errors import BillingError
 from firmware.billing.lots import read_lot
-from firmware.cards.cps import CpsReader
-from firmware.cards.errors import CardExpired, WrongPin
+from firmware.cardapps.cps import CpsReader
+from firmware.cardapps.errors import CardExpired, WrongPin
 from host_tools import office_lots
 from host_tools.lot_maker import LotNumberError, make_lots
 from host_tools.office_db import OfficeDbError

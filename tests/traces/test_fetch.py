@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware.link.group_traces import TracesGroup
+from firmware.office_link.group_traces import TracesGroup
 from firmware.store import Store
 from host_tools.office_db import OfficeDb
 from host_tools.traces import TraceRowError, fetch, parse_row

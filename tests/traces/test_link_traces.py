@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from firmware.link.dispatch import Route
-from firmware.link.events import (
+from firmware.office_link.dispatch import Route
+from firmware.office_link.events import (
     LinkError,
     PairingEnded,
     PairingRequested,
     SessionClosed,
     SessionOpened,
 )
-from firmware.link.group_traces import LinkTracer, TracedGroup, traced_groups
-from firmware.link.header import GroupError, MgmtErr, MgmtError, Op
+from firmware.office_link.group_traces import LinkTracer, TracedGroup, traced_groups
+from firmware.office_link.header import GroupError, MgmtErr, MgmtError, Op
 
 
 class Sink:

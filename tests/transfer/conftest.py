@@ -7,10 +7,10 @@ from cryptography.hazmat.primitives import serialization
 from link.helpers import FakeUnit
 from link.test_security import DocHost, open_session, pair
 
-from firmware.link.data_groups import data_groups
-from firmware.link.group_fse import DeviceIdentity
-from firmware.link.security import Identity, MemoryPairedHosts
-from firmware.link.server import SMPServer
+from firmware.office_link.data_groups import data_groups
+from firmware.office_link.group_fse import DeviceIdentity
+from firmware.office_link.security import Identity, MemoryPairedHosts
+from firmware.office_link.server import SMPServer
 
 from .helpers import PROF, UNIT_ID, make_store, sign_fse
 

@@ -29,16 +29,16 @@ from firmware.billing.cose import DeviceSigner
 from firmware.billing.fse import build_fse
 from firmware.billing.tariffs import TariffTable
 from firmware.billing.trust import CardAuthorities
-from firmware.link.data_groups import TRANSFER_BUF_SIZE, data_groups
-from firmware.link.events import PairingRequested
-from firmware.link.group_fse import DeviceIdentity
-from firmware.link.runner import LinkRunner
-from firmware.link.security import Identity, MemoryPairedHosts
-from firmware.link.server import SMPServer
+from firmware.office_link.data_groups import TRANSFER_BUF_SIZE, data_groups
+from firmware.office_link.events import PairingRequested
+from firmware.office_link.group_fse import DeviceIdentity
+from firmware.office_link.runner import LinkRunner
+from firmware.office_link.security import Identity, MemoryPairedHosts
+from firmware.office_link.server import SMPServer
 from firmware.store import Store
 from firmware.store.crypto import public_raw
-from host_tools.link import client as link
-from host_tools.link.keystore import HostKeys
+from host_tools.unit_link import client as link
+from host_tools.unit_link.keystore import HostKeys
 
 UNIT_ID = "SIM-0001"
 SEAL = bytes(range(32))

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from firmware.billing.invoice import Invoice
 from firmware.billing.tariffs import TariffTable
-from firmware.link.chunks import pack_records, response_room
-from firmware.link.header import MgmtError
+from firmware.office_link.chunks import pack_records, response_room
+from firmware.office_link.header import MgmtError
 from host_tools.load_files import LoadFilesError, read_files
 
 SAMPLE = TariffTable.load_sample()

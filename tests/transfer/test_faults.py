@@ -12,12 +12,12 @@ import termios
 import threading
 from pathlib import Path
 
-from firmware.link.events import Send
+from firmware.office_link.events import Send
 from host_tools import cli
 from host_tools.importer import unload
-from host_tools.link import client as link
-from host_tools.link.keystore import HostKeys
 from host_tools.office_db import OfficeDb
+from host_tools.unit_link import client as link
+from host_tools.unit_link.keystore import HostKeys
 
 from .helpers import SimUnit, UnitPort, cards, pair_host, run, trust_pem
 

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from link.helpers import exchange, raw_request
 
-from firmware.link.chunks import DataErr
-from firmware.link.events import LinkError
-from firmware.link.framing import encode_packet
+from firmware.office_link.chunks import DataErr
+from firmware.office_link.events import LinkError
+from firmware.office_link.framing import encode_packet
 from firmware.store.office_sig import sign_load
 
 from .helpers import PROF, UNIT_ID

@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware.billing.tariffs import SAMPLE_PATH, TariffTable
-from firmware.link.group_load import check_payload
-from firmware.link.header import GroupError
+from firmware.office_link.group_load import check_payload
+from firmware.office_link.header import GroupError
 from firmware.unit import documents
 from host_tools.load_files import LoadFilesError, read_files
 

@@ -98,7 +98,7 @@ def test_the_office_tool_explains_a_refused_signature_in_one_line():
     from smp import header as smphdr
 
     from host_tools import transfer_messages
-    from host_tools.link.client import LinkRefused, check
+    from host_tools.unit_link.client import LinkRefused, check
 
     _, error_v2 = transfer_messages._errors(82)
     body = cbor2.dumps({"err": {"group": 82, "rc": 10}})  # BAD_SIGNATURE, docs/protocol.md §8

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import cbor2
 
-from firmware.link.events import LinkError
+from firmware.office_link.events import LinkError
 
 from .helpers import PROF
 from .test_groups import R, W, ask, signed

@@ -16,10 +16,10 @@ from smpclient.requests.os_management import DateTimeWrite, ResetWrite
 from smpclient.transport.serial import SMPSerialTransport
 
 from board.sim.link_port import PtyLinkPort
-from firmware.link.events import ResetRequested, SessionClosed
+from firmware.office_link.events import ResetRequested, SessionClosed
 from firmware.parts import Received
-from host_tools.link import client as link
 from host_tools.transfer_messages import FseAck, FseList, FsePull, LoadRange
+from host_tools.unit_link import client as link
 
 from .helpers import PROF, SimUnit, UnitPort, pair_host, run
 

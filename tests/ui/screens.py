@@ -18,7 +18,7 @@ from PIL.Image import Image  # noqa: E402
 from visit.simboard import invoice  # noqa: E402
 
 from board.sim.pki import TestPki  # noqa: E402
-from firmware.link.events import PairingRequested  # noqa: E402
+from firmware.office_link.events import PairingRequested  # noqa: E402
 from ui.driver import DAY, Driver, UiBoard, mute, prepare  # noqa: E402
 
 SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"

@@ -3,7 +3,7 @@ through the keypad. Amounts from TEST_TARIFF: V 30.00, IK 0.61 per km."""
 
 from __future__ import annotations
 
-from firmware.link.events import PairingEnded, PairingRequested
+from firmware.office_link.events import PairingEnded, PairingRequested
 from firmware.ui.events import CardInserted
 
 from .driver import Driver

@@ -19,8 +19,8 @@ from board.sim.pki import TestPki
 from board.sim.slot import SimCardSlot
 from firmware.billing.trust import CardAuthorities
 from firmware.billing.verify import FseVerifier
-from firmware.card.link import CardLink
-from firmware.card.slot import SlotConfig
+from firmware.iso7816.link import CardLink
+from firmware.iso7816.slot import SlotConfig
 from firmware.store.crypto import public_raw
 from firmware.store.office_sig import sign_load
 from firmware.unit import OffsetClock, Unit, UnitConfig

@@ -252,7 +252,7 @@ def test_bad_quantity_on_the_spot(board, medecin):
 def test_our_misuse_of_the_card_link_is_not_shown_as_a_card_fault(board, monkeypatch):
     """Issue 10 item 7: LinkUsageError is our bug, not the card's: the use case lets
     it through (an internal error) instead of turning it into a card message."""
-    from firmware.card.errors import CardError, LinkUsageError
+    from firmware.iso7816.errors import CardError, LinkUsageError
 
     term = enrol(board, "cps_medecin")
     board.insert("cps", "cps_medecin")

@@ -22,7 +22,7 @@ from collections import Counter
 
 import pytest
 
-from firmware.card.errors import CardError
+from firmware.iso7816.errors import CardError
 from firmware.visit import VisitError
 
 from .conftest import enrol

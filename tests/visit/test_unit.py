@@ -13,8 +13,8 @@ import cbor2
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from firmware.link.groups import OsErr, OsGroup, UnitGroup
-from firmware.link.header import GroupError
+from firmware.office_link.groups import OsErr, OsGroup, UnitGroup
+from firmware.office_link.header import GroupError
 from firmware.store import store as store_module
 from firmware.unit import (
     ClockNotSet,

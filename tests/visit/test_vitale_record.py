@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from firmware.billing import cbor_det
-from firmware.cards.model import AmcData, Beneficiary, PartialDate, RightsPeriod, VitaleCard
+from firmware.cardapps.model import AmcData, Beneficiary, PartialDate, RightsPeriod, VitaleCard
 from firmware.visit import vitale_record
 
 digits = lambda n: st.text("0123456789", min_size=n, max_size=n)  # noqa: E731

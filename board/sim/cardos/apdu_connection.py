@@ -1,4 +1,4 @@
-"""A :class:`firmware.card.apdu.CardConnection` straight onto an emulated card OS,
+"""A :class:`firmware.iso7816.apdu.CardConnection` straight onto an emulated card OS,
 at APDU level (no T=0/T=1 underneath): for tests, host tools and benches.
 
 It counts exchanges in an :class:`ApduTrace` whose log holds redacted commands
@@ -8,8 +8,8 @@ It counts exchanges in an :class:`ApduTrace` whose log holds redacted commands
 from __future__ import annotations
 
 from board.sim.card_side import EmulatedCard
-from firmware.card.apdu import ApduTrace, CommandAPDU, ResponseAPDU
-from firmware.cards.reader_base import redacted
+from firmware.cardapps.reader_base import redacted
+from firmware.iso7816.apdu import ApduTrace, CommandAPDU, ResponseAPDU
 
 
 class ApduConnection:

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from board.sim.cardos import commands
 from board.sim.cardos.filesystem import Application, ElementaryFile
 from board.sim.cardos.secrets import KeySlot, PinState
-from firmware.card.apdu import ApduError, CommandAPDU
-from firmware.card.errors import CardGone
+from firmware.iso7816.apdu import ApduError, CommandAPDU
+from firmware.iso7816.errors import CardGone
 
 
 @dataclass

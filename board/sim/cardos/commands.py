@@ -9,9 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from board.sim.cardos.filesystem import RecordEF, TransparentEF
-from firmware.card.apdu import CommandAPDU
-from firmware.cards.cps_profile import ALGO_RSA_PKCS1_DIGESTINFO, KEY_REF, SHA256_DIGESTINFO_PREFIX
-from firmware.cards.tlv import TlvError, as_dict, decode_tlvs
+from firmware.cardapps.cps_profile import (
+    ALGO_RSA_PKCS1_DIGESTINFO,
+    KEY_REF,
+    SHA256_DIGESTINFO_PREFIX,
+)
+from firmware.cardapps.tlv import TlvError, as_dict, decode_tlvs
+from firmware.iso7816.apdu import CommandAPDU
 
 if TYPE_CHECKING:
     from board.sim.cardos.card import CardOS

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from firmware.cards.tlv import encode_tlv, encode_tlvs
+from firmware.cardapps.tlv import encode_tlv, encode_tlvs
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """Build emulated cards from domain objects, with the layouts of the shared
-profiles (:mod:`firmware.cards.vitale_profile`, :mod:`firmware.cards.cps_profile`).
+profiles (:mod:`firmware.cardapps.vitale_profile`, :mod:`firmware.cardapps.cps_profile`).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from board.sim.cardos.card import CardOS
 from board.sim.cardos.filesystem import Application, RecordEF, TransparentEF
 from board.sim.cardos.secrets import KeySlot, PinState
-from firmware.cards import cps_profile as cps
-from firmware.cards import vitale_profile as vp
-from firmware.cards.fields import encode_date
-from firmware.cards.model import Beneficiary, Situation
+from firmware.cardapps import cps_profile as cps
+from firmware.cardapps import vitale_profile as vp
+from firmware.cardapps.fields import encode_date
+from firmware.cardapps.model import Beneficiary, Situation
 
 
 def _der(cert: x509.Certificate) -> bytes:

@@ -21,9 +21,9 @@ import yaml
 from board.sim.cardos.card import CardOS
 from board.sim.cardos.personalise import make_professional, make_vitale
 from board.sim.pki import TestPki
-from firmware.cards.billing_number import is_valid_billing_number
-from firmware.cards.model import AmcData, Beneficiary, PartialDate, RightsPeriod, Situation
-from firmware.cards.nir import is_valid_nir
+from firmware.cardapps.billing_number import is_valid_billing_number
+from firmware.cardapps.model import AmcData, Beneficiary, PartialDate, RightsPeriod, Situation
+from firmware.cardapps.nir import is_valid_nir
 
 SAMPLES_DIR = Path(__file__).resolve().parent
 

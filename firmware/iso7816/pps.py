@@ -7,7 +7,7 @@
   length from PPS0;
 - :func:`check_pps_response` judges the answer (§9.3): an echo is a success,
   an answer without PPS1 is a success at Fd/Dd, anything else is a
-  :class:`~firmware.card.errors.PpsError`.
+  :class:`~firmware.iso7816.errors.PpsError`.
 
 Pure functions and a byte counter: no I/O, no clock (the slot engine times the
 exchange: the card must answer within the initial waiting time, §9.1).

@@ -213,7 +213,7 @@ class CardConnection(Protocol):
 
     def transmit(self, command: CommandAPDU) -> ResponseAPDU:
         """Send one command; return its response. Raises a
-        :class:`firmware.card.errors.CardError` if the card is gone or mute."""
+        :class:`firmware.iso7816.errors.CardError` if the card is gone or mute."""
         ...
 
 

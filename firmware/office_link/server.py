@@ -1,22 +1,22 @@
 """The unit's SMP server: bytes and time in, bytes and events out (sans-I/O, like h11).
 
->>> from firmware.link.security import Identity, MemoryPairedHosts
+>>> from firmware.office_link.security import Identity, MemoryPairedHosts
 >>> server = SMPServer(Identity.generate(), MemoryPairedHosts(), services=None)
->>> from firmware.link.framing import encode_packet, FrameDecoder
+>>> from firmware.office_link.framing import encode_packet, FrameDecoder
 >>> ping = bytes([0x0A, 0, 0, 6, 0, 0, 42, 0]) + b"\\xa1adbhi"   # v2 write, echo "hi"
 >>> [reply] = server.receive_data(encode_packet(ping), now=0.0)
 >>> FrameDecoder().feed(reply.data)[0].data[8:]
 b'\\xa1arbhi'
 
 One request is answered at a time, in order (SMP over serial has no pipelining).
-A driver (:class:`firmware.link.runner.LinkRunner`) calls :meth:`receive_data` with
+A driver (:class:`firmware.office_link.runner.LinkRunner`) calls :meth:`receive_data` with
 what the line brought, :meth:`tick` now and then (pairing and sessions expire),
 :meth:`confirm_pairing` / :meth:`reject_pairing` on a key press and :meth:`link_reset`
 when the line goes away or comes up; it writes every
-:class:`~firmware.link.events.Send` to the line and handles the other events.
+:class:`~firmware.office_link.events.Send` to the line and handles the other events.
 
 Inside a session every request to a session route must carry the session MAC
-(:mod:`firmware.link.mac`); the answer to an authenticated request is sealed too.
+(:mod:`firmware.office_link.mac`); the answer to an authenticated request is sealed too.
 """
 
 from __future__ import annotations

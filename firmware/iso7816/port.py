@@ -2,8 +2,8 @@
 
 A *port* is one physical slot: a UART on the card's I/O line (TX and RX tied,
 so every byte we send comes back), RST and VCC lines, the card clock and a
-card-present switch. :class:`firmware.card.link.CardLink` drives any port with
-the sans-I/O :class:`firmware.card.slot.SlotEngine`; the real driver is
+card-present switch. :class:`firmware.iso7816.link.CardLink` drives any port with
+the sans-I/O :class:`firmware.iso7816.slot.SlotEngine`; the real driver is
 ``board/pi/card_slot.py`` and its simulated twin ``board/sim/slot.py``.
 
 Times are seconds on the port's own clock (``now()``): monotonic time on the

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from firmware.card.apdu import CardConnection, CommandAPDU
-from firmware.cards import cps_profile as cp
-from firmware.cards.errors import (
+from firmware.cardapps import cps_profile as cp
+from firmware.cardapps.errors import (
     CardDead,
     CardExpired,
     NoFseHabilitation,
@@ -19,8 +18,9 @@ from firmware.cards.errors import (
     UnblockCodeWrong,
     check_sw,
 )
-from firmware.cards.model import ProfessionalCard, Situation
-from firmware.cards.reader_base import CardAppReader
+from firmware.cardapps.model import ProfessionalCard, Situation
+from firmware.cardapps.reader_base import CardAppReader
+from firmware.iso7816.apdu import CardConnection, CommandAPDU
 
 # What a CPS signature may be asked for (see sign_digest).
 SIGN_PURPOSES = ("fse", "lot", "unlock")

@@ -1,7 +1,7 @@
 """Group 84: signed FSEs to the office (``docs/protocol.md`` §7).
 
 Commands 1-3 (LIST, PULL, ACK) are the shared unload commands of
-:mod:`firmware.link.group_unload`; command 0 tells the office which key signs the
+:mod:`firmware.office_link.group_unload`; command 0 tells the office which key signs the
 unit's part of each FSE:
 
 - DEVICE (cmd 0, read) ``{}`` -> ``{"unit_id": "SIM-0001", "key": h'32 bytes'}``:

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from firmware.cards import fields as f
-from firmware.cards.model import Situation
-from firmware.cards.tlv import as_dict, decode_tlvs, encode_tlv, encode_tlvs
+from firmware.cardapps import fields as f
+from firmware.cardapps.model import Situation
+from firmware.cardapps.tlv import as_dict, decode_tlvs, encode_tlv, encode_tlvs
 
 AID = bytes.fromhex("F04F544C41435053")
 EF_IDENTITY = 0x3001

@@ -1,7 +1,7 @@
 """T=1 block protocol, interface-device (reader) side, as a sans-I/O engine.
 
 ISO/IEC 7816-3:2006 §11. The engine implements the protocol-engine contract of
-:mod:`firmware.card.actions`: it is fed time and logical characters and answers
+:mod:`firmware.iso7816.actions`: it is fed time and logical characters and answers
 with :class:`Transmit`, :class:`Deadline`, :class:`Complete`, :class:`Failed`
 and :class:`Note` actions. It never sleeps, reads or writes.
 
@@ -15,7 +15,7 @@ error recovery of §11.6.3, which ends in the dead state ``DEAD`` when the card
 cannot be resynchronised. Every decision cites its rule of §11.6.2 (error-free
 operation) or §11.6.3 (error handling); ``docs/t1.md`` lists them.
 
->>> from firmware.card.timing import LinkTiming
+>>> from firmware.iso7816.timing import LinkTiming
 >>> e = T1Engine(LinkTiming(clock_hz=4_800_000, protocol=1), ifsc=32)
 >>> [a.data.hex(" ") for a in e.start(bytes.fromhex("00a4040000"), 0.0)]
 ['00 00 05 00 a4 04 00 00 a5']

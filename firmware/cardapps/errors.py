@@ -7,8 +7,8 @@ French ``message_fr`` for the 128x64 screen (with its accents, docs/ui.md).
 
 from __future__ import annotations
 
-from firmware.card.apdu import ResponseAPDU
-from firmware.card.errors import CardError
+from firmware.iso7816.apdu import ResponseAPDU
+from firmware.iso7816.errors import CardError
 
 
 class CardAppError(CardError):

@@ -1,6 +1,6 @@
 """A direct card slot as a :class:`firmware.parts.CardReader`: the board's
-:class:`~firmware.card.port.SlotPort` (a Pi slot's UART and GPIOs, or the
-simulated slot) driven by :class:`~firmware.card.link.CardLink`::
+:class:`~firmware.iso7816.port.SlotPort` (a Pi slot's UART and GPIOs, or the
+simulated slot) driven by :class:`~firmware.iso7816.link.CardLink`::
 
     reader = DirectReader(slot_port)
     reader.card_present()          # the card-present switch

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from firmware.cards.model import PartialDate
+from firmware.cardapps.model import PartialDate
 
 
 class FieldError(ValueError):

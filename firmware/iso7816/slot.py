@@ -1,10 +1,10 @@
 """The card slot engine: activation, ATR, PPS, protocol dispatch (sans-I/O).
 
 ISO/IEC 7816-3:2006 §6 (activation, reset, deactivation), §8 (ATR), §9 (PPS),
-then T=0 (:class:`~firmware.card.t0.T0Engine`) or T=1
-(:class:`~firmware.card.t1.T1Engine`). Like h11's ``Connection`` it never does
+then T=0 (:class:`~firmware.iso7816.t0.T0Engine`) or T=1
+(:class:`~firmware.iso7816.t1.T1Engine`). Like h11's ``Connection`` it never does
 I/O: every input takes ``now`` and returns actions of
-:mod:`firmware.card.actions` for a driver (``firmware.card.link.CardLink``).
+:mod:`firmware.iso7816.actions` for a driver (``firmware.iso7816.link.CardLink``).
 
 The whole behaviour is the table :data:`TRANSITIONS` of (state, event) ->
 (handler, next state, clause), shaped after h11's ``_state.py``. The next state
@@ -20,7 +20,7 @@ timer: a :class:`Note`).
 
 Raw bytes: the UART reads every character in the direct convention. After a TS
 read as 03 (inverse convention, §8.1) the engine switches the UART to odd parity
-and decodes/encodes every byte with :mod:`firmware.card.convention`. With TX
+and decodes/encodes every byte with :mod:`firmware.iso7816.convention`. With TX
 and RX tied (``echo=True``) each byte we send comes back first: it is checked
 and dropped; a different byte is a collision on the line.
 """

@@ -8,13 +8,13 @@ Error policy (the one path): parsing never raises. Whatever the input, it
 returns an :class:`Atr`; problems that make the card unusable are listed in
 ``Atr.errors`` (first one in ``Atr.error``), oddities that do not are in
 ``Atr.warnings``. ``Atr.ok`` is the "is this ATR usable" answer, and
-``Atr.require_ok()`` turns a bad ATR into :class:`~firmware.card.errors.AtrError`
+``Atr.require_ok()`` turns a bad ATR into :class:`~firmware.iso7816.errors.AtrError`
 for code that prefers an exception. Each message starts with a stable English
 code (``atr_truncated: ...``).
 
 Input is LOGICAL bytes (TS = 3B direct or 3F inverse). A raw inverse-convention
 ATR as read by a direct-convention UART (TS read as 03) is also accepted: it is
-converted with :mod:`firmware.card.convention` and marked ``inverse``.
+converted with :mod:`firmware.iso7816.convention` and marked ``inverse``.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ from __future__ import annotations
 from smp import error as smperr
 from smp import message as smpmsg
 
-from firmware.link.groups import GROUP_UNIT, UnitCommand
-from firmware.link.pairing import GROUP_SECURITY, SecurityCommand, SecurityErr
+from firmware.office_link.groups import GROUP_UNIT, UnitCommand
+from firmware.office_link.pairing import GROUP_SECURITY, SecurityCommand, SecurityErr
 
 
 class SecurityErrorV1(smperr.ErrorV1):

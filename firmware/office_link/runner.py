@@ -20,9 +20,9 @@ One :meth:`~LinkRunner.step` ``(timeout)``:
    output has made no progress for ``stall_timeout_s`` (a host that stopped reading) or
    when more than ``output_limit`` bytes are waiting.
 
-Every event the server returns other than :class:`~firmware.link.events.Send` goes to
+Every event the server returns other than :class:`~firmware.office_link.events.Send` goes to
 ``on_event`` (screen, traces, logs); a stalled or overflowing host is reported as a
-:class:`~firmware.link.events.LinkError` (``link.stalled``, ``link.overflow``).
+:class:`~firmware.office_link.events.LinkError` (``link.stalled``, ``link.overflow``).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ BUSY_POLL_S = 0.005  # poll timeout while output is waiting for room
 
 
 class LinkServer(Protocol):
-    """What the runner needs of :class:`~firmware.link.server.SMPServer`."""
+    """What the runner needs of :class:`~firmware.office_link.server.SMPServer`."""
 
     def receive_data(self, data: bytes, now: float) -> list[Action]: ...
 

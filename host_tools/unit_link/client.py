@@ -26,10 +26,10 @@ from smpclient import SMPClient
 from smpclient.generics import error, error_v1, success
 from smpclient.requests.os_management import DateTimeRead, DateTimeWrite, EchoWrite
 
-from firmware.link import security as sec
-from firmware.link.chunks import DataErr
-from firmware.link.groups import format_datetime
-from firmware.link.pairing import SecurityErr
+from firmware.office_link import security as sec
+from firmware.office_link.chunks import DataErr
+from firmware.office_link.groups import format_datetime
+from firmware.office_link.pairing import SecurityErr
 
 from .errors import LinkRefused
 from .keystore import HostKeys, KnownUnit
@@ -148,7 +148,7 @@ async def pair(
 
 async def open_session(client: SMPClient, keys: HostKeys) -> KnownUnit:
     """Challenge-response with a paired unit; afterwards every request and reply on
-    this client carries the session's MAC (``firmware/link/mac.py``)."""
+    this client carries the session's MAC (``firmware/office_link/mac.py``)."""
     transport = _transport(client)
     transport.end_session()  # a new challenge ends any session the unit had
     me = keys.identity
@@ -177,7 +177,7 @@ async def close_session(client: SMPClient) -> None:
 def _transport(client: SMPClient) -> LinkTransport:
     transport = client._transport
     if not isinstance(transport, LinkTransport):
-        raise TypeError("sessions need a client made by host_tools.link.client.connect")
+        raise TypeError("sessions need a client made by host_tools.unit_link.client.connect")
     return transport
 
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from firmware.cards import fields as f
-from firmware.cards.model import AmcData, Beneficiary, RightsPeriod
-from firmware.cards.tlv import as_dict, decode_tlvs, encode_tlv, encode_tlvs
+from firmware.cardapps import fields as f
+from firmware.cardapps.model import AmcData, Beneficiary, RightsPeriod
+from firmware.cardapps.tlv import as_dict, decode_tlvs, encode_tlv, encode_tlvs
 
 AID = bytes.fromhex("F04F544C41564954")
 EF_CARD = 0x2001

@@ -1,6 +1,6 @@
-"""The blocking card link: a :class:`~firmware.card.slot.SlotEngine` run
-against a :class:`~firmware.card.port.SlotPort`, seen by card applications as
-a :class:`~firmware.card.apdu.CardConnection`.
+"""The blocking card link: a :class:`~firmware.iso7816.slot.SlotEngine` run
+against a :class:`~firmware.iso7816.port.SlotPort`, seen by card applications as
+a :class:`~firmware.iso7816.apdu.CardConnection`.
 
 >>> from board.sim.slot import SimCardSlot
 >>> from board.sim.card_emulator import CardEmulator, MemoryTestCard

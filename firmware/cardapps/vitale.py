@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from firmware.card.apdu import CardConnection, CommandAPDU
-from firmware.cards import vitale_profile as vp
-from firmware.cards.errors import CardExpired, CardRefused, VitaleOpposed, check_sw
-from firmware.cards.model import VitaleCard
-from firmware.cards.reader_base import CardAppReader
+from firmware.cardapps import vitale_profile as vp
+from firmware.cardapps.errors import CardExpired, CardRefused, VitaleOpposed, check_sw
+from firmware.cardapps.model import VitaleCard
+from firmware.cardapps.reader_base import CardAppReader
+from firmware.iso7816.apdu import CardConnection, CommandAPDU
 
 
 class VitaleReader(CardAppReader):

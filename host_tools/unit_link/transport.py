@@ -9,7 +9,7 @@ Three things on top of :class:`smpclient.transport.serial.SMPSerialTransport`:
   CRC...) or a reply that does not answer the request just sent (other sequence,
   group or command) is skipped, and reading goes on until the right reply or the
   request's timeout;
-- **session MACs** (``firmware/link/mac.py``, docs/protocol.md): once
+- **session MACs** (``firmware/office_link/mac.py``, docs/protocol.md): once
   :meth:`start_session` has the session key, every request is sealed with the next
   counter and every reply must carry the unit's MAC over that counter; a success reply
   without one, or with a wrong one, raises :class:`LinkRefused`, so nobody on the line
@@ -29,8 +29,8 @@ from smp import packet as smppacket
 from smp.exceptions import SMPDecodeError
 from smpclient.transport.serial import SMPSerialTransport
 
-from firmware.link import mac
-from firmware.link.header import HEADER_SIZE, Header
+from firmware.office_link import mac
+from firmware.office_link.header import HEADER_SIZE, Header
 
 from .errors import LinkRefused
 

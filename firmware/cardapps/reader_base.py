@@ -7,10 +7,10 @@ no APDU. Make a new reader when the card is inserted again.
 
 from __future__ import annotations
 
-from firmware.card.apdu import CardConnection, CommandAPDU, ResponseAPDU, exchange
-from firmware.cards.errors import CardDataError, CardFileMissing, WrongCard, check_sw
-from firmware.cards.fields import FieldError
-from firmware.cards.tlv import TlvError, as_dict, decode_tlvs
+from firmware.cardapps.errors import CardDataError, CardFileMissing, WrongCard, check_sw
+from firmware.cardapps.fields import FieldError
+from firmware.cardapps.tlv import TlvError, as_dict, decode_tlvs
+from firmware.iso7816.apdu import CardConnection, CommandAPDU, ResponseAPDU, exchange
 
 # Instructions whose data field carries a PIN or an unblocking code.
 SECRET_INS = frozenset({0x20, 0x24, 0x2C})

@@ -12,7 +12,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from firmware.link.security import Identity, write_atomically
+from firmware.office_link.security import Identity, write_atomically
 
 
 def default_path() -> Path:

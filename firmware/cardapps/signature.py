@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from firmware.cards.errors import CardAppError, CertificateInvalid
+from firmware.cardapps.errors import CardAppError, CertificateInvalid
 
 log = logging.getLogger("opentla.cards")
 

@@ -2,7 +2,7 @@
 
 ISO/IEC 7816-3:2006 §10 (character protocol) and §12.2 / ISO/IEC 7816-4:1995
 Annex A (mapping APDU cases 1-4 onto T=0 TPDUs). The engine follows the
-contract of :mod:`firmware.card.actions`: it is fed logical characters and
+contract of :mod:`firmware.iso7816.actions`: it is fed logical characters and
 times, and returns actions; it never sleeps, reads or writes.
 
 Two layers live here:
@@ -17,7 +17,7 @@ Misuse policy (see docs/t0.md): calls that would corrupt an exchange raise
 :class:`LinkUsageError` and leave the engine unchanged; harmless races (a late
 timer, a stray character while idle) give a :class:`Note` and are ignored.
 
->>> from firmware.card.timing import LinkTiming
+>>> from firmware.iso7816.timing import LinkTiming
 >>> e = T0Engine(LinkTiming(clock_hz=3_571_200))
 >>> e.start(bytes.fromhex("00a40400023f00"), 0.0)
 [Deadline(at=None), Transmit(data=b'\\x00\\xa4\\x04\\x00\\x02', not_before=0.0)]
@@ -125,7 +125,7 @@ def _first_tpdu(cmd: CommandAPDU) -> Tpdu:
 
 class T0Engine:
     """The reader's half of T=0 for one slot. Not thread-safe; one exchange at
-    a time. See :mod:`firmware.card.actions` for the calling contract."""
+    a time. See :mod:`firmware.iso7816.actions` for the calling contract."""
 
     def __init__(self, timing: LinkTiming):
         self.timing = timing

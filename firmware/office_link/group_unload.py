@@ -2,7 +2,7 @@
 
 Two groups are built on :class:`UnloadGroup` (``docs/protocol.md`` §7):
 group 83 for Vitale reads (:class:`VitaleReadSource`) and group 84 for signed FSEs
-(``firmware.link.group_fse``). Every command needs an authenticated session (the
+(``firmware.office_link.group_fse``). Every command needs an authenticated session (the
 dispatcher checks it) **and** the unit unlocked by the CPS, since these records are
 patient data; a locked unit answers ``{"err": {"group": g, "rc": 1}}`` (LOCKED).
 
