@@ -21,14 +21,11 @@ how much the pty took (0 when the host does not read and the pty buffer is full)
 from __future__ import annotations
 
 import errno
-import json
 import os
 import select
 import time
 import tty
-from pathlib import Path
 
-from firmware.office_link.security import Identity, write_atomically
 from firmware.parts import LineDown, LineUp, LinkEvent, Received
 
 READ_SIZE = 4096
@@ -102,13 +99,3 @@ class PtyLinkPort:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def load_identity(path: Path) -> Identity:
-    """The unit's long-term keys from ``path`` (created on first use, mode 0600)."""
-    if path.exists():
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        return Identity.from_raw(bytes.fromhex(raw["sign"]), bytes.fromhex(raw["kx"]))
-    identity = Identity.generate()
-    sign, kx = identity.raw_private()
-    write_atomically(path, json.dumps({"sign": sign.hex(), "kx": kx.hex()}).encode())
-    return identity

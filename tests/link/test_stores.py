@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import stat
 
-from board.sim.link_port import load_identity
+from firmware.office_link.identity_file import load_identity
 from firmware.office_link.security import JsonPairedHosts
 from firmware.office_link.server import SMPServer
 from host_tools.cli import main as tla
