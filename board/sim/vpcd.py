@@ -18,6 +18,7 @@ import time
 
 from board.sim.card_side import EmulatedCard
 from firmware.card.errors import CardGone
+from firmware.errors import InternalError
 
 DEFAULT_PORT = 35963
 CTRL_OFF, CTRL_ON, CTRL_RESET, CTRL_ATR = 0, 1, 2, 4
@@ -83,8 +84,9 @@ class VpcdCard:
     def serve(self) -> None:
         """Serve until stop() or the card is removed (CardGone closes the socket,
         which vpcd reports as a card removal)."""
-        assert self._sock is not None
         sock = self._sock
+        if sock is None:
+            raise InternalError("VpcdCard.serve() called before connect()")
         try:
             while not self._stop.is_set():
                 try:

@@ -50,10 +50,10 @@ def test_make_test_installs_the_pcsc_extra_and_the_debian_packages_first():
     assert "exit 2" in script and "sudo apt-get install -y" in script
 
 
-def test_ci_runs_lint_then_test():
+def test_ci_runs_lint_typecheck_then_test():
     run = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     commands = [line.strip() for line in run.splitlines() if line.strip().startswith("make")]
-    assert commands == ["make lint", "make test"]
+    assert commands == ["make lint", "make typecheck", "make test"]
 
 
 def test_readme_set_up_is_the_two_commands():
