@@ -25,3 +25,9 @@ class TlaError(Exception):
 
     def __str__(self) -> str:
         return f"{self.code}: {self.detail}" if self.detail else self.code
+
+
+class InternalError(RuntimeError):
+    """Our own bug: the code reached a state its own rules rule out. Deliberately
+    not a :class:`TlaError`: nothing presents it as the user's, card's or peer's
+    fault; the UI logs it with its traceback and shows "Erreur interne"."""

@@ -8,7 +8,7 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TypedDict
 
 from smpclient import SMPClient
 
@@ -22,8 +22,16 @@ EPILOG = """exit codes:
   2    bad usage: options, input files, host key file, office database
   130  interrupted (Ctrl-C): what was imported is whole and kept; run the command again"""
 
+
+class HelpLayout(TypedDict):
+    """Keyword arguments shared by the ``tla`` parsers: the exit codes under each --help."""
+
+    epilog: str
+    formatter_class: type[argparse.HelpFormatter]
+
+
 # keyword arguments for every subcommand parser: the exit codes under each --help
-HELP_FORMAT = {"epilog": EPILOG, "formatter_class": argparse.RawDescriptionHelpFormatter}
+HELP_FORMAT = HelpLayout(epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 class UsageError(Exception):
@@ -78,7 +86,8 @@ OFFICE_EPILOG = """exit codes:
   130  interrupted (Ctrl-C): nothing half-done is stored; run the command again"""
 
 # keyword arguments for the office-only subcommands (lots, seal, arl, duplicata)
-OFFICE_HELP: dict[str, Any] = {"epilog": OFFICE_EPILOG, "formatter_class": argparse.RawDescriptionHelpFormatter}
+OFFICE_HELP = HelpLayout(epilog=OFFICE_EPILOG,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def open_db(path):

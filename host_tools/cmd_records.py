@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
 from smpclient import SMPClient
 
@@ -24,7 +23,7 @@ from .unit_link.keystore import HostKeys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    h: dict[str, Any] = dict(cli.HELP_FORMAT)
+    h = cli.HELP_FORMAT
     records = sub.add_parser("records", help="list or withdraw records loaded on the unit", **h)
     actions = records.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="the records the unit holds from loads", **h)

@@ -110,8 +110,10 @@ class SimBuzzer:
 @dataclass
 class SimBoard(Board):
     """A :class:`Board` that also hands out its simulated slots (``vitale``,
-    ``ps``), so a test or the simulator can insert and pull emulated cards."""
+    ``ps``), so a test or the simulator can insert and pull emulated cards.
+    Its link is always the pty port, whose ``path`` is what the office opens."""
 
+    link: PtyLinkPort
     slots: dict[str, SimCardSlot] = field(default_factory=dict)
 
 

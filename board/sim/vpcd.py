@@ -17,6 +17,7 @@ import threading
 import time
 
 from board.sim.card_side import EmulatedCard
+from firmware.errors import InternalError
 from firmware.iso7816.errors import CardGone
 
 DEFAULT_PORT = 35963
@@ -83,8 +84,9 @@ class VpcdCard:
     def serve(self) -> None:
         """Serve until stop() or the card is removed (CardGone closes the socket,
         which vpcd reports as a card removal)."""
-        assert self._sock is not None
         sock = self._sock
+        if sock is None:
+            raise InternalError("VpcdCard.serve() called before connect()")
         try:
             while not self._stop.is_set():
                 try:

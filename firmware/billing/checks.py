@@ -61,9 +61,9 @@ def check_invoice(ctx: CheckContext) -> CheckResult:
     issues += _check_professional(ctx)
     issues += _check_mode(ctx, rules)
     if ctx.beneficiary is not None:
-        issues += _check_beneficiary(ctx)
+        issues += _check_beneficiary(ctx, ctx.beneficiary)
         if ctx.vitale is not None:
-            issues += _check_vitale(ctx)
+            issues += _check_vitale(ctx, ctx.vitale)
     issues += _check_amc(ctx)
     amounts, tariff_issues, prescribed = _check_tariffs(ctx)
     issues += tariff_issues
@@ -124,10 +124,9 @@ def _check_mode(ctx: CheckContext, rules: modes.ModeRules) -> list[Issue]:
     return out
 
 
-def _check_beneficiary(ctx: CheckContext) -> list[Issue]:
+def _check_beneficiary(ctx: CheckContext, ben: Beneficiary) -> list[Issue]:
     out = []
-    inv, ben = ctx.invoice, ctx.beneficiary
-    assert ben is not None
+    inv = ctx.invoice
     p = inv.patient
     if p is not None:
         same = (
@@ -176,10 +175,8 @@ def _check_amc(ctx: CheckContext) -> list[Issue]:
     return []
 
 
-def _check_vitale(ctx: CheckContext) -> list[Issue]:
+def _check_vitale(ctx: CheckContext, v: VitaleCard) -> list[Issue]:
     out = []
-    v = ctx.vitale
-    assert v is not None
     if v.serial in ctx.opposition:
         out.append(_e("vitale_opposed", "Carte Vitale en opposition", "vitale"))
     if v.valid_until is not None and v.valid_until < ctx.today:

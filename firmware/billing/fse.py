@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from firmware.cardapps.model import AmcData, Beneficiary
+from firmware.errors import InternalError
 
 from . import cbor_det, cose, modes
 from .checks import CheckContext, amc_valid_at, check_invoice
@@ -90,7 +91,8 @@ def build_payload(ctx: CheckContext, number: int, unit_id: str, signed_at: datet
         beneficiary = _beneficiary_dict(ctx.beneficiary, inv.date_of_care)
     else:  # degraded: the patient data typed or prepared at the office
         p = inv.patient
-        assert p is not None
+        if p is None:  # check_invoice refuses a degraded invoice without patient data
+            raise InternalError("checks passed without a beneficiary nor patient data")
         beneficiary = {
             "nir": p.nir, "nir_key": p.nir_key, "name": p.name, "first_name": p.first_name,
             "birth_date": str(p.birth_date), "birth_rank": p.birth_rank, "quality": "",

@@ -117,16 +117,16 @@ class Invoice:
             p = _Reader(presc_raw, "prescription")
             prescription = Prescription(
                 prescriber_id=p.text("prescriber_id", pattern=_DIGITS),
-                date=p.date("date"),
+                date=p.required_date("date"),
                 prescriber_name=p.text("prescriber_name", optional=True),
             )
         nature = r.choice("nature", NATURES, default="maladie")
-        at_date = r.date("at_date", optional=True)
+        at_date = r.optional_date("at_date")
         invoice = cls(
             invoice_id=r.text("invoice_id"),
             billing_number=r.text("billing_number", pattern=_DIGITS),
             profession=r.text("profession"),
-            date_of_care=r.date("date_of_care"),
+            date_of_care=r.required_date("date_of_care"),
             lines=lines,
             patient=None if patient_raw is None else _patient_from(patient_raw, "patient"),
             prescription=prescription,
@@ -230,12 +230,17 @@ class _Reader:
             raise InvoiceFormatError(f"bad format {value!r}", field=self.name(key))
         return value
 
-    def date(self, key: str, *, optional: bool = False) -> date | None:
-        value = self.get(key, (str, type(None)), optional=optional)
+    def required_date(self, key: str) -> date:
+        value = self.get(key, (str, type(None)))
         if value is None:
-            if optional:
-                return None
             raise InvoiceFormatError("missing", field=self.name(key))
+        return self._parse_date(key, value)
+
+    def optional_date(self, key: str) -> date | None:
+        value = self.get(key, (str, type(None)), optional=True)
+        return None if value is None else self._parse_date(key, value)
+
+    def _parse_date(self, key: str, value: str) -> date:
         try:
             return date.fromisoformat(value)
         except ValueError as exc:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from firmware.errors import InternalError
+
 from .actions import (
     Complete,
     Failed,
@@ -136,7 +138,8 @@ class CardLink:
         if self.slot.state not in (State.ABSENT, State.INACTIVE):
             self._run(self.slot.deactivate(self.port.now()))
         outcome = self._run(self.slot.activate(self.port.now()))
-        assert isinstance(outcome, Ready)
+        if not isinstance(outcome, Ready):
+            raise InternalError(f"slot engine ended activation with {outcome!r}, not Ready")
         self._atr = outcome.atr
         return self._atr
 
@@ -146,7 +149,8 @@ class CardLink:
 
     def warm_reset(self) -> bytes:
         outcome = self._run(self.slot.warm_reset(self.port.now()))
-        assert isinstance(outcome, Ready)
+        if not isinstance(outcome, Ready):
+            raise InternalError(f"slot engine ended warm reset with {outcome!r}, not Ready")
         self._atr = outcome.atr
         return self._atr
 
@@ -159,7 +163,8 @@ class CardLink:
             outcome = self._run(self.slot.transmit(bytes(apdu), self.port.now()))
         finally:
             meter, self._meter = self._meter, None
-        assert isinstance(outcome, Complete)
+        if not isinstance(outcome, Complete):
+            raise InternalError(f"slot engine ended a transmit with {outcome!r}, not Complete")
         if meter.start is not None and meter.end is not None:
             t = self.slot.timing
             seconds = meter.end - meter.start

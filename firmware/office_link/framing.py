@@ -158,18 +158,18 @@ class FrameDecoder:
             if length + _LENGTH.size > self.buf_size:
                 detail = f"frame of {length + _LENGTH.size} bytes exceeds buffer of {self.buf_size}"
                 return out + [self._drop("frame.too_large", detail)]
-            self._frame = bytearray(chunk[_LENGTH.size :])
+            frame = self._frame = bytearray(chunk[_LENGTH.size :])
             self._expected = length
         elif self._frame is None:
             return [FrameError("frame.orphan_continuation", "continuation line without a start")]
         else:
-            self._frame.extend(chunk)
-        done = self._check()
+            frame = self._frame
+            frame.extend(chunk)
+        done = self._check(frame)
         return out + ([done] if done is not None else [])
 
-    def _check(self) -> Packet | FrameError | None:
-        frame = self._frame
-        assert frame is not None
+    def _check(self, frame: bytearray) -> Packet | FrameError | None:
+        """``frame``: the frame being assembled (``self._frame``)."""
         if len(frame) < self._expected:
             return None
         if len(frame) > self._expected:

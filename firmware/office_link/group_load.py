@@ -163,9 +163,9 @@ class LoadGroup:
 
     @staticmethod
     def _kind(value: object) -> str:
-        if value not in KINDS:
+        if not isinstance(value, str) or value not in KINDS:
             raise MgmtError(MgmtErr.EINVAL, f"kind must be one of {', '.join(KINDS)}")
-        return value  # type: ignore[return-value]
+        return value
 
     def batch(self, request: Request, ctx: Context) -> dict[str, Any]:
         items = []

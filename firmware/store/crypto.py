@@ -114,7 +114,7 @@ def seal_to_unit(unit_public: bytes, kind: str, record_id: str, plaintext: bytes
     return bytes([SEALED_TO_UNIT]) + ct
 
 
-def seal_with_record_key(record_key: bytes, kind: str, record_id: str, plaintext: bytes) -> bytes:
+def seal_with_record_key(record_key: bytes | bytearray, kind: str, record_id: str, plaintext: bytes) -> bytes:
     nonce = os.urandom(12)
     ct = ChaCha20Poly1305(bytes(record_key)).encrypt(nonce, plaintext, record_context(kind, record_id))
     return bytes([SEALED_WITH_RECORD_KEY]) + nonce + ct

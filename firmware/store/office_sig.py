@@ -96,16 +96,16 @@ class TrustedOffices:
     or checking the list needs the unlocked bundle; reading it is then free."""
 
     @staticmethod
-    def _mac_key(record_key: bytes) -> bytes:
+    def _mac_key(record_key: bytes | bytearray) -> bytes:
         return HKDF(hashes.SHA256(), 32, None, OFFICES_LABEL).derive(bytes(record_key))
 
     @classmethod
-    def tag(cls, record_key: bytes, unit_id: bytes, keys: bytes) -> bytes:
+    def tag(cls, record_key: bytes | bytearray, unit_id: bytes, keys: bytes) -> bytes:
         return hmac.new(cls._mac_key(record_key), OFFICES_LABEL + _lp(unit_id) + _lp(keys),
                         hashlib.sha256).digest()
 
     @classmethod
-    def open(cls, record_key: bytes, unit_id: bytes, keys: bytes | None,
+    def open(cls, record_key: bytes | bytearray, unit_id: bytes, keys: bytes | None,
              tag: bytes | None) -> frozenset[bytes]:
         """The trusted keys, or :class:`OfficeListTampered` if the tag fails."""
         if keys is None and tag is None:

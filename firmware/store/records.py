@@ -172,7 +172,8 @@ class RecordsMixin:
         unit's public key (no unlock needed) and upserted with its signature. A load that would eat into the
         signature reserve is refused with :class:`StoreFull`, the whole batch
         with it. Returns the number of records loaded."""
-        if not self.provisioned:
+        data_public = self._data_public
+        if data_public is None:
             raise NotProvisioned("pair the unit before loading")
         sealed = []
         for kind, record_id, professional_id, payload, signature, signer in items:
@@ -183,7 +184,7 @@ class RecordsMixin:
                 check_id(professional_id, "professional id")
             office_sig.verify_load(signer, signature, self.unit_id, kind, record_id,
                                    professional_id, payload)
-            envelope = crypto.seal_to_unit(self._data_public, kind, record_id, payload)
+            envelope = crypto.seal_to_unit(data_public, kind, record_id, payload)
             key = self.record_key(kind, record_id)
             sealed.append((kind, key, professional_id, envelope, signature, signer,
                            self._seal_id(kind, key, record_id)))

@@ -95,26 +95,23 @@ class Store(RecordsMixin, FseMixin):
         if reserve_bytes is None:
             reserve_bytes = min(DEFAULT_RESERVE, budget_bytes // 8)
         existed = os.path.exists(path)
-        conn = None
-        problems: list[str] = []
+        conn: sqlite3.Connection | None = None
         try:
             conn = connect(path, budget_bytes)
-            if existed:
-                problems = check_integrity(conn, full=full_check)
+            problems = check_integrity(conn, full=full_check) if existed else []
         except sqlite3.DatabaseError as exc:
+            if conn is not None:
+                conn.close()
             if getattr(exc, "sqlite_errorcode", 0) & 0xFF not in CORRUPT_CODES:
-                if conn is not None:
-                    conn.close()
                 raise StoreIOError(f"sqlite: {exc}") from exc
-            problems = [str(exc)]
-        if problems:
+            conn, problems = None, [str(exc)]
+        if conn is None or problems:  # conn is None only after a corruption error
             if conn is not None:
                 conn.close()
             where = export_dir or os.path.dirname(os.path.abspath(path))
             export = export_readable(path, where, wall_clock())
             log.error("store_corrupted problems=%d export=%s", len(problems), export)
             raise StoreCorrupted("; ".join(problems[:5]), export_path=export)
-        assert conn is not None
         try:
             apply_migrations(conn)
             with transaction(conn):

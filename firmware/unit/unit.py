@@ -30,6 +30,7 @@ from firmware.iso7816.apdu import CardConnection
 from firmware.office_link.services import UnitInfo
 from firmware.parts import BatteryGauge
 from firmware.store import Store
+from firmware.store.capacity import DEFAULT_BUDGET
 from firmware.store.errors import StoreError
 
 from . import device_key, documents
@@ -89,9 +90,9 @@ class Unit:
         self.firmware = firmware_version()
         self._device_key = device_key.load_or_create(
             config.key_path or config.store_path + ".device-key")
-        kwargs = {} if config.budget_bytes is None else {"budget_bytes": config.budget_bytes}
+        budget = DEFAULT_BUDGET if config.budget_bytes is None else config.budget_bytes
         self.store = Store.open(config.store_path, clock=monotonic, wall_clock=self._wall,
-                                idle_timeout_s=config.idle_timeout_s, **kwargs)
+                                idle_timeout_s=config.idle_timeout_s, budget_bytes=budget)
         self.serial = config.serial or "TLA-" + self.store.unit_id[:6].hex().upper()
         self._tariff_cache: tuple[tuple, TariffTable] | None = None
         log.info("unit_started serial=%s seal=%s", self.serial, self.seal.hex()[:16])

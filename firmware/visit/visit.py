@@ -34,6 +34,7 @@ from firmware.cardapps.errors import CardExpired, VitaleOpposed
 from firmware.cardapps.model import Beneficiary, Situation, VitaleCard
 from firmware.cardapps.signature import card_public_key, sign_checked
 from firmware.cardapps.vitale import VitaleReader, check_vitale
+from firmware.errors import InternalError
 from firmware.iso7816.errors import CardError
 from firmware.store.errors import StoreError
 from firmware.unit.documents import DocumentError
@@ -157,7 +158,8 @@ class Visit:
         """Pick the patient on the card. A NIR-bound invoice must match; rights
         must be open at the date of care."""
         self._expect("choose_beneficiary")
-        assert self.vitale is not None
+        if self.vitale is None:
+            raise InternalError(f"state {self.state} allows choose_beneficiary without a Vitale read")
         self._set_beneficiary(self.vitale, index)
         self.state = PATIENT_SET
 
@@ -266,7 +268,8 @@ class Visit:
                              message_fr="Carte non habilitée FSE")
         vitale_signer = None
         if self.mode == modes.SECURED:
-            assert self.vitale is not None and self._vitale_reader is not None
+            if self.vitale is None or self._vitale_reader is None:
+                raise InternalError("secured mode passed the checks without a Vitale read")
             if self.vitale.certificate is None:
                 raise VisitError("Vitale 1 has no card key", code="vitale_cannot_sign",
                                  message_fr="Vitale 1: mode dégradé")
@@ -298,7 +301,8 @@ class Visit:
         self.state = SIGNED
         log.info("visit_signed mode=%s number=%d", self.mode, number)
         amounts = result.amounts
-        assert amounts is not None
+        if amounts is None:  # an unpriced invoice always carries a blocking issue
+            raise InternalError("checks passed but the invoice was not priced")
         warnings = tuple(i for i in result.issues if not i.blocking)
         return SignedResult(info.fse_id, number, fse.mode, bn, now, amounts.total_cents,
                             amounts.due_now_cents, tuple(result.pj),

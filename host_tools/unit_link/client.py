@@ -23,7 +23,7 @@ from typing import Any
 
 from smp import error as smperr
 from smpclient import SMPClient
-from smpclient.generics import error, error_v1, success
+from smpclient.generics import error_v1, error_v2, success
 from smpclient.requests.os_management import DateTimeRead, DateTimeWrite, EchoWrite
 
 from firmware.office_link import security as sec
@@ -53,7 +53,7 @@ def check(response: Any) -> Any:
         rc = smperr.MGMT_ERR(response.rc)
         reason = f": {response.rsn}" if response.rsn else ""
         raise LinkRefused(f"mgmt.{rc.name.lower()}", f"unit refused ({rc.name}{reason})")
-    if error(response):
+    if error_v2(response):
         group, rc = int(response.err.group), response.err.rc
         name = rc.name if hasattr(rc, "name") else str(rc)
         explained = _EXPLAIN.get((group, int(rc)), f"group {group}, {name}")
@@ -63,7 +63,7 @@ def check(response: Any) -> Any:
 
 DATA_GROUPS = (82, 83, 84, 85)  # load, Vitale reads, FSE, traces (docs/protocol.md §3)
 
-_EXPLAIN = {
+_EXPLAIN: dict[tuple[int, int], str] = {
     (80, SecurityErr.PAIRING_PENDING): "waiting for Valider on the unit",
     (80, SecurityErr.PAIRING_REJECTED): "pairing was refused on the unit",
     (80, SecurityErr.NO_PAIRING): "no pairing in progress (it expired?)",
@@ -128,11 +128,7 @@ async def pair(
     deadline = loop.time() + min(wait_s, float(begun.ttl))
     while True:
         response = await client.request(PairFinish(hn=hn, sig=signature))
-        pending = (
-            error(response)
-            and not error_v1(response)
-            and response.err.rc == SecurityErr.PAIRING_PENDING
-        )
+        pending = error_v2(response) and response.err.rc == SecurityErr.PAIRING_PENDING
         if not pending:
             break
         if loop.time() >= deadline:

@@ -4,6 +4,7 @@ installs the Debian packages and the dev + pcsc extras; README names the two com
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -50,10 +51,25 @@ def test_make_test_installs_the_pcsc_extra_and_the_debian_packages_first():
     assert "exit 2" in script and "sudo apt-get install -y" in script
 
 
-def test_ci_runs_lint_then_test():
+def test_ci_runs_lint_typecheck_then_test():
     run = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     commands = [line.strip() for line in run.splitlines() if line.strip().startswith("make")]
-    assert commands == ["make lint", "make test"]
+    assert commands == ["make lint", "make typecheck", "make test"]
+
+
+def test_make_typecheck_checks_the_three_packages():
+    [recipe] = re.findall(r"^typecheck:.*\n\t(.*)$", MAKEFILE, re.M)
+    assert recipe.split() == ["$(VENV)/bin/mypy", "firmware", "board", "host_tools"]
+
+
+def test_source_has_no_assert_statements():
+    """Issue 10 item 11: `python -O` strips asserts, so none may guard control flow."""
+    found = [f"{path.relative_to(ROOT)}:{node.lineno}"
+             for package in ("firmware", "board", "host_tools")
+             for path in sorted((ROOT / package).rglob("*.py"))
+             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+             if isinstance(node, ast.Assert)]
+    assert found == []
 
 
 def test_readme_set_up_is_the_two_commands():
