@@ -160,10 +160,15 @@ class UnitApp:
         finally:
             self.board.close()
 
+    @property
+    def on_unit_thread(self) -> bool:
+        """The caller runs on the thread that owns the unit (its main loop)."""
+        return threading.get_ident() == self._thread
+
     def call(self, fn: Callable[[], Any], timeout: float = 120) -> Any:
         """Run ``fn()`` on the unit's thread; return its result or raise its error.
         Called on the unit's thread itself, ``fn`` runs at once."""
-        if threading.get_ident() == self._thread:
+        if self.on_unit_thread:
             return fn()
         box: queue.Queue = queue.Queue()
         self._calls.put((fn, box))
