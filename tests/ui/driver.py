@@ -39,15 +39,15 @@ class UiBoard(SimBoard):
     the screens are the same from one run to the next (golden images)."""
 
     def __init__(self, tmp_path, pki: TestPki):
-        self.firmware_root = os.path.join(tmp_path, "firmware-tree")
-        os.makedirs(self.firmware_root, exist_ok=True)
-        with open(os.path.join(self.firmware_root, "main.py"), "w") as f:
+        self.seal_base = os.path.join(tmp_path, "seal-tree")
+        os.makedirs(os.path.join(self.seal_base, "firmware"), exist_ok=True)
+        with open(os.path.join(self.seal_base, "firmware", "main.py"), "w") as f:
             f.write("# the seal of this tree is fixed\n")
         super().__init__(tmp_path, pki)
 
     def open_unit(self) -> Unit:
         return Unit(UnitConfig(store_path=self.path, serial=FIXED_SERIAL,
-                               firmware_root=self.firmware_root, idle_timeout_s=300.0),
+                               seal_base=self.seal_base, idle_timeout_s=300.0),
                     vitale_slot=lambda: self._connect("vitale"),
                     cps_slot=lambda: self._connect("cps"), clock=self.clock, gauge=self.gauge,
                     monotonic=self.monotonic)
