@@ -42,6 +42,8 @@ def prepare_state(state: Path, invoices: list[dict], pki: TestPki | None = None)
         for inv in invoices:
             body = cbor2.dumps(inv)
             iid, prof = inv["invoice_id"], inv["billing_number"]
-            sim.call(lambda b=body, i=iid, p=prof: store.put_invoice(
-                i, p, b, *load("invoice", i, p, b)))
+
+            def put(body: bytes = body, iid: str = iid, prof: str = prof) -> None:
+                store.put_invoice(iid, prof, body, *load("invoice", iid, prof, body))
+            sim.call(put)
         sim.remove("ps")

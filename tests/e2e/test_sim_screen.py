@@ -14,7 +14,9 @@ from visit.simboard import MEDECIN_BN, PAUL, PINS, invoice
 
 from board import build
 from board.config import BoardConfig
-from board.sim.commands import execute, run_sim
+from board.sim import commands
+from board.sim.commands import run_sim
+from board.sim.parts import SimBuzzer, SimDisplay, SimKeypad
 from board.sim.pki import TestPki
 from board.sim.unit import SimUnit
 from firmware.app import UnitApp, UnitThread
@@ -36,6 +38,19 @@ def state(tmp_path, pki):
     """A unit paired, enrolled for the doctor's CPS, clock set, INV-1 (PAUL) loaded."""
     prepare_state(tmp_path / "unit", [invoice("INV-1", patient=PAUL)], pki)
     return tmp_path / "unit"
+
+
+def execute(sim: SimUnit, line: str) -> str:
+    answer = commands.execute(sim, line)
+    assert answer is not None, line
+    return answer
+
+
+def twins(board) -> tuple[SimKeypad, SimDisplay, SimBuzzer]:
+    keypad, display, buzzer = board.keypad, board.display, board.buzzer
+    assert isinstance(keypad, SimKeypad) and isinstance(display, SimDisplay)
+    assert isinstance(buzzer, SimBuzzer)
+    return keypad, display, buzzer
 
 
 def _body(answer: str) -> list[str]:
@@ -84,10 +99,10 @@ def test_a_vitale_on_the_home_screen_is_signed_with_keys_only(state, tmp_path, p
                                  for f in sim.unit.store.list_fses()])
         assert [f[:3] for f in fses] == [(MEDECIN_BN, 1, "signed")]  # stored, then "signée"
         assert fses[0][3] is not None  # it consumed the prepared invoice
-        assert sim.board is not None
-        assert sim.board.buzzer.beeps[-1] == Beep.DONE
+        _, display, buzzer = twins(sim.board)
+        assert buzzer.beeps[-1] == Beep.DONE
         assert execute(sim, f"snapshot {png}") == f"ok snapshot {png} (128x64)"
-        last = sim.board.display.frames[-1]
+        last = display.frames[-1]
     with Image.open(png) as image:
         assert image.format == "PNG" and image.size == (128, 64) and image.mode == "1"
         assert image.tobytes() == last.tobytes()
@@ -115,12 +130,13 @@ def test_a_key_on_the_keypad_twin_changes_what_the_display_twin_shows(tmp_path):
     # a frozen clock: the start screen waits for a key (its two seconds never pass)
     thread = UnitThread(lambda: UnitApp(board, tmp_path, monotonic=lambda: 1000.0))
     app = thread.start()
+    keypad, display, buzzer = twins(board)
     try:
-        frames = board.display.frames
+        frames = display.frames
         assert app.call(lambda: app.ui.ui.screen) == "start"
         before = app.call(lambda: len(frames))
         start = frames[-1].tobytes()
-        board.keypad.press(Key.VALIDER)  # a press and a release
+        keypad.press(Key.VALIDER)  # a press and a release
         _wait(app, "lock")
         drawn = app.call(lambda: app.ui.ui.render())
         assert app.call(lambda: len(frames)) == before + 1  # the release drew nothing new
@@ -128,4 +144,4 @@ def test_a_key_on_the_keypad_twin_changes_what_the_display_twin_shows(tmp_path):
         thread.stop()
     assert frames[-1].tobytes() != start
     assert frames[-1].tobytes() == drawn.tobytes()
-    assert board.buzzer.beeps == [Beep.KEY]
+    assert buzzer.beeps == [Beep.KEY]
