@@ -4,8 +4,12 @@
 them: the :class:`~firmware.unit.Unit` (store, clock, gauge, card readers, seal
 over ``firmware/`` plus ``board.sealed``), the visit
 :class:`~firmware.visit.Terminal`, the SMP server with every group (pairing,
-unit info, data groups, traces) and the :class:`~firmware.office_link.runner.LinkRunner`
-on the board's link port. One thread owns it all (the SQLite store belongs to
+unit info, data groups, traces), the :class:`~firmware.office_link.runner.LinkRunner`
+on the board's link port, and the keypad-and-screen interface
+(:class:`~firmware.ui.host.UiHost` over :class:`~firmware.ui.Ui`: keys, card
+presence, pairing codes, a tick and the battery in; the screen, beeps, pairing
+answers out; its card jobs run in the main loop, one per round, so the link is
+served between two). One thread owns it all (the SQLite store belongs to
 the thread that opened it): build the app on that thread, then call
 :meth:`UnitApp.step` in a loop or :meth:`UnitApp.run`; other threads hand it
 work with :meth:`UnitApp.call`. :class:`UnitThread` does exactly that::
@@ -38,7 +42,10 @@ from firmware.office_link.identity_file import load_identity
 from firmware.office_link.runner import LinkRunner
 from firmware.office_link.security import JsonPairedHosts, PairedHost
 from firmware.office_link.server import SMPServer
-from firmware.parts import Beep, Board, Key
+from firmware.parts import Board
+from firmware.ui import Ui
+from firmware.ui.events import CardInserted, CardRemoved
+from firmware.ui.host import UiHost
 from firmware.unit import Unit, UnitConfig
 from firmware.unit.seal import FIRMWARE_ROOTS
 from firmware.visit import Terminal
@@ -95,7 +102,6 @@ class UnitApp:
         self.state_dir = Path(state_dir)
         self.on_event = on_event
         self.monotonic = monotonic
-        self.pairing_code: str | None = None  # shown while a host waits for Valider
         self._calls: queue.Queue[tuple[Callable[[], Any], queue.Queue]] = queue.Queue()
         self._thread = threading.get_ident()
         self._present = {"vitale": False, "cps": False}
@@ -118,6 +124,7 @@ class UnitApp:
             self.tracer = LinkTracer(self.unit)  # pairing, sessions, link errors as traces
             self.runner = LinkRunner(self.server, board.link, clock=monotonic,
                                      on_event=self._event)
+            self.ui = UiHost(Ui(self.terminal), board, self.runner, monotonic)
         except BaseException:
             self.unit.close()
             raise
@@ -126,16 +133,16 @@ class UnitApp:
     # ---- the main loop -------------------------------------------------------------
     def step(self, timeout: float = STEP_S) -> None:
         """One round: the link (poll, feed, tick, flush), the keypad, card
-        presence, then the work other threads queued."""
+        presence, the screen's tick and at most one of its card jobs, then the
+        work other threads queued."""
         self.runner.step(timeout)
         if self.board.keypad is not None:
             for event in self.board.keypad.events():
-                if event.down:
-                    self._key(event.key)
+                self.ui.feed(event)
         now = self.monotonic()
         if now - self._presence_at >= PRESENCE_EVERY_S:
-            self._presence_at = now
-            self._check_presence()
+            self.check_cards()
+        self.ui.step(now)
         self._run_calls()
 
     def run(self, stop: threading.Event) -> None:
@@ -153,10 +160,15 @@ class UnitApp:
         finally:
             self.board.close()
 
+    @property
+    def on_unit_thread(self) -> bool:
+        """The caller runs on the thread that owns the unit (its main loop)."""
+        return threading.get_ident() == self._thread
+
     def call(self, fn: Callable[[], Any], timeout: float = 120) -> Any:
         """Run ``fn()`` on the unit's thread; return its result or raise its error.
         Called on the unit's thread itself, ``fn`` runs at once."""
-        if threading.get_ident() == self._thread:
+        if self.on_unit_thread:
             return fn()
         box: queue.Queue = queue.Queue()
         self._calls.put((fn, box))
@@ -180,30 +192,21 @@ class UnitApp:
             except BaseException as exc:  # handed back to the caller's thread
                 box.put((False, exc))
 
-    def _key(self, key: Key) -> None:
-        if self.board.buzzer is not None:
-            self.board.buzzer.beep(Beep.KEY)
-        if self.pairing_code is not None and key is Key.VALIDER:
-            self.runner.press_valider()
-        elif self.pairing_code is not None and key is Key.ANNULER:
-            self.runner.press_annuler()
-        else:
-            self.terminal.touch()
-
-    def _check_presence(self) -> None:
+    def check_cards(self) -> None:
+        """Look at card presence now (the loop does every PRESENCE_EVERY_S); a
+        change goes to the screen, which tells the terminal of a card pulled."""
+        self._presence_at = self.monotonic()
         for slot, reader in (("vitale", self.board.vitale), ("cps", self.board.cps)):
             present = reader.card_present()
-            if self._present[slot] and not present:
-                log.info("card_removed slot=%s", slot)
-                self.terminal.card_removed(slot)
-            self._present[slot] = present
+            if present != self._present[slot]:
+                self._present[slot] = present
+                log.info("card_%s slot=%s", "inserted" if present else "removed", slot)
+                self.ui.feed(CardInserted(slot) if present else CardRemoved(slot))
 
     def _event(self, action: Action) -> None:
         self.tracer.observe(action)
-        if isinstance(action, PairingRequested):
-            self.pairing_code = action.code
-        elif isinstance(action, PairingEnded):
-            self.pairing_code = None
+        if isinstance(action, (PairingRequested, PairingEnded)):
+            self.ui.feed(action)  # the code screen; its Valider / Annuler answer the runner
         if self.on_event is not None:
             self.on_event(action)
 

@@ -8,7 +8,9 @@ on stdin or read from ``--script FILE``, one command per line (docs/demo.md):
     insert ps cps_infirmier      put an emulated card (board/sim/cards) in a slot
     remove vitale                pull the card out (pulling the CPS locks the unit)
     wait-pairing [SECONDS]       wait until a pairing code shows on the screen
-    key valider | key annuler    press a key (accept / refuse the pairing code)
+    key NAME                     press a key: 0-9, valider, annuler, corriger, up, down, menu
+    screen                       the current screen as text (status bar, title, lines)
+    snapshot FILE.png            write the last frame the display showed as a PNG
     enrol PIN                    enrol the CPS in slot ps (right after pairing)
     unlock PIN | lock            open / close the professional's session
     battery PERCENT              set the simulated fuel gauge
@@ -17,7 +19,10 @@ on stdin or read from ``--script FILE``, one command per line (docs/demo.md):
     quit                         stop (EOF, Ctrl-C and SIGTERM stop too)
 
 Blank lines and ``#`` comments are ignored. Each command answers one line,
-``ok ...`` or ``error: CODE (French screen text)``. A failing script line stops
+``ok ...`` or ``error: CODE (French screen text)``; ``screen`` follows its line with
+the screen's text, each line indented by two spaces. ``key``, ``insert`` and
+``remove`` return once the unit has handled them and the card work they started
+on the screen is done. A failing script line stops
 the run with exit code 1; an unreadable ``--script``, an unusable ``--state`` or
 ``--link`` is exit code 2, before or right after the unit starts.
 """
@@ -96,9 +101,19 @@ def execute(sim: SimUnit, line: str) -> str | None:
         return f"ok slot {args[0]} empty"
     if name == "key":
         if len(args) != 1:
-            raise _usage("key valider|annuler")
+            raise _usage("key NAME (0-9, valider, annuler, corriger, up, down, menu)")
         sim.press(args[0].lower())
         return f"ok {args[0].lower()} pressed"
+    if name == "screen":
+        if args:
+            raise _usage("screen")
+        name_, text = sim.screen()
+        return f"ok screen {name_}\n" + "\n".join("  " + line for line in text.splitlines())
+    if name == "snapshot":
+        if len(args) != 1:
+            raise _usage("snapshot FILE.png")
+        image = sim.snapshot(Path(args[0]))
+        return f"ok snapshot {args[0]} ({image.size[0]}x{image.size[1]})"
     if name == "wait-pairing":
         code = sim.wait_pairing(_number(args[0], "timeout") if args else 60.0)
         return f"ok pairing code {code} on screen"
@@ -136,8 +151,8 @@ def execute(sim: SimUnit, line: str) -> str | None:
         return "ok"
     if name == "quit":
         raise Quit()
-    raise SimUnitError(f"unknown command {name!r} (insert, remove, wait-pairing, key, enrol, "
-                       "unlock, lock, battery, info, sleep, quit)")
+    raise SimUnitError(f"unknown command {name!r} (insert, remove, wait-pairing, key, screen, "
+                       "snapshot, enrol, unlock, lock, battery, info, sleep, quit)")
 
 
 def describe_error(exc: BaseException) -> str:
@@ -266,8 +281,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                          epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
                          description="The unit on the simulated board; its link is served on "
                          "a pseudo-terminal. Commands (one per line, --script then stdin): "
-                         "insert, remove, wait-pairing, key, enrol, unlock, lock, battery, "
-                         "info, sleep, quit (docs/demo.md).")
+                         "insert, remove, wait-pairing, key, screen, snapshot, enrol, unlock, "
+                         "lock, battery, info, sleep, quit (docs/demo.md).")
     sim.add_argument("--link", type=Path, help="also make this symlink to the pty")
     sim.add_argument("--state", type=state_dir, help="state directory (default: temporary)")
     sim.add_argument("--script", type=Path, help="commands to run first (docs/demo.md)")

@@ -76,6 +76,11 @@ class SimKeypad:
         with self._lock:
             self._events += [KeyEvent(key, True, now), KeyEvent(key, False, now)]
 
+    def waiting(self) -> int:
+        """Key events not yet taken by :meth:`events`."""
+        with self._lock:
+            return len(self._events)
+
     def events(self) -> list[KeyEvent]:
         with self._lock:
             out, self._events = self._events, []

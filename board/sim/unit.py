@@ -17,24 +17,31 @@ State (``state_dir``): what :class:`~firmware.app.UnitApp` keeps (``unit.db``,
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from board import build
 from board.config import BoardConfig
 from board.sim.card_emulator import CardEmulator
 from board.sim.cardos.card import CardOS
 from board.sim.cards.loader import load_card
-from board.sim.parts import SimBoard
+from board.sim.parts import SimBoard, SimDisplay, SimKeypad
 from board.sim.pki import TestPki
 from firmware.app import UnitApp, UnitAppError, UnitThread
 from firmware.office_link.events import Action, PairingRequested
 from firmware.parts import Key
 from firmware.visit import Terminal
 
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
 SLOTS = ("vitale", "ps")
-KEYS = {"valider": Key.VALIDER, "annuler": Key.ANNULER}
+# every key by its name: "0".."9", "valider", "annuler", "corriger", "up", "down", "menu"
+KEYS = {key.value if key.value.isdigit() else key.name.lower(): key for key in Key}
+KEYS_NAMED = [name for name in KEYS if not name.isdigit()]
+SETTLE_S = 120.0  # bound for the screen to finish its card jobs after a key or a card
 
 
 class SimUnitError(RuntimeError):
@@ -98,6 +105,12 @@ class SimUnit:
             raise SimUnitError("the simulated unit is not running")
         return self.app, self.board
 
+    def _keypad(self) -> SimKeypad:
+        keypad = self._running()[1].keypad
+        if not isinstance(keypad, SimKeypad):
+            raise SimUnitError("the simulated board has no keypad twin")
+        return keypad
+
     @property
     def path(self) -> str:
         """The link's pty (what the office opens)."""
@@ -137,7 +150,7 @@ class SimUnit:
         """Put the emulated card ``card`` (a name in board/sim/cards) in ``slot``."""
         if slot not in SLOTS:
             raise SimUnitError(f"unknown slot {slot!r} (vitale or ps)")
-        _, board = self._running()
+        app, board = self._running()
         emulated = self._emulated.get(card)
         if emulated is None:
             try:
@@ -153,7 +166,9 @@ class SimUnit:
             self._emulated[card] = chosen
             board.slots[slot].insert(CardEmulator(chosen))
             self.cards[slot] = card
+            app.check_cards()  # the screen sees it now (it may read the card)
         self.call(put)
+        self.settle()
 
     def remove(self, slot: str) -> None:
         """Pull the card out of ``slot``; pulling the CPS locks the unit."""
@@ -164,18 +179,50 @@ class SimUnit:
         def pull() -> None:
             board.slots[slot].remove()
             self.cards.pop(slot, None)
-            app.terminal.card_removed("cps" if slot == "ps" else slot)
+            app.check_cards()  # the screen sees it now; it tells the terminal
         self.call(pull)
+        self.settle()
 
     def press(self, key: str) -> None:
-        """A key press on the unit's keypad (``valider`` or ``annuler``)."""
+        """A key press on the unit's keypad twin (a name of :data:`KEYS`); returns
+        once the unit handled it and the card jobs it started are done."""
         if key not in KEYS:
-            raise SimUnitError(f"unknown key {key!r} (valider or annuler)")
-        _, board = self._running()
-        keypad = board.keypad
-        if keypad is None or not hasattr(keypad, "press"):
-            raise SimUnitError("the simulated board has no keypad")
-        keypad.press(KEYS[key])
+            raise SimUnitError(f"unknown key {key!r} (0-9, {', '.join(KEYS_NAMED)})")
+        self._keypad().press(KEYS[key])
+        self.settle()
+
+    def settle(self, timeout: float = SETTLE_S) -> None:
+        """Wait until the keys pressed are handled and the screen's card jobs ran
+        (the link is served meanwhile: jobs run one per main-loop round)."""
+        app, _ = self._running()
+        if app.on_unit_thread:  # the loop cannot go round while we wait on it
+            return
+        keypad = self._keypad()
+        deadline = time.monotonic() + timeout
+        while self.call(lambda: keypad.waiting() or not app.ui.idle):
+            if time.monotonic() > deadline:
+                raise SimUnitError(f"the unit is still busy after {timeout:g} s")
+            time.sleep(0.01)
+
+    def screen(self) -> tuple[str, str]:
+        """The current screen: its name and its text (status bar, title, lines)."""
+        app, _ = self._running()
+        return self.call(lambda: (app.ui.ui.screen, app.ui.ui.text()))
+
+    def snapshot(self, path: Path) -> Image:
+        """Write the last frame the display twin received as a PNG; return it."""
+        display = self._running()[1].display
+        if not isinstance(display, SimDisplay):
+            raise SimUnitError("the simulated board has no display twin")
+        frames = display.frames
+        if not frames:
+            raise SimUnitError("the display has shown nothing yet")
+        try:
+            frame = frames[-1]
+            frame.save(path, format="PNG")
+        except OSError as exc:
+            raise SimUnitError(f"cannot write {path}: {exc.strerror or exc}") from None
+        return frame
 
     def wait_pairing(self, timeout: float) -> str:
         """Block until a pairing code shows on the unit's screen; return it."""

@@ -5,7 +5,8 @@
     image = ui.render()               # 128x64 mode "1" PIL image for the display
 
 Effects: RunJob (run it off the UI path, post ``run_job(effect)`` back), Sound,
-AnswerPairing. The screen map: firmware/ui/screen_map.py.
+AnswerPairing. The screen map: firmware/ui/screen_map.py. On the unit, the main
+loop (firmware/app.py) hosts it with firmware/ui/host.py.
 """
 
 # firmware.parts imports firmware.unit, which imports firmware.parts: loading

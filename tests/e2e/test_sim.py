@@ -31,7 +31,8 @@ def test_command_language_answers_each_line_and_quit_stops(tmp_path):
     assert answers[0].endswith("locked cards none")
     assert answers[1].startswith("error: unknown card 'no_such_card'")
     assert answers[2] == "error: unknown slot 'slot3' (vitale or ps)"
-    assert answers[3] == "error: unknown key 'enter' (valider or annuler)"
+    assert answers[3] == ("error: unknown key 'enter' "
+                          "(0-9, valider, annuler, corriger, up, down, menu)")
     assert answers[4] == "ok battery 12 %"
     assert answers[5] == "error: battery must be a number, not 'x'"
     assert "battery 12 %" in answers[6]
