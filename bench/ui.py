@@ -27,7 +27,16 @@ Figures printed beside their bounds:
   (luma.oled 3.x ``ssd1306.display`` itself always sends the whole frame.)
   Bus time at 400 kHz: 9 bits a byte (8 + ACK);
 - ``keys_prepared_secured``: key presses from the home screen to "signée" for a
-  prepared invoice in secured mode (PIN and card insertion excluded); target <= 2.
+  prepared invoice in secured mode (PIN and card insertion excluded); target <= 2;
+- ``door_s``: Vitale 2 inserted on the home screen (the CPS4-class nurse's card
+  in its slot, PIN given at unlock) -> "signée": emulated wire time (the two
+  slots' virtual clocks, board/sim/slot.py), our CPU (wall time less the
+  emulated cards' own Python) and a modelled card compute time
+  (``CARD_COMPUTE_S``: an assumption stated there, not a measurement);
+  ``door_ratio`` against the wire bound of the bytes strictly needed (one Vitale
+  read, the CPS's VERIFY + MSE + PSO:CDS, bench/card_reads.py) plus the same
+  model's compute for them; target <= 1.2. The unit reads the Vitale twice (to
+  find the invoice, then in the visit: docs/ui.md), so it pays two reads.
 
     python bench/ui.py [--json]
 """
@@ -50,6 +59,7 @@ from luma.core.framebuffer import diff_to_previous  # noqa: E402
 from luma.core.interface.serial import i2c  # noqa: E402
 from luma.oled.device import ssd1306  # noqa: E402
 
+from bench.card_reads import run_case  # noqa: E402
 from board import build  # noqa: E402
 from board.config import BoardConfig  # noqa: E402
 from board.sim.card_emulator import CardEmulator  # noqa: E402
@@ -70,6 +80,28 @@ I2C_HZ = 400_000
 BITS_PER_BYTE = 9  # 8 data bits + ACK
 ADDRESS = 0x3C
 COLUMNADDR, PAGEADDR = 0x21, 0x22
+# The modelled card compute time (an assumption, not a measurement of a Vitale 2
+# or a CPS4, whose timings are not published): RSA-2048 private-key operation
+# with CRT on a smart-card crypto coprocessor, a few hundred ms (order of
+# magnitude of the RSA timing table in Rankl & Effing, Smart Card Handbook, §4
+# cryptology); the PIN check (a retry counter written to EEPROM) 20 ms; any
+# other command (SELECT, READ BINARY, MSE, GET RESPONSE) 5 ms of card OS work.
+CARD_COMPUTE_S = {0x2A: 0.300, 0x88: 0.300, 0x20: 0.020}  # PSO, INTERNAL AUTH., VERIFY
+CARD_COMMAND_S = 0.005
+TARGET_DOOR_RATIO = 1.2
+
+
+def door_bound() -> tuple[float, float]:
+    """(wire, compute) strictly needed at the door: one read of the Vitale and
+    the CPS's VERIFY + MSE + PSO:CDS at the ISO 7816-3 lower bound
+    (bench/card_reads.py), and the Vitale 2's INTERNAL AUTHENTICATE (its wire
+    time not counted: the bound errs low); compute by the same model."""
+    vitale = run_case("vitale_read", VITALE_CARD, None)
+    cps = run_case("cps_pin_sign", CPS_CARD, None)
+    wire = (vitale["bound_ms"] + cps["bound_ms"]) / 1000
+    compute = (vitale["apdus"] * CARD_COMMAND_S + CARD_COMPUTE_S[0x20] + CARD_COMMAND_S
+               + CARD_COMPUTE_S[0x2A] + CARD_COMPUTE_S[0x88])
+    return wire, compute
 
 
 class CountingBus:
@@ -199,6 +231,9 @@ class Day:
         self.span_bytes: list[int] = []
         self.screens: set[str] = set()
         self.keys_counted = 0
+        self.card_cpu_s = 0.0  # the emulated cards' Python (not ours, not the card's)
+        self.apdus: list[int] = []  # INS of every command the cards processed
+        self.doors: list[tuple[float, float, float, int]] = []  # wire, ours, compute, APDUs
 
     def close(self) -> None:
         self.app.close()
@@ -233,12 +268,38 @@ class Day:
             self.keys_counted += 1
 
     def insert(self, slot: str, card: str) -> None:
-        self.board.slots[slot].insert(CardEmulator(load_card(card, self.pki)))
+        emulated = load_card(card, self.pki)
+        inner = emulated.process
+
+        def process(command: bytes) -> bytes:  # the card's own work, timed apart
+            start = time.perf_counter()
+            try:
+                return inner(command)
+            finally:
+                self.card_cpu_s += time.perf_counter() - start
+                self.apdus.append(command[1] if len(command) > 1 else 0)
+        emulated.process = process  # type: ignore[method-assign]
+        self.board.slots[slot].insert(CardEmulator(emulated))
         self.feed(CardInserted("cps" if slot == "ps" else slot))
 
     def pull(self, slot: str) -> None:
         self.board.slots[slot].remove()
         self.feed(CardRemoved("cps" if slot == "ps" else slot))
+
+    def door_start(self) -> None:
+        slots = self.board.slots
+        self._door = (time.perf_counter(), self.card_cpu_s, len(self.apdus),
+                      slots["vitale"].now(), slots["ps"].now())
+
+    def door_end(self) -> None:
+        """One door: emulated wire time (both slots' virtual clocks), our CPU (the
+        wall time less the emulated cards' own Python), the modelled card work."""
+        start, card_cpu, first, vitale_t, ps_t = self._door
+        slots = self.board.slots
+        wire = slots["vitale"].now() - vitale_t + slots["ps"].now() - ps_t
+        ours = time.perf_counter() - start - (self.card_cpu_s - card_cpu)
+        compute = sum(CARD_COMPUTE_S.get(ins, CARD_COMMAND_S) for ins in self.apdus[first:])
+        self.doors.append((wire, ours, compute, len(self.apdus) - first))
 
     def tick(self, seconds: float) -> None:
         self.now += seconds
@@ -285,10 +346,12 @@ def run_day(day: Day) -> int:
             day.key("annuler")
         day.expect("home")
         before = day.keys_counted
+        day.door_start()
         day.insert("vitale", VITALE_CARD)
         day.expect("recap")
         day.key("valider")
         day.expect("signed")
+        day.door_end()
         secured = day.keys_counted - before
         day.pull("vitale")
         day.key("annuler")
@@ -327,7 +390,18 @@ def main(argv: list[str] | None = None) -> int:
     frames = sorted(day.frames_ms)
     p99 = frames[min(len(frames) - 1, int(0.99 * len(frames)))]
     per_key = statistics.fmean(day.key_bytes)
+    wire, ours, compute, apdus = (statistics.fmean(d[i] for d in day.doors) for i in range(4))
+    bound_wire, bound_compute = door_bound()
+    door = wire + ours + compute
     result = {
+        "door_s": round(door, 3),
+        "door_bound_s": round(bound_wire + bound_compute, 3),
+        "door_ratio": round(door / (bound_wire + bound_compute), 4),
+        "target_door_ratio": TARGET_DOOR_RATIO,
+        "door_wire_s": round(wire, 3),
+        "door_cpu_s": round(ours, 3),
+        "door_card_compute_s": round(compute, 3),
+        "door_apdus": round(apdus, 1),
         "events": len(frames),
         "screens": len(day.screens),
         "frame_cpu_p50_ms": round(statistics.median(frames), 3),
@@ -358,6 +432,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  page-span driver  {spans:8.1f} B   ratio {result['i2c_ratio_page_spans']:.3f} "
           f"(one span a page, or the full frame when cheaper)")
     print(f"  keys that change the screen: {result['keys_changing_screen']} of {len(day.key_bytes)}")
+    print(f"  door (Vitale in -> signée) {result['door_s']:6.3f} s = wire "
+          f"{wire:.3f} + our CPU {ours:.3f} + modelled card work {compute:.3f} "
+          f"({apdus:.0f} APDUs)")
+    print(f"  door ratio        {result['door_ratio']:8.3f}     against {result['door_bound_s']:.3f} s "
+          f"(wire bound {bound_wire:.3f} for one Vitale read + CPS sign, + modelled card "
+          f"work {bound_compute:.3f}); target <= {TARGET_DOOR_RATIO}")
     print(f"  keys home->signée {keys:8d}     (prepared invoice, secured; target <= "
           f"{TARGET_KEYS})")
     return 0

@@ -26,7 +26,7 @@ BENCHES = [
     ("lots.py", ["--fse", "30"], {"lots_make_s", "read_decode_floor_s", "lots"}),
     ("load.py", ["--rows", "200", "2000"], {"check_rows_per_s", "peak_rss_mb"}),
     ("ui.py", [], {"frame_cpu_p99_ms", "i2c_bytes_per_key_mean", "full_frame_bytes",
-                   "keys_prepared_secured"}),
+                   "keys_prepared_secured", "door_s", "door_ratio"}),
 ]
 
 
