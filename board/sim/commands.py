@@ -40,10 +40,12 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from board.sim.interactive import DEFAULT_CPS, DEFAULT_VITALE, Messages, run_interactive
 from board.sim.unit import SimUnit, SimUnitError
 from firmware.office_link.events import Action, LinkError, PairingRequested, Send
 
 Print = Callable[[str], None]
+GIF_FRAME_MS = 500  # --record: each distinct frame shown this long
 
 
 EPILOG = """exit codes:
@@ -206,11 +208,32 @@ def _show(print_: Print) -> Callable[[Action], None]:
     return show
 
 
-def run_sim(*, link: Path | None = None, state: Path | None = None, script: Path | None = None,
-            stdin: Iterable[str] | None = None, print_: Print | None = None) -> int:
-    """The ``tla-unit sim`` loop; returns the exit code."""
-    out: Print = print_ or _line_printer(sys.stdout)
+def write_gif(frames: list, path: Path, frame_ms: int = GIF_FRAME_MS) -> int:
+    """Every frame the display showed as an animated GIF (Pillow), a frame equal to
+    the one before it merged into it; returns the GIF's frame count."""
+    distinct = [f for i, f in enumerate(frames) if i == 0 or f.tobytes() != frames[i - 1].tobytes()]
+    if not distinct:
+        raise SimUnitError("the display has shown nothing: no GIF written")
+    images = [f.convert("L") for f in distinct]
     try:
+        images[0].save(path, format="GIF", save_all=True, append_images=images[1:],
+                       duration=frame_ms, loop=0, disposal=1)
+    except OSError as exc:
+        raise SimUnitError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return len(images)
+
+
+def run_sim(*, link: Path | None = None, state: Path | None = None, script: Path | None = None,
+            stdin: Iterable[str] | None = None, print_: Print | None = None,
+            interactive: bool = False, vitale: str = DEFAULT_VITALE, cps: str = DEFAULT_CPS,
+            record: Path | None = None) -> int:
+    """The ``tla-unit sim`` loop; returns the exit code."""
+    messages = Messages(sys.stdout) if interactive and print_ is None else None
+    out: Print = print_ or (messages.add if messages is not None
+                            else _line_printer(sys.stdout))
+    try:
+        if interactive and not sys.stdin.isatty():
+            raise UsageError("--interactive needs a terminal on stdin")
         script_lines = (script.read_text(encoding="utf-8").splitlines()
                         if script is not None else None)
         if state is not None and state.exists() and not state.is_dir():
@@ -252,6 +275,9 @@ def run_sim(*, link: Path | None = None, state: Path | None = None, script: Path
         if script_lines is not None and not run_lines(sim, script_lines, out,
                                                       stop_on_error=True):
             status = 1
+        elif interactive:
+            run_interactive(sim, messages or Messages(sys.stdout), vitale=vitale, cps=cps,
+                            describe=describe_error)
         else:
             run_lines(sim, stdin if stdin is not None else sys.stdin, out, stop_on_error=False)
     except Quit:
@@ -266,6 +292,13 @@ def run_sim(*, link: Path | None = None, state: Path | None = None, script: Path
         status = 2
     finally:
         sim.stop()
+        if record is not None and sim.board is not None:
+            try:
+                count = write_gif(getattr(sim.board.display, "frames", []), record)
+                out(f"recorded {record} ({count} frames)")
+            except SimUnitError as exc:
+                out(describe_error(exc))
+                status = status or 1
         if link is not None and link.is_symlink() and os.readlink(link).startswith("/dev/"):
             link.unlink()
         if tmp is not None:
@@ -286,4 +319,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     sim.add_argument("--link", type=Path, help="also make this symlink to the pty")
     sim.add_argument("--state", type=state_dir, help="state directory (default: temporary)")
     sim.add_argument("--script", type=Path, help="commands to run first (docs/demo.md)")
-    sim.set_defaults(func=lambda a: run_sim(link=a.link, state=a.state, script=a.script))
+    sim.add_argument("--interactive", action="store_true",
+                     help="the OLED drawn in the terminal, the keyboard on the keypad "
+                     "(after --script; docs/demo.md)")
+    sim.add_argument("--vitale", default=DEFAULT_VITALE,
+                     help=f"--interactive: the card the v key inserts (default {DEFAULT_VITALE})")
+    sim.add_argument("--cps", default=DEFAULT_CPS,
+                     help=f"--interactive: the card the c key inserts (default {DEFAULT_CPS})")
+    sim.add_argument("--record", type=Path, metavar="FILE.gif",
+                     help="write every frame of the session as an animated GIF on exit")
+    sim.set_defaults(func=lambda a: run_sim(link=a.link, state=a.state, script=a.script,
+                                            interactive=a.interactive, vitale=a.vitale,
+                                            cps=a.cps, record=a.record))
