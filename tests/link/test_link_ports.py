@@ -60,10 +60,12 @@ def test_pty_port_write_never_blocks_when_the_host_does_not_read():
             chunk, taken = b"z" * 4096, []
             for _ in range(1000):  # far more than any pty buffer
                 taken.append(port.write(chunk))
-                if taken[-1] < len(chunk):
+                if taken[-1] == 0:
                     break
-            assert taken[-1] < len(chunk)  # the pty is full: the call returned anyway
-            assert port.write(chunk) == 0
+            # The kernel may still move bytes to the line discipline after a short
+            # write, so a few more partial writes can succeed; but the buffer is
+            # finite: writes come back with nothing taken instead of blocking.
+            assert taken[-1] == 0  # the pty is full: the call returned, nothing taken
         finally:
             os.close(host)
 
