@@ -21,9 +21,6 @@ reason ``interrupted_before_signature``: never reused, never silently lost.
 from __future__ import annotations
 
 import logging
-import sqlite3
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -49,6 +46,7 @@ from .lifecycle import (
     move_fse,
     settle_number,
 )
+from .parts import StoreCore
 
 log = logging.getLogger("opentla.store")
 
@@ -88,23 +86,10 @@ def _fse_info(row: tuple) -> FseInfo:
                    offered, imported, ack, size)
 
 
-class FseMixin:
+class FseMixin(StoreCore):
     """FSE numbering and lifecycle; relies on Store's _tx, _keys, _wall, _conn."""
 
-    if TYPE_CHECKING:  # provided by Store (store.py)
-        _conn: sqlite3.Connection
-        _wall: Callable[[], float]
-        _data_public: bytes | None
-        _id_key: bytes
-        unit_id: bytes
-        budget_bytes: int
-        reserve_bytes: int
-
-        @property
-        def provisioned(self) -> bool: ...
-        def _tx(self, critical: bool = False) -> AbstractContextManager[sqlite3.Connection]: ...
-        def _keys(self) -> crypto.KeyBundle: ...
-        def trusted_offices(self) -> frozenset[bytes]: ...
+    if TYPE_CHECKING:  # provided by RecordsMixin (records.py)
         def record_key(self, kind: str, record_id: str) -> str: ...
 
     # ---- numbering -------------------------------------------------------------

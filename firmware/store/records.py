@@ -22,11 +22,8 @@ import hashlib
 import hmac
 import logging
 import re
-import sqlite3
-from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from . import crypto, office_sig
 from .capacity import ROW_OVERHEAD, used_bytes
@@ -39,6 +36,7 @@ from .errors import (
     UnknownRecord,
 )
 from .lifecycle import RecordStatus
+from .parts import StoreCore
 
 log = logging.getLogger("opentla.store")
 
@@ -85,23 +83,8 @@ class Trace:
     outcome: str
 
 
-class RecordsMixin:
+class RecordsMixin(StoreCore):
     """Relies on Store's _tx, _keys, _wall, _conn, _data_public and budget."""
-
-    if TYPE_CHECKING:  # provided by Store (store.py)
-        _conn: sqlite3.Connection
-        _wall: Callable[[], float]
-        _data_public: bytes | None
-        _id_key: bytes
-        unit_id: bytes
-        budget_bytes: int
-        reserve_bytes: int
-
-        @property
-        def provisioned(self) -> bool: ...
-        def _tx(self, critical: bool = False) -> AbstractContextManager[sqlite3.Connection]: ...
-        def _keys(self) -> crypto.KeyBundle: ...
-        def trusted_offices(self) -> frozenset[bytes]: ...
 
     def put_invoice(self, invoice_id: str, professional_id: str, payload: bytes,
                     signature: bytes, signer: bytes) -> RecordInfo:
