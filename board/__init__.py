@@ -23,7 +23,8 @@ from .config import BoardConfig, ConfigError
 log = logging.getLogger("opentla.board")
 
 # Files of the board package every kind runs (the seal covers them, docs/visit.md §Seal).
-COMMON_SEALED = ("board/__init__.py", "board/config.py", "board/main.py", "board/run.py")
+COMMON_SEALED = ("board/__init__.py", "board/config.py", "board/main.py", "board/run.py",
+                 "board/systemd.py")
 
 
 def build(config: BoardConfig) -> Board:

@@ -52,6 +52,7 @@ def _arguments(run: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from board import build
     from board.config import ConfigError, load_config
+    from board.systemd import Notifier
     from firmware.app import UnitApp
     from firmware.office_link.events import Action
 
@@ -87,14 +88,19 @@ def main(args: argparse.Namespace) -> int:
         return 1
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    log.info("running board=%s state=%s", config.board, config.state_path())
+    notifier = Notifier.from_env()  # systemd's READY=1 and watchdog (board/systemd.py)
+    log.info("running board=%s state=%s watchdog_s=%s", config.board, config.state_path(),
+             notifier.watchdog_s)
     try:
-        app.run(stop)
+        app.run(stop, after_step=notifier.after_step)
     except KeyboardInterrupt:
         log.info("stopped reason=interrupted")
         return 130
     except Exception:  # our bug: the traceback goes to the log, the service restarts us
         log.exception("unit_crashed board=%s", config.board)
         return 1
+    finally:
+        notifier.stopping()
+        notifier.close()
     log.info("stopped reason=terminated")
     return 0

@@ -145,12 +145,17 @@ class UnitApp:
         self.ui.step(now)
         self._run_calls()
 
-    def run(self, stop: threading.Event) -> None:
-        """Step until ``stop`` is set, then close the unit and the board."""
+    def run(self, stop: threading.Event, *,
+            after_step: Callable[[], None] | None = None) -> None:
+        """Step until ``stop`` is set, then close the unit and the board.
+        ``after_step`` runs after each round that completed (``tla-unit run``:
+        systemd's READY=1 then watchdog kicks, ``board/systemd.py``)."""
         self._thread = threading.get_ident()
         try:
             while not stop.is_set():
                 self.step()
+                if after_step is not None:
+                    after_step()
         finally:
             self.close()
 
