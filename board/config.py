@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +20,11 @@ from typing import Any
 
 DEFAULT_CONFIG = "/etc/opentla/unit.toml"
 KINDS = ("sim", "pi", "pc")
+# The unit's serial when provisioned (flash.sh --serial): the FSE's unit_id, the COSE
+# kid and the USB gadget's serial number. flash.sh and board/os/opentla-gadget.sh
+# check the same pattern (tests/board/test_flash.py compares them).
+SERIAL_PATTERN = r"^[A-Z0-9][A-Z0-9-]{0,31}$"
+OFFICE_MAX = 64
 
 
 class ConfigError(ValueError):
@@ -40,6 +46,8 @@ class BoardConfig:
     cps_reader: str = ""  # pc: PC/SC reader name (or its start) of the CPS slot
     battery_percent: float = 87.0  # sim: the fuel gauge twin's charge at start
     keys: str = ""  # sim: "stdin" reads key names (valider, annuler, 0-9...) from stdin
+    serial: str = ""  # all: the unit's serial (SERIAL_PATTERN); "": TLA- + the store's id
+    office: str = ""  # all: the office the unit was provisioned for (log, USB gadget name)
 
     def state_path(self) -> Path:
         if self.state_dir:
@@ -69,6 +77,15 @@ def _check(values: dict[str, Any], where: str) -> dict[str, Any]:
             ok = isinstance(value, str)
         if not ok:
             raise ConfigError(f"{where}: key {key!r} has the wrong type ({value!r})")
+    serial = values.get("serial")
+    if serial and not re.fullmatch(SERIAL_PATTERN, serial):
+        raise ConfigError(f"{where}: serial {serial!r} must be 1-32 of A-Z, 0-9 and '-', "
+                          "starting with a letter or digit")
+    office = values.get("office")
+    if office is not None and (len(office) > OFFICE_MAX or '"' in office or "\\" in office
+                               or not office.isprintable()):
+        raise ConfigError(f"{where}: office must be at most {OFFICE_MAX} printable "
+                          "characters without quotes or backslashes")
     board = values.get("board")
     if board is not None and board not in KINDS:
         raise ConfigError(f"{where}: board must be one of {', '.join(KINDS)}, not {board!r}")

@@ -7,6 +7,7 @@
     tla-unit sim [--link PATH] [--state DIR] [--script FILE]
                                     the unit on the simulated board, link on a pty
     tla-unit cards                  the card link alone: ATR, PPS, APDU timing
+    tla-unit gpclk [--check|--stop] the card clock on the Pi (root; opentla-gpclk.service)
 
 Exit codes: 0 done, 1 the demo or a sim script failed, 2 bad usage, 130 interrupted.
 """
@@ -47,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_sim(sub)
     cards = sub.add_parser("cards", help="card link demo on the simulated board", **h)
     cards.set_defaults(func=_cards)
+    sub.add_parser("gpclk", help="the Pi's card clock, GPCLK0 at 4.8 MHz (root; "
+                   "tla-unit gpclk --help)", add_help=False)
     return parser
 
 
@@ -64,6 +67,10 @@ def _cards(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["gpclk"]:  # a boot oneshot, its own options (board/pi/gpclk.py)
+        from board.pi import gpclk
+
+        return gpclk.main(argv[1:])
     if argv[:1] == ["run"]:  # the unit's service: no simulator code imported on a Pi
         from board import run
 

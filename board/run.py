@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("opentla.run")
@@ -49,6 +51,20 @@ def _arguments(run: argparse.ArgumentParser) -> None:
     run.set_defaults(func=main)
 
 
+def record_serial(state: Path, serial: str) -> None:
+    """Keep the unit's serial in ``<state>/serial`` (what the USB gadget names itself
+    at the next boot when unit.toml has none, board/os/opentla-gadget.sh)."""
+    path = state / "serial"
+    try:
+        if path.read_text(encoding="ascii").strip() == serial:
+            return
+    except (OSError, UnicodeDecodeError):
+        pass
+    tmp = path.with_name("serial.tmp")
+    tmp.write_text(serial + "\n", encoding="ascii")
+    os.replace(tmp, path)
+
+
 def main(args: argparse.Namespace) -> int:
     from board import build
     from board.config import ConfigError, load_config
@@ -81,7 +97,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"tla-unit run: the {config.board} board did not start: {exc}", file=sys.stderr)
         return 1
     try:
-        app = UnitApp(parts, config.state_path(), on_event=show)
+        app = UnitApp(parts, config.state_path(), on_event=show, serial=config.serial or None)
+        record_serial(config.state_path(), app.unit.serial)
     except BaseException:
         log.exception("unit_not_started board=%s", config.board)
         parts.close()
@@ -89,8 +106,8 @@ def main(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     notifier = Notifier.from_env()  # systemd's READY=1 and watchdog (board/systemd.py)
-    log.info("running board=%s state=%s watchdog_s=%s", config.board, config.state_path(),
-             notifier.watchdog_s)
+    log.info("running board=%s state=%s office=%r watchdog_s=%s", config.board,
+             config.state_path(), config.office, notifier.watchdog_s)
     try:
         app.run(stop, after_step=notifier.after_step)
     except KeyboardInterrupt:

@@ -91,12 +91,13 @@ class UnitApp:
     """See the module docstring. ``on_event`` sees every link event (pairing
     code, session, clock set...) on the unit's thread; ``seal_base`` is the
     directory the seal roots are relative to (default: the running tree);
-    ``buf_size`` the SMP buffer the unit offers (MCUmgr params)."""
+    ``buf_size`` the SMP buffer the unit offers (MCUmgr params); ``serial`` the
+    provisioned serial (default: derived from the store, docs/visit.md)."""
 
     def __init__(self, board: Board, state_dir: str | Path, *,
                  on_event: Callable[[Action], None] | None = None,
                  seal_base: str | None = None, idle_timeout_s: float = 900.0,
-                 buf_size: int = TRANSFER_BUF_SIZE,
+                 buf_size: int = TRANSFER_BUF_SIZE, serial: str | None = None,
                  monotonic: Callable[[], float] = time.monotonic):
         self.board = board
         self.state_dir = Path(state_dir)
@@ -108,7 +109,7 @@ class UnitApp:
         self._presence_at = float("-inf")
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.unit = Unit(
-            UnitConfig(store_path=str(self.state_dir / "unit.db"),
+            UnitConfig(store_path=str(self.state_dir / "unit.db"), serial=serial or None,
                        seal_roots=FIRMWARE_ROOTS + tuple(board.sealed), seal_base=seal_base,
                        board=board.kind, idle_timeout_s=idle_timeout_s),
             vitale_slot=board.vitale.connect, cps_slot=board.cps.connect,
