@@ -12,6 +12,11 @@ Limits of a Linux UART, and what is done about them:
 
 - no timestamps: a byte's leading edge is estimated as the time ``read()``
   returned it minus 12 etu per byte still behind it in the same read;
+- OFFN is read at each poll (every ``POLL_S`` at most while waiting) and its
+  edges are counted from the GPIO interrupt (:meth:`GpiozeroLines.edges`): a card
+  pulled and put back, or a fault pulse, between two polls still reads as
+  ``CardRemoved`` (then ``CardInserted``), so a session never goes on with a card
+  that was reset under it;
 - pyserial does not report parity errors, so the driver sets termios PARMRK
   on the UART: a byte with a parity (or framing) error then reads as
   ``FF 00 byte`` and a real FF as ``FF FF``; :class:`ParityUnmarker` turns
@@ -102,6 +107,7 @@ class PiCardSlot:
         self.gpio.setup_input(self.pins.off_n)
         self.gpio.setup_output(cfg.IO_SELECT_PIN, self.pins.io_select_level)
         self._present = self.card_present()
+        self.gpio.edges(self.pins.off_n)  # count from here
 
     # ---- SlotPort ------------------------------------------------------------------
     def now(self) -> float:
@@ -182,10 +188,16 @@ class PiCardSlot:
     def _poll(self) -> list[PortEvent]:
         out: list[PortEvent] = []
         present = self.card_present()
+        edges = self.gpio.edges(self.pins.off_n)
         if present != self._present:
             self._present = present
             now = self._clock()
             out.append(CardInserted(now) if present else CardRemoved(now))
+        elif edges >= 2:  # OFFN went and came back between two looks: pulled, or a fault
+            now = self._clock()
+            out.append(CardRemoved(now))
+            if present:
+                out.append(CardInserted(now))
         waiting = self.serial.in_waiting
         if waiting:
             data, flags = self._unmark.feed(self.serial.read(waiting))

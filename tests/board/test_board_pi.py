@@ -118,3 +118,66 @@ def test_the_buzzer_beeps_on_its_pin(factory):
     finally:
         buzzer.close()
     assert levels(factory, pins.BUZZER_PIN) == [False, True, False, True, False]
+
+
+def test_a_card_pulled_and_put_back_between_two_polls_is_still_seen(factory):
+    """OFFN's edges come from the pin's interrupt (gpiozero callbacks): a pull and
+    reinsertion shorter than a poll still ends the session (CardRemoved, then
+    CardInserted), where reading the level alone would see nothing."""
+    import serial
+
+    from board.pi.card_slot import PiCardSlot
+    from board.pi.gpio import GpiozeroLines
+    from firmware.iso7816.port import CardInserted, CardRemoved
+
+    lines = GpiozeroLines()
+    uart = serial.serial_for_url("loop://", timeout=0)
+    clock = FakeTime()
+    slot = PiCardSlot("vitale", gpio=lines, serial=uart, clock=clock,
+                      sleep=lambda s: setattr(clock, "t", clock.t + s))
+    try:
+        off_n = factory.pin(pins.SLOTS["vitale"].off_n)
+        assert slot.card_present()  # pulled up: a card is in
+        assert slot.wait(clock.t + 0.01) == []
+        off_n.drive_low()  # pulled out...
+        off_n.drive_high()  # ...and back, before the driver looked
+        assert slot.card_present()
+        events = slot.wait(clock.t + 0.01)
+        assert [type(e) for e in events] == [CardRemoved, CardInserted]
+        assert slot.wait(clock.t + 0.01) == []  # counted once
+        off_n.drive_low()  # pulled out and left out: one removal
+        assert [type(e) for e in slot.wait(clock.t + 0.01)] == [CardRemoved]
+    finally:
+        lines.close()
+        uart.close()
+
+
+def test_a_pi_unit_whose_rtc_lost_power_refuses_to_sign_until_the_office_sets_it(
+        factory, pty_path, tmp_path):
+    """The DS3231 twin starts as after a power loss (OSF set): the signing time the
+    visit takes (Terminal.now, firmware/visit/visit.py sign) is refused with
+    clock_not_set until the office sets the clock (the set_clock the link's
+    `tla clock set` calls), which writes the RTC and clears OSF."""
+    from datetime import UTC, datetime
+
+    from board.pi.rtc import OSF
+    from firmware.visit import VisitError
+
+    config = BoardConfig(board="pi", state_dir=str(tmp_path), i2c_bus="sim",
+                         card_uart="loop://", link=pty_path)
+    board = build(config)
+    rtc = board.clock.bus.rtc  # type: ignore[attr-defined]
+    thread = UnitThread(lambda: UnitApp(board, tmp_path))
+    app = thread.start()
+    try:
+        with pytest.raises(VisitError) as exc:
+            app.call(app.terminal.now)
+        assert (exc.value.code, exc.value.message_fr) == ("clock_not_set", "Heure non réglée")
+        assert rtc.status & OSF
+        rtc.base = lambda: 1_800_000_000.0
+        app.call(lambda: app.unit.set_clock(datetime(2026, 12, 1, 9, 30, tzinfo=UTC)))
+        assert not rtc.status & OSF
+        rtc.base = lambda: 1_800_000_090.0  # a minute and a half later
+        assert app.call(app.terminal.now) == datetime(2026, 12, 1, 9, 31, 30, tzinfo=UTC)
+    finally:
+        thread.stop()

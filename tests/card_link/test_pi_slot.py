@@ -29,6 +29,9 @@ class FakeGpio:
     def read(self, pin):
         return self.levels[pin]
 
+    def edges(self, pin):
+        return 0
+
 
 class FakeClock:
     def __init__(self):
