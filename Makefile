@@ -40,6 +40,7 @@ screens: $(TEST_STAMP)
 
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
+	shellcheck flash.sh board/os/opentla-gadget.sh
 
 typecheck: $(TEST_STAMP)
 	$(VENV)/bin/mypy firmware board host_tools

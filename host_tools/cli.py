@@ -14,6 +14,7 @@
     tla seal add VERSION SEAL | list    the office's reference firmware seals
     tla arl import FILE...              returns of the lots: accepted / rejected, with reasons
     tla duplicata FSE --reason R [-o F] the duplicata of an FSE as a PDF
+    tla udev install                    Linux: the unit's USB port without root (udev rule)
 
 Global options: ``--keys PATH`` (host key file), ``--timeout S`` (per request).
 Exit codes: 0 done, 1 the unit refused, did not answer (its port is missing or silent,
@@ -47,6 +48,7 @@ from . import (
     cmd_records,
     cmd_traces,
     cmd_transfer,
+    cmd_udev,
 )
 from .cli_common import HELP_FORMAT, UsageError, positive_seconds
 from .unit_link import client as link
@@ -54,7 +56,7 @@ from .unit_link.keystore import HostKeys, KeyFileError
 
 # each module adds its subcommands with register(subparsers), as in card_cli.py
 COMMAND_MODULES = (cmd_link, cmd_transfer, cmd_records, cmd_fse, cmd_traces, cmd_lots, cmd_arl,
-                   cmd_duplicata)
+                   cmd_duplicata, cmd_udev)
 
 
 def _parser() -> argparse.ArgumentParser:
