@@ -29,6 +29,7 @@ HELP: dict[str, Any] = {"epilog": EPILOG, "formatter_class": argparse.RawDescrip
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from board.pi.gpclk import add_parser as add_gpclk
     from board.run import add_parser as add_run
     from board.sim.commands import add_parser as add_sim
     from board.sim.commands import state_dir
@@ -48,8 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sim(sub)
     cards = sub.add_parser("cards", help="card link demo on the simulated board", **h)
     cards.set_defaults(func=_cards)
-    sub.add_parser("gpclk", help="the Pi's card clock, GPCLK0 at 4.8 MHz (root; "
-                   "tla-unit gpclk --help)", add_help=False)
+    add_gpclk(sub, h)
     return parser
 
 

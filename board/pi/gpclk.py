@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from .config import CARD_CLOCK_DIVIDER, CARD_CLOCK_HZ, CARD_CLOCK_SOURCE_HZ
 
@@ -193,17 +193,32 @@ def open_registers(base: int) -> tuple[MappedRegisters, MappedRegisters, int]:
                          "board/os/cmdline.txt)") from None
 
 
-def main(argv: list[str]) -> int:
-    """``tla-unit gpclk [--check | --stop]``: 0 done, 1 the clock could not be
-    programmed (message on stderr), 2 bad usage."""
-    parser = argparse.ArgumentParser(
-        prog="tla-unit gpclk",
-        description=f"Run the card clock, GPCLK0 on GPIO 4, at {CARD_CLOCK_HZ} Hz "
-                    "(root; opentla-gpclk.service runs it at boot).")
+DESCRIPTION = (f"Run the card clock, GPCLK0 on GPIO 4, at {CARD_CLOCK_HZ} Hz from the "
+               "crystal (root; opentla-gpclk.service runs it at boot). Exit codes: 0 done "
+               "(--check: running right), 1 not programmed or not right, 2 bad usage.")
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true", help="only report the clock's state")
     mode.add_argument("--stop", action="store_true", help="stop the clock")
-    args = parser.parse_args(argv)
+    parser.set_defaults(func=run)
+
+
+def add_parser(sub: Any, h: dict[str, Any]) -> None:
+    """``gpclk`` in tla-unit's full parser (for --help)."""
+    _arguments(sub.add_parser("gpclk", help="the Pi's card clock, GPCLK0 at 4.8 MHz (root)",
+                              description=DESCRIPTION, **h))
+
+
+def main(argv: list[str]) -> int:
+    """``tla-unit gpclk [--check | --stop]`` alone (the boot oneshot)."""
+    parser = argparse.ArgumentParser(prog="tla-unit gpclk", description=DESCRIPTION)
+    _arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
     try:
         cm, gpio, fd = open_registers(peripheral_base())
         try:
