@@ -85,7 +85,7 @@ from firmware.unit import sealed_files
 
 seen = {}
 real_run = UnitApp.run
-def run(self, stop):  # started: list what is loaded, then stop at once
+def run(self, stop, **kwargs):  # started: list what is loaded, then stop at once
     base = Path(app_module.__file__).resolve().parents[1]
     loaded = sorted(Path(m.__file__).resolve().relative_to(base).as_posix()
                     for m in list(sys.modules.values())
@@ -94,7 +94,7 @@ def run(self, stop):  # started: list what is loaded, then stop at once
     seen["loaded"] = [p for p in loaded if p.startswith(("firmware/", "board/", "host_tools/"))]
     seen["sealed"] = sealed_files(("firmware", *self.board.sealed))
     stop.set()
-    real_run(self, stop)
+    real_run(self, stop, **kwargs)
 UnitApp.run = run
 rc = main(sys.argv[1:])
 print(json.dumps(seen))
