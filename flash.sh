@@ -199,7 +199,9 @@ check_image() {  # check_image IMAGE -> prints its size
 write_and_verify() {  # write_and_verify IMAGE DEVICE SIZE
     local image=$1 dev=$2 size=$3 expected actual
     echo "Writing $image to $dev..." >&2
-    if ! dd if="$image" of="$dev" bs=4M conv=fsync,notrunc status=none; then
+    local progress=none
+    [ -t 2 ] && progress=progress
+    if ! dd if="$image" of="$dev" bs=4M conv=fsync,notrunc status="$progress"; then
         die "$EXIT_IO" "writing $dev failed"
     fi
     sync

@@ -13,7 +13,8 @@
 #
 # Exit codes: 0 done, 1 no USB device controller appeared, 2 bad usage, 3 configfs
 # refused a write. Paths are overridable for the tests (tests/board/test_os_files.py):
-# GADGET_CONFIGFS, GADGET_UDC_DIR, UNIT_CONFIG, UNIT_STATE, SOC_SERIAL_FILE, UDC_WAIT_S.
+# GADGET_CONFIGFS, GADGET_UDC_DIR, GADGET_TTY, UNIT_CONFIG, UNIT_STATE, SOC_SERIAL_FILE,
+# UDC_WAIT_S.
 set -eu
 
 CONFIGFS=${GADGET_CONFIGFS:-/sys/kernel/config/usb_gadget}
@@ -22,6 +23,7 @@ CONFIG=${UNIT_CONFIG:-/var/lib/opentla/unit.toml}
 STATE=${UNIT_STATE:-/var/lib/opentla}
 SOC_SERIAL=${SOC_SERIAL_FILE:-/sys/firmware/devicetree/base/serial-number}
 WAIT_S=${UDC_WAIT_S:-10}
+TTY=${GADGET_TTY:-/dev/ttyGS0}
 G="$CONFIGFS/opentla"
 
 VENDOR=0x1d6b
@@ -96,6 +98,12 @@ start() {
     done
     put "$udc" "$G/UDC"
     say "bound to $udc: $VENDOR:$PRODUCT serial $serial"
+    waited=0  # the unit opens the tty as soon as this service is done
+    while [ ! -e "$TTY" ] && [ "$waited" -lt "$WAIT_S" ]; do
+        sleep 1
+        waited=$((waited + 1))
+    done
+    [ -e "$TTY" ] || say "warning: $TTY did not appear within ${WAIT_S}s"
 }
 
 stop() {

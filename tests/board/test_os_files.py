@@ -118,7 +118,8 @@ def configfs(tmp_path):
     (udc / "3f980000.usb").write_text("")
     env = {**os.environ, "GADGET_CONFIGFS": str(root), "GADGET_UDC_DIR": str(udc),
            "UNIT_CONFIG": str(tmp_path / "unit.toml"), "UNIT_STATE": str(tmp_path),
-           "SOC_SERIAL_FILE": str(tmp_path / "soc-serial"), "UDC_WAIT_S": "0"}
+           "SOC_SERIAL_FILE": str(tmp_path / "soc-serial"), "UDC_WAIT_S": "0",
+           "GADGET_TTY": str(udc / "3f980000.usb")}  # a path that exists
     return root / "opentla", env, tmp_path
 
 
