@@ -1,6 +1,7 @@
 """``tla``: the office-PC command line for OpenTLA units.
 
     tla units [--probe PATH ...]        serial ports where a unit answers SMP
+    tla doctor [--port P]               what stops a connection, and what to do
     tla pair --port P [--name NAME]     pair this PC with the unit (press Valider on it)
     tla info --port P [--json]          serial, firmware, seal, clock, battery, storage, lock
     tla clock set --port P [--time T]   set the unit's clock (UTC; default: this PC's clock)
@@ -41,6 +42,7 @@ from firmware.office_link.header import MgmtError
 
 from . import (
     cmd_arl,
+    cmd_doctor,
     cmd_duplicata,
     cmd_fse,
     cmd_link,
@@ -56,7 +58,7 @@ from .unit_link.keystore import HostKeys, KeyFileError
 
 # each module adds its subcommands with register(subparsers), as in card_cli.py
 COMMAND_MODULES = (cmd_link, cmd_transfer, cmd_records, cmd_fse, cmd_traces, cmd_lots, cmd_arl,
-                   cmd_duplicata, cmd_report)
+                   cmd_duplicata, cmd_report, cmd_doctor)
 
 
 def _parser() -> argparse.ArgumentParser:
