@@ -1,5 +1,5 @@
 """``tla doctor``: what stops the office PC from talking to a unit, one finding per line
-with what to do (docs/protocol.md §Troubleshooting).
+with what to do (docs/protocol.md §7, Troubleshooting).
 
 In order, stopping at the first thing that fails (what follows needs it): a port that
 looks like a unit, the device file, permission to open it (the ``dialout`` group or
