@@ -44,6 +44,7 @@ td.bad { color: #b91c1c; font-weight: 600; }
 .tile { border: 1px solid #d5dbe3; border-radius: 6px; padding: 10px 12px; background: #f8fafc; }
 .tile .value { font-size: 22px; font-weight: 700; color: #1f4e79; }
 .tile .label { color: #4b5563; font-size: 11px; }
+.pair { display: grid; grid-template-columns: 1fr 1fr; gap: 24px; align-items: start; }
 .charts { display: grid; grid-template-columns: repeat(2, 1fr); gap: 10px; }
 figure { margin: 0; border: 1px solid #e3e7ed; border-radius: 4px; padding: 6px; }
 figure img { width: 100%; height: auto; display: block; }
@@ -132,15 +133,17 @@ def _summary(data: ReportData, stats: list[OperationStats]) -> str:
         _tile(num(pj.total), "pièces justificatives requises"),
         _tile(pct(pj.share("scanned")), "pièces justificatives numérisées"),
     ]
-    rows = [("FSE signées", modes.total),
-            *((f"FSE {MODE_LABELS.get(m, m)}", modes.counts[m]) for m in modes.counts),
-            ("Unités", len({t.unit_id for t in data.traces} | {f.unit_id for f in data.fses})),
-            ("Professionnels", len({f.billing_number for f in data.fses})),
-            ("Opérations mesurées", runs), ("Opérations en erreur", errors),
-            ("Pièces justificatives requises", pj.total),
-            *((f"Pièces {PJ_LABELS[s]}", pj.counts[s]) for s in PJ_STATUSES)]
+    fse_rows = [("FSE signées", modes.total),
+                *((f"FSE {MODE_LABELS.get(m, m)}", modes.counts[m]) for m in modes.counts),
+                ("Unités", len({t.unit_id for t in data.traces} | {f.unit_id for f in data.fses})),
+                ("Professionnels", len({f.billing_number for f in data.fses}))]
+    other_rows = [("Opérations mesurées", runs), ("Opérations en erreur", errors),
+                  ("Pièces justificatives requises", pj.total),
+                  *((f"Pièces {PJ_LABELS[s]}", pj.counts[s]) for s in PJ_STATUSES)]
+    head = ("Indicateur", "Valeur")
     return ('<section id="synthese"><h2>Synthèse</h2><div class="tiles">' + "".join(tiles)
-            + "</div>" + table("summary", ("Indicateur", "Valeur"), rows) + "</section>")
+            + '</div><div class="pair">' + table("summary-fse", head, fse_rows)
+            + table("summary-traces", head, other_rows) + "</div></section>")
 
 
 def _operations(data: ReportData, stats: list[OperationStats]) -> str:

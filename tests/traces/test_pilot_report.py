@@ -183,7 +183,7 @@ def test_pj_shares_count_what_the_fses_need(page):
 
 def test_summary_counts(page):
     written, _, html = page
-    summary = dict(body(html, "summary"))
+    summary = dict(body(html, "summary-fse") + body(html, "summary-traces"))
     assert summary["FSE signées"] == "7" and summary["Unités"] == "2"
     assert summary["Opérations mesurées"] == "32" and summary["Opérations en erreur"] == "4"
     assert summary["Pièces justificatives requises"] == "9"
