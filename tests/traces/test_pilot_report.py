@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import tempfile
 from datetime import UTC, date, datetime
-from html.parser import HTMLParser
 
 import numpy as np
 import pytest
@@ -29,6 +28,8 @@ from host_tools import report_data
 from host_tools.cli import main as tla
 from host_tools.cmd_report import generate
 from host_tools.office_db import OfficeDb
+
+from .report_page import Page
 
 FIRST, LAST = date(2026, 3, 9), date(2026, 3, 10)
 S = datetime(2026, 3, 9, tzinfo=UTC).timestamp()  # the period: [S, S + 2 days)
@@ -66,48 +67,6 @@ def office(tmp_path_factory, pki, tariffs):  # noqa: F811 - the shared fixtures
             v = ver.verify(fse.encoded)
             db.import_fse(unit, f"F{billing}-{number}", fse.encoded, v.payload, v.seal)
     return path
-
-
-class Page(HTMLParser):
-    """Tables by id (rows of cell texts, the head first), images' src, scripts, links."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.tables: dict[str, list[list[str]]] = {}
-        self.images: list[str] = []
-        self.outside: list[str] = []  # any src/href that is not a data: URI
-        self.scripts = 0
-        self._table: str | None = None
-        self._cell: list[str] | None = None
-        self.feed(text)
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        for name in ("src", "href"):
-            if a.get(name) and not a[name].startswith("data:"):
-                self.outside.append(a[name])
-        if tag == "script":
-            self.scripts += 1
-        elif tag == "img":
-            self.images.append(a["src"])
-        elif tag == "table":
-            self._table = a["id"]
-            self.tables[self._table] = []
-        elif tag == "tr" and self._table:
-            self.tables[self._table].append([])
-        elif tag in ("td", "th"):
-            self._cell = []
-
-    def handle_endtag(self, tag):
-        if tag in ("td", "th") and self._cell is not None and self._table:
-            self.tables[self._table][-1].append("".join(self._cell).strip())
-            self._cell = None
-        elif tag == "table":
-            self._table = None
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell.append(data)
 
 
 @pytest.fixture(scope="module")
