@@ -6,17 +6,22 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from smp.exceptions import SMPException
 from smpclient.exceptions import SMPClientException
 
-from . import doctor
 from .unit_link import client as link
 from .unit_link.keystore import HostKeys
 
+if TYPE_CHECKING:  # host_tools/doctor.py needs fcntl, grp and pwd: imported when run
+    from .doctor import Finding, Port
+
 EPILOG = """exit codes:
   0    every check passed: the unit answers, is paired with this PC, its clock is set
-  1    something stops the connection (each FAIL line says what to do)"""
+  1    something stops the connection (each FAIL line says what to do)
+  2    bad usage: options, host key file
+  130  interrupted (Ctrl-C)"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,16 +34,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.set_defaults(run=cmd_doctor)
 
 
-def list_ports() -> list[doctor.Port]:
+def list_ports() -> list[Port]:
     from serial.tools import list_ports as pyserial_ports
 
-    return [doctor.Port(p.device, p.vid, p.pid, p.product, p.serial_number)
+    from .doctor import Port
+
+    return [Port(p.device, p.vid, p.pid, p.product, p.serial_number)
             for p in pyserial_ports.comports()]
 
 
-async def check_unit(port: str, keys: HostKeys, timeout_s: float) -> list[doctor.Finding]:
+async def check_unit(port: str, keys: HostKeys, timeout_s: float) -> list[Finding]:
     """Over the link: echo, pairing (this PC's key file, then the unit), the clock."""
-    found: list[doctor.Finding] = []
+    from . import doctor
+
+    found: list[Finding] = []
     try:
         async with link.connect(port, timeout_s) as client:
             await link.echo(client, "tla doctor")
@@ -73,7 +82,9 @@ async def check_unit(port: str, keys: HostKeys, timeout_s: float) -> list[doctor
 
 
 async def cmd_doctor(args: argparse.Namespace, keys: HostKeys) -> int:
-    findings: list[doctor.Finding] = []
+    from . import doctor
+
+    findings: list[Finding] = []
     if args.target:
         ports = [args.target]
     else:
