@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -152,9 +153,10 @@ def check_arl(db: OfficeDb, arl: Arl) -> tuple[dict, list[dict], bool]:
     return lot, fses, previous[0] is not None
 
 
-def import_arls(db: OfficeDb, paths: list[str | Path]) -> list[tuple[Arl, bool]]:
+def import_arls(db: OfficeDb, paths: list[str | Path],
+                progress: Callable[[int, int], None] | None = None) -> list[tuple[Arl, bool]]:
     """Read and check every file, then apply them all in one transaction. Returns
-    (arl, already) per file."""
+    (arl, already) per file; ``progress(done, total)`` after each file applied."""
     arls = [read_arl(p) for p in paths]
     seen: dict[tuple[str, int], str] = {}
     for arl in arls:
@@ -170,6 +172,8 @@ def import_arls(db: OfficeDb, paths: list[str | Path]) -> list[tuple[Arl, bool]]
             if not already:
                 _apply(db, arl, lot, fses)
             done.append((arl, already))
+            if progress is not None:
+                progress(len(done), len(arls))
     return done
 
 

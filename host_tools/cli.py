@@ -1,6 +1,7 @@
 """``tla``: the office-PC command line for OpenTLA units.
 
     tla units [--probe PATH ...]        serial ports where a unit answers SMP
+    tla doctor [--port P]               what stops a connection, and what to do
     tla pair --port P [--name NAME]     pair this PC with the unit (press Valider on it)
     tla info --port P [--json]          serial, firmware, seal, clock, battery, storage, lock
     tla clock set --port P [--time T]   set the unit's clock (UTC; default: this PC's clock)
@@ -15,6 +16,7 @@
     tla arl import FILE...              returns of the lots: accepted / rejected, with reasons
     tla duplicata FSE --reason R [-o F] the duplicata of an FSE as a PDF
     tla udev install                    Linux: the unit's USB port without root (udev rule)
+    tla report --from D --to D --html F the pilot review report (and --csv F: its raw table)
 
 Global options: ``--keys PATH`` (host key file), ``--timeout S`` (per request).
 Exit codes: 0 done, 1 the unit refused, did not answer (its port is missing or silent,
@@ -41,11 +43,13 @@ from firmware.office_link.header import MgmtError
 
 from . import (
     cmd_arl,
+    cmd_doctor,
     cmd_duplicata,
     cmd_fse,
     cmd_link,
     cmd_lots,
     cmd_records,
+    cmd_report,
     cmd_traces,
     cmd_transfer,
     cmd_udev,
@@ -56,7 +60,7 @@ from .unit_link.keystore import HostKeys, KeyFileError
 
 # each module adds its subcommands with register(subparsers), as in card_cli.py
 COMMAND_MODULES = (cmd_link, cmd_transfer, cmd_records, cmd_fse, cmd_traces, cmd_lots, cmd_arl,
-                   cmd_duplicata, cmd_udev)
+                   cmd_duplicata, cmd_udev, cmd_report, cmd_doctor)
 
 
 def _parser() -> argparse.ArgumentParser:

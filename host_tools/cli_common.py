@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TypedDict
 
 from smpclient import SMPClient
@@ -69,7 +69,8 @@ async def authenticated(
 
 
 def progress(done: int, total: int) -> None:
-    """The progress bar on stderr (tla unload)."""
+    """The plain progress line on stderr of tla unload when not on a terminal (stable
+    for scripts and tests: ``[###...] 3/4 FSE``)."""
     width = 30
     filled = width * done // max(total, 1)
     sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} FSE")
@@ -100,3 +101,50 @@ def open_db(path):
     if not path.is_file():
         raise UsageError(f"no office database at {path} (tla unload creates it; or give --db)")
     return OfficeDb(path)
+
+
+Step = Callable[[int, int], None]  # (done, total): one more item done
+
+
+def add_progress_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar (one is drawn only when stdout and stderr "
+                             "are a terminal)")
+
+
+def on_terminal() -> bool:
+    return sys.stdout.isatty() and sys.stderr.isatty()
+
+
+@contextlib.contextmanager
+def progress_bar(args: argparse.Namespace, what: str, plain: Step | None = None
+                 ) -> Iterator[Step]:
+    """A ``(done, total)`` callback for the command's loop: a rich bar on stderr when
+    stdout and stderr are terminals, else ``plain`` (scripted output stays as it was),
+    nothing at all with ``--no-progress``. The bar is left on screen, complete or where
+    it stopped, so an error line printed after it still reads on its own line."""
+    if getattr(args, "no_progress", False):
+        yield lambda done, total: None
+        return
+    if not on_terminal():
+        yield plain or (lambda done, total: None)
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True)) as bar:
+        task = bar.add_task(what, total=None)
+
+        def step(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield step

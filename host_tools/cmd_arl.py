@@ -20,13 +20,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     imp = arl_sub.add_parser("import", help="mark lots and FSEs from ARL files (one JSON "
                              "per ARL); one bad file marks nothing", **h)
     imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    cli.add_progress_option(imp)
 
 
 async def cmd_arl(args: argparse.Namespace, keys: HostKeys) -> int:
     from .arl import import_arls
 
     with cli.open_db(args.db) as db:
-        for arl, already in import_arls(db, args.files):
+        with cli.progress_bar(args, "ARL files imported") as step:
+            done = import_arls(db, args.files, progress=step)
+        for arl, already in done:
             lot = f"lot {arl.billing_number}/{arl.lot_number}"
             if already:
                 print(f"{arl.path}: {lot} already imported, unchanged")

@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "make", help="group the FSEs not yet in a lot and sign the lots with the CPS", **h)
     make.add_argument("--reader", help="PC/SC reader holding the CPS (default: the only "
                       "reader with a card)")
+    cli.add_progress_option(make)
     make.add_argument("--first-number", type=_lot_number, metavar="N",
                       help="first lot number (1..999999, above every number used for the "
                       "billing number), e.g. to follow on from another billing software")
@@ -120,8 +121,9 @@ def _make(db, args: argparse.Namespace) -> int:
     try:
         conn = open_reader(args.reader)
         try:
-            report = make_lots(db, conn, ask_pin, today=date.today(), now=time.time(),
-                               first_number=args.first_number)
+            with cli.progress_bar(args, "lots signed") as step:
+                report = make_lots(db, conn, ask_pin, today=date.today(), now=time.time(),
+                                   first_number=args.first_number, progress=step)
         finally:
             close = getattr(conn, "close", None)
             if close is not None:

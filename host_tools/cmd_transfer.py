@@ -52,6 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="PEM/DER certificates: roots (self-signed) and intermediates")
     unload.add_argument("--seal", action="append", default=[], type=seal,
                         help="reference firmware seal, 64 hex digits (repeatable)")
+    cli.add_progress_option(unload)
     unload.set_defaults(run=cmd_unload, interrupted=UNLOAD_INTERRUPTED)
 
 
@@ -105,9 +106,10 @@ async def cmd_unload(args: argparse.Namespace, keys: HostKeys) -> int:
     seals = list(args.seal) or None
     with OfficeDb(args.db or default_path()) as db:
         async def body(client: SMPClient) -> int:
-            # progress is looked up now, not at import, so a test can replace it
-            report = await unload(client, db, trust, reference_seals=seals,
-                                  progress=cli.progress)
+            # cli.progress is looked up at each call, so a test can replace it
+            with cli.progress_bar(args, "FSE fetched, verified, imported",
+                                  plain=lambda done, total: cli.progress(done, total)) as step:
+                report = await unload(client, db, trust, reference_seals=seals, progress=step)
             print(f"Unit {report.unit_id}: {len(report.imported)} FSEs imported, "
                   f"{len(report.already)} already imported, {report.acked} acknowledged, "
                   f"{report.vitale_imported} Vitale reads imported.")

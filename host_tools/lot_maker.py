@@ -43,10 +43,12 @@ class LotNumberError(ValueError):
 
 
 def make_lots(db: OfficeDb, conn: CardConnection, pin: Callable[[], str], *, today: date,
-              now: float, first_number: int | None = None) -> MakeReport:
+              now: float, first_number: int | None = None,
+              progress: Callable[[int, int], None] | None = None) -> MakeReport:
     """Lot every imported FSE the CPS in ``conn`` can sign lots for; see the module doc.
     Card errors (wrong PIN, blocked, card pulled) propagate as CardError; nothing is
-    stored unless every lot of the run is signed."""
+    stored unless every lot of the run is signed. ``progress(done, total)`` after each
+    lot signed."""
     reader = CpsReader(conn)
     card = reader.read()
     check_professional(card, today)
@@ -71,6 +73,7 @@ def make_lots(db: OfficeDb, conn: CardConnection, pin: Callable[[], str], *, tod
     reader.verify_pin(pin())
     seals = office_lots.reference_seals(db)
     last = office_lots.last_lot_numbers(db)
+    planned = []  # every lot of the run grouped first: the progress knows the total
     for sit, fses in signable:
         billing = sit.billing_number
         start = last.get(billing, 0) + 1
@@ -81,9 +84,13 @@ def make_lots(db: OfficeDb, conn: CardConnection, pin: Callable[[], str], *, tod
                                      f"are used up to {start - 1}; give at least {start}")
             start = first_number
         by_number = {f.number: f for f in fses}
+        planned.append((sit, by_number, lot_rules.group_lots(
+            fses, billing_number=billing, can_sign_lot=True, first_lot_number=start)))
+    total = sum(len(lots) for _, _, lots in planned)
+    for sit, by_number, lots in planned:
+        billing = sit.billing_number
         signer = _lot_signer(reader, sit, card.certificate or b"")
-        for lot in lot_rules.group_lots(fses, billing_number=billing, can_sign_lot=True,
-                                        first_lot_number=start):
+        for lot in lots:
             members = [by_number[n] for n in lot.fse_numbers]
             claimed = tuple(sorted({f.firmware_version for f in members} - {""}))
             version, hold = office_lots.seal_check(lot.seal, claimed, seals)
@@ -98,6 +105,8 @@ def make_lots(db: OfficeDb, conn: CardConnection, pin: Callable[[], str], *, tod
                 signer=f"{card.card_type} {card.serial} {card.name} {card.first_name} "
                        f"situation {sit.index}",
                 made_at=now, lot_file=lot_rules.sign_lot(payload, sit, signer)))
+            if progress is not None:
+                progress(len(report.made), total)
     office_lots.store_lots(db, report.made, last)
     return report
 

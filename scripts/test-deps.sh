@@ -3,11 +3,12 @@
 # pcsc-tools' ATR list and opensc-tool, swig + libpcsclite-dev to build pyscard,
 # poppler-utils (pdftoppm: the duplicata PDF rendered back), tmux (the simulator driven),
 # shellcheck (make lint), fdisk + e2fsprogs (flash.sh's tests build card images),
-# device-tree-compiler (the unit's overlay, board/os).
+# device-tree-compiler (the unit's overlay, board/os), chromium (the tla report page
+# rendered headless).
 # Installs the missing ones as root or through sudo; otherwise prints the one
 # command to run and exits 2. `make test` runs this first.
 PACKAGES="pcscd vsmartcard-vpcd pcsc-tools opensc swig libpcsclite-dev poppler-utils tmux
-shellcheck fdisk e2fsprogs device-tree-compiler"
+shellcheck fdisk e2fsprogs device-tree-compiler chromium"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" \

@@ -13,7 +13,7 @@ from host_tools.office_db import OfficeDb
 
 HELPS = [["units"], ["pair"], ["info"], ["clock", "set"], ["load"], ["unload"],
          ["fse", "list"], ["fse", "show"], ["fse", "export"], ["records"], ["records", "list"],
-         ["records", "withdraw"], []]
+         ["records", "withdraw"], ["report"], ["doctor"], []]
 
 
 def tla(tmp_path, *args) -> int:

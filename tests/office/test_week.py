@@ -160,3 +160,67 @@ def test_a_week(tmp_path, db, pki, tariffs, capsys):
     assert sum(len(r["pj"]) for r in recs) == sum(
         (i["profession"] != "10") + i["degraded"] for i in items)
     capsys.readouterr()
+
+    check_week_report(tmp_path, db, items, devices, capsys)
+
+
+def week_traces(items, devices):
+    """What the units timed that week: one visit.sign per FSE (1.00 .. 1.95 s), and
+    before every 25th a first attempt refused on the PIN (0.5 s, pin_wrong)."""
+    rows: dict[str, list] = {d.unit_id: [] for d in devices}
+    for i, item in enumerate(items):
+        unit = rows[devices[item["unit"]].unit_id]
+        at = SIGNED_AT.timestamp() + i
+        if i % 25 == 0:
+            unit.append((len(unit) + 1, at - 0.5, "visit.sign", 0.5, "pin_wrong"))
+        unit.append((len(unit) + 1, at, "visit.sign", 1.0 + (i % 20) * 0.05, "ok"))
+    return rows
+
+
+def check_week_report(tmp_path, db, items, devices, capsys):
+    """tla report over the week: its tables hold the plan's counts."""
+    import numpy as np
+    from traces.report_page import Page
+
+    traces = week_traces(items, devices)
+    for unit_id, rows in traces.items():
+        db.import_traces(unit_id, rows)
+    html, table = tmp_path / "week.html", tmp_path / "week.csv"
+    assert cli.main(["--keys", str(tmp_path / "k.json"), "report", "--db", str(db.path),
+                     "--from", "2026-03-09", "--to", "2026-03-15", "--html", str(html),
+                     "--csv", str(table)]) == 0
+    capsys.readouterr()
+    page = Page(html.read_text(encoding="utf-8"))
+
+    def rows(table_id):
+        return {r[0]: r[1:] for r in page.tables[table_id][1:]}
+
+    def pct(n, total):
+        return f"{100 * n / total:.1f}".replace(".", ",") + "\u00a0%"
+
+    degraded = Counter(i["billing"] for i in items if i["degraded"])
+    per_pro = Counter(i["billing"] for i in items)
+    n_degraded = sum(degraded.values())
+    assert rows("modes-all") == {"Ensemble": [
+        "200", str(200 - n_degraded), str(n_degraded), pct(200 - n_degraded, 200),
+        pct(n_degraded, 200)]}
+    assert {k: v[:3] for k, v in rows("modes-professional").items()} == {
+        b: [str(per_pro[b]), str(per_pro[b] - degraded[b]), str(degraded[b])] for b in per_pro}
+    per_unit = Counter(devices[i["unit"]].unit_id for i in items)
+    unit_degraded = Counter(devices[i["unit"]].unit_id for i in items if i["degraded"])
+    assert {k: v[:3] for k, v in rows("modes-unit").items()} == {
+        u: [str(n), str(n - unit_degraded[u]), str(unit_degraded[u])] for u, n in per_unit.items()}
+    needed = Counter()
+    for i in items:
+        needed[i["billing"]] += (i["profession"] != "10") + i["degraded"]
+    total_pj = sum(needed.values())
+    assert rows("pj-all")["Ensemble"][:4] == [str(total_pj), "0", "0", str(total_pj)]
+    assert {k: v[0] for k, v in rows("pj-professional").items()} == {
+        b: str(n) for b, n in needed.items() if n}
+    # visit.sign: 200 signed + 8 refused first attempts (i = 0, 25, ..., 175)
+    durations = [r[3] for rs in traces.values() for r in rs]
+    p50, p95, p99 = np.percentile(durations, [50, 95, 99], method="inverted_cdf")
+    ms = [f"{v * 1e3:.1f}".replace(".", ",") for v in (p50, p95, p99)]
+    assert rows("operations") == {"visit.sign": ["208", "8", pct(8, 208), *ms, "1950,0"]}
+    assert rows("outcomes") == {"visit.sign": ["pin_wrong", "8", pct(8, 208)]}
+    assert table.read_text(encoding="utf-8").count("\n") == 1 + 208
