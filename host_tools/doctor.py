@@ -18,15 +18,33 @@ import fcntl
 import grp
 import os
 import pwd
+import re
 import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from firmware.errors import InternalError
+
 # The unit's USB identity: board/os/opentla-gadget.sh and board/os/99-opentla.rules
 # (1d6b:0104 is the Linux Foundation's composite gadget id; "OpenTLA" tells it apart).
-UNIT_USB_ID = (0x1D6B, 0x0104)
-UNIT_PRODUCT = "OpenTLA"
+
+
+def _rule_identity() -> tuple[tuple[int, int], str]:
+    """The unit's USB vendor/product ids and product string, read from the udev rule the
+    package ships (board/os/99-opentla.rules, written by ``tla udev install``): one place."""
+    from .cmd_udev import rule_text
+    text = rule_text()
+    field = {key: re.search(rf'ATTRS{{{key}}}=="([^"]+)"', text) for key in
+             ("idVendor", "idProduct", "product")}
+    missing = [key for key, m in field.items() if m is None]
+    if missing:
+        raise InternalError(f"board/os/99-opentla.rules lacks ATTRS{{{missing[0]}}}")
+    vid, pid, product = (m.group(1) for m in field.values() if m is not None)
+    return (int(vid, 16), int(pid, 16)), product
+
+
+UNIT_USB_ID, UNIT_PRODUCT = _rule_identity()
 UDEV_RULE = Path("/etc/udev/rules.d/99-opentla.rules")
 RULE_SOURCE = "board/os/99-opentla.rules"
 CLOCK_SKEW_S = 120  # more than this between the unit and this PC is reported
@@ -106,8 +124,9 @@ def _permission(path: str) -> Finding:
         gname, members = group.gr_name, group.gr_mem
     except KeyError:
         gname, members = str(st.st_gid), []
-    rule = (f"install the udev rule {UDEV_RULE} (from {RULE_SOURCE}; it gives the unit's "
-            "port to group dialout and to the logged-in user), then unplug and replug the unit")
+    rule = (f"run `tla udev install` (the udev rule {UDEV_RULE}, from {RULE_SOURCE}: it gives "
+            "the unit's port to group dialout and to the logged-in user), then unplug and "
+            "replug the unit")
     if not UDEV_RULE.exists():
         rule += f" [{UDEV_RULE} is not installed]"
     mode = stat.S_IMODE(st.st_mode)
