@@ -52,7 +52,8 @@ class SimUnit:
     """Start with :meth:`start`, stop with :meth:`stop` (or use ``with``).
 
     ``on_event`` sees every link event (pairing code, session...) on the unit's
-    thread; ``auto_confirm`` presses Valider as soon as a pairing code shows."""
+    thread; ``auto_confirm`` presses Valider on the keypad as soon as a pairing
+    code shows (the code screen takes it, as a person's key press)."""
 
     def __init__(self, state_dir: Path, *, pki: TestPki | None = None,
                  on_event: Callable[[Action], None] | None = None,
@@ -209,12 +210,17 @@ class SimUnit:
         app, _ = self._running()
         return self.call(lambda: (app.ui.ui.screen, app.ui.ui.text()))
 
-    def snapshot(self, path: Path) -> Image:
-        """Write the last frame the display twin received as a PNG; return it."""
+    @property
+    def frames(self) -> list[Image]:
+        """Every frame the display twin received, oldest first (the list itself)."""
         display = self._running()[1].display
         if not isinstance(display, SimDisplay):
             raise SimUnitError("the simulated board has no display twin")
-        frames = display.frames
+        return display.frames
+
+    def snapshot(self, path: Path) -> Image:
+        """Write the last frame the display twin received as a PNG; return it."""
+        frames = self.frames
         if not frames:
             raise SimUnitError("the display has shown nothing yet")
         try:
@@ -237,8 +243,8 @@ class SimUnit:
             self._pairing.set()
         if self.on_event is not None:
             self.on_event(action)
-        if isinstance(action, PairingRequested) and self.auto_confirm and self.app is not None:
-            self.app.runner.press_valider()  # the scripted person presses Valider
+        if isinstance(action, PairingRequested) and self.auto_confirm:
+            self._keypad().press(Key.VALIDER)  # the scripted person presses Valider
 
     # ---- the professional's session ------------------------------------------------------
     def terminal_call(self, fn: Callable[[Terminal], Any]) -> Any:

@@ -43,8 +43,8 @@ from .results import (
     SituationView,
     VitaleReadResult,
 )
-from .views import beneficiary_views
-from .visit import Visit, read_checked_vitale
+from .views import beneficiary_views, matches
+from .visit import Visit, VitaleRead, read_checked_vitale
 
 log = logging.getLogger("opentla.visit")
 # Loaded records the store refuses (firmware/store/office_sig.py): left out of the
@@ -61,6 +61,7 @@ class Terminal:
         self._cps: CpsReader | None = None
         self._card: ProfessionalCard | None = None
         self.visit: Visit | None = None
+        self._vitale_session = 0  # Vitale removals seen: a read belongs to one session
 
     # ---- helpers -------------------------------------------------------------------
     def now(self) -> datetime:
@@ -103,9 +104,17 @@ class Terminal:
 
     def card_removed(self, slot: str) -> None:
         """A card left its slot (the UI calls this on the slot's removal event;
-        the use cases call it when a card error says so). Pulling the CPS locks."""
+        the use cases call it when a card error says so). Pulling the CPS locks;
+        pulling the Vitale ends its card session (a kept read is not reused)."""
         if slot == "cps" and self._cps is not None:
             self.lock("card_removed")
+        elif slot == "vitale":
+            self._vitale_session += 1
+
+    @property
+    def vitale_session(self) -> int:
+        """The Vitale slot's card session: changes when the card is pulled."""
+        return self._vitale_session
 
     # ---- unlock and lock ---------------------------------------------------------------
     def _prove(self, pin: str) -> tuple[CpsReader, ProfessionalCard, bytes]:
@@ -316,6 +325,24 @@ class Terminal:
         except BillingError as exc:
             raise translate(exc) from exc
         return self._open_visit(Visit(self, cps, sit, inv, prepared=False))
+
+    # ---- the Vitale card inserted on the home screen ------------------------------------
+    def read_vitale_card(self) -> VitaleRead:
+        """Read and check the card in the Vitale slot (opposed, expired: refused),
+        for :meth:`invoices_for` and then the visit (``Visit.read_vitale(kept)``)."""
+        self._require_unlocked()
+        reader, card = read_checked_vitale(self.unit, self.today())
+        return VitaleRead(reader, card, self._vitale_session)
+
+    def invoices_for(self, read: VitaleRead) -> list[InvoiceSummary]:
+        """The prepared invoices of the patients on the card (NIR + key + birth
+        date + rank, the rule of the checks), oldest care first."""
+        out = []
+        for summary in self.prepared_invoices():
+            patient = self._load_invoice(summary.invoice_id).patient
+            if patient is not None and any(matches(patient, b) for b in read.card.beneficiaries):
+                out.append(summary)
+        return out
 
     # ---- Vitale read only ----------------------------------------------------------------
     def read_vitale_only(self) -> VitaleReadResult:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import cbor2
 from cryptography.hazmat.primitives.serialization import Encoding
+from PIL import Image
 
 from board.main import main as unit_main
 from board.sim.pki import TestPki
@@ -69,6 +70,40 @@ def test_the_day_imports_exactly_the_expected_fses(tmp_path):
     # the demo's own second unload found nothing new
     again = [line for line in lines if line.startswith("8. Unload again")]
     assert again and "0 FSEs imported, 0 already imported" in again[0]
+
+
+def test_the_round_runs_on_the_keypad_and_leaves_its_screens(tmp_path):
+    """The round is key presses and cards on the unit's screen: its screens of the
+    day (PNG) and the GIF are left in the state directory, and show the day."""
+    lines: list[str] = []
+    result = run_day(tmp_path, lines.append)
+    names = [p.name for p in result.screens]
+    assert names[:5] == ["01-pin.png", "02-home.png", "03-card_invoices.png", "04-recap.png",
+                         "05-signed.png"]
+    assert [n.split("-", 1)[1] for n in names].count("signed.png") == 4  # four FSEs
+    assert all(p.parent == tmp_path / "screens" for p in result.screens)
+    for path in result.screens:
+        image = Image.open(path)
+        assert (image.size, image.mode) == ((128, 64), "1")
+        assert image.getbbox() is not None  # something drawn
+    assert len({p.read_bytes() for p in result.screens}) == len(result.screens)
+    gif = Image.open(result.gif)
+    assert result.gif == tmp_path / "day.gif" and gif.size == (384, 192)
+    assert gif.n_frames >= 40  # every distinct frame of the round
+    assert result.gif.stat().st_size < 500_000
+    assert any(f"the day as a GIF ({gif.n_frames} frames): {result.gif}" in line
+               for line in lines)
+    # the signed screens show the FSE numbers in order (the big face: n° 1 ... n° 4)
+    signed = [p for p in result.screens if p.name.endswith("-signed.png")]
+    assert len({p.read_bytes() for p in signed}) == 4
+
+
+def test_a_state_with_a_previous_day_is_refused(tmp_path):
+    (tmp_path / "unit").mkdir()
+    (tmp_path / "unit" / "unit.db").write_bytes(b"")
+    lines: list[str] = []
+    assert run_demo(lines.append, state=tmp_path) == 1
+    assert "holds a previous day's unit" in lines[-1]
 
 
 def test_unload_after_a_restart_imports_nothing_more(tmp_path):
