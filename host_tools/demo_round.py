@@ -75,7 +75,7 @@ class Round:
         """On "FSE signée": note the FSE (the screen's own result) and go home."""
         self.expect("signed")
         self.shot("signed")
-        result: SignedResult | None = self.sim.call(lambda: self.sim.app.ui.ui.ctx.signed)
+        result: SignedResult | None = self.sim.call(lambda: self.sim.ui.ctx.signed)
         if result is None:
             raise RoundFailed(f"{label}: the signed screen shows no FSE")
         self.signed[result.fse_id] = result.mode

@@ -32,6 +32,7 @@ from board.sim.pki import TestPki
 from firmware.app import UnitApp, UnitAppError, UnitThread
 from firmware.office_link.events import Action, PairingRequested
 from firmware.parts import Key
+from firmware.ui import Ui
 from firmware.visit import Terminal
 
 if TYPE_CHECKING:
@@ -126,6 +127,11 @@ class SimUnit:
         return self._running()[0].terminal
 
     @property
+    def ui(self) -> Ui:
+        """The unit's screen state machine (read it on the unit's thread: :meth:`call`)."""
+        return self._running()[0].ui.ui
+
+    @property
     def runner(self):
         return self._running()[0].runner
 
@@ -207,8 +213,7 @@ class SimUnit:
 
     def screen(self) -> tuple[str, str]:
         """The current screen: its name and its text (status bar, title, lines)."""
-        app, _ = self._running()
-        return self.call(lambda: (app.ui.ui.screen, app.ui.ui.text()))
+        return self.call(lambda: (self.ui.screen, self.ui.text()))
 
     @property
     def frames(self) -> list[Image]:

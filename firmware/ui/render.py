@@ -22,6 +22,7 @@ FONTS = Path(__file__).resolve().parent / "fonts"
 BODY_PX, BIG_PX = 10, 14
 ROW, BIG_ROW = 12, 16  # row pitch of the body and big faces
 BAR = 10  # status bar height (including its rule)
+CURSOR_W = 6  # the list cursor's column: list lines hold 20 characters
 NOT_A_CHAR = "\uffff"  # never mapped: draws the font's .notdef glyph
 
 
@@ -100,6 +101,10 @@ def draw_view(d: ImageDraw.ImageDraw, v: View) -> None:
         d.text((0, y - 1), v.title, font=font(bold=True), fill=1)
         y += ROW
     lines = v.lines[v.offset:]
+    # a list: every line one character in, the cursor a small triangle before
+    # the selected one (a cursor move changes a few columns, not two whole
+    # inverted lines: fewer bytes to the display, docs/ui.md)
+    x = CURSOR_W if any(line.selected for line in v.lines) else 0
     for line in lines:
         h = BIG_ROW if line.big else ROW
         if y + h - 1 > DISPLAY_HEIGHT:
@@ -107,12 +112,16 @@ def draw_view(d: ImageDraw.ImageDraw, v: View) -> None:
             break
         face = font(BIG_PX, bold=True) if line.big else font()
         if line.selected:
-            d.rectangle((0, y - 1, DISPLAY_WIDTH - 1, y + h - 2), fill=1)
-        d.text((0, y - 1 if not line.big else y - 2), line.text, font=face,
-               fill=0 if line.selected else 1)
+            _cursor(d, y + (h - ROW) // 2)
+        d.text((x, y - 1 if not line.big else y - 2), line.text, font=face, fill=1)
         y += h
     if v.offset > 0:
         _more(d, down=False)
+
+
+def _cursor(d: ImageDraw.ImageDraw, y: int) -> None:
+    """The list cursor: a triangle pointing right, in the row starting at ``y``."""
+    d.polygon([(0, y + 1), (0, y + 7), (3, y + 4)], fill=1, outline=1)
 
 
 def _more(d: ImageDraw.ImageDraw, down: bool) -> None:

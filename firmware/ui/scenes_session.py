@@ -177,6 +177,9 @@ def _utc(ts: float):
     return datetime.fromtimestamp(ts, UTC)
 
 
+MENU_WIDTH = 20  # characters of a list line (the cursor takes the first column)
+
+
 class Menu(Scene):
     """A list with a cursor: up/down move, Valider picks, digits 1-9 pick directly."""
 
@@ -215,7 +218,7 @@ class Menu(Scene):
     def view(self, ui: Ui) -> View:
         rows = self.rows - (1 if self.title else 0)
         offset = max(0, self.cursor - rows + 1)
-        lines = tuple(Line(clip(text), selected=i == self.cursor)
+        lines = tuple(Line(clip(text, MENU_WIDTH), selected=i == self.cursor)
                       for i, (text, _) in enumerate(self.entries))
         return View(self.title, lines or (Line("(vide)"),), offset)
 

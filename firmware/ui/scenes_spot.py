@@ -240,7 +240,7 @@ class NoVitale(Menu):
 
 
 def read_label(ui: Ui, read_id: str) -> str:
-    """'ESSAI PAUL      10/03': the card holder and the (local) day of the read."""
+    """'ESSAI PAUL     10/03': the card holder and the (local) day of the read."""
     try:
         card, read_at, _ = vitale_record.decode(ui.unit.store.get_record("vitale_read",
                                                                          read_id))
@@ -249,7 +249,7 @@ def read_label(ui: Ui, read_id: str) -> str:
         return clip(read_id)
     holder = card.beneficiaries[0] if card.beneficiaries else None
     name = "" if holder is None else f"{holder.name} {holder.first_name}"
-    return f"{name[:15]:<15} {local(read_at):%d/%m}"
+    return f"{name[:14]:<14} {local(read_at):%d/%m}"
 
 
 class KeptReads(Menu):

@@ -23,7 +23,7 @@ from firmware.visit.visit import VitaleRead
 from .events import CardInserted, CardRemoved, JobDone
 from .fmt import clip, euros
 from .machine import BATTERY_MIN_TO_SIGN, BATTERY_WARN, STAY, Scene, Ui, key_of
-from .scenes_session import Menu, wrap
+from .scenes_session import MENU_WIDTH, Menu, wrap
 from .view import Line, View, view
 
 
@@ -51,7 +51,8 @@ class Invoices(Menu):
         for s in self.summaries:
             amount = "" if s.total_cents is None else euros(s.total_cents)[:-2]
             name = s.patient_name or f"Facture {s.invoice_id}"
-            out.append((f"{name[:20 - len(amount)]:<{20 - len(amount)}} {amount}", "detail"))
+            width = MENU_WIDTH - 1 - len(amount)
+            out.append((f"{name[:width]:<{width}} {amount}", "detail"))
         return out
 
     def event(self, ui: Ui, ev) -> str | None:

@@ -15,7 +15,7 @@ def test_invoice_on_the_spot_with_km_typed_on_the_keypad(home: Driver):
     home.key("2")
     assert home.screen == "acts"
     assert home.text().splitlines() == ["Nouvelle facture", "> G Consultation", "V Visite",
-                                        "MD Majoration deplac…", "IK Indemnite km"]
+                                        "MD Majoration depla…", "IK Indemnite km"]
     home.key("down", "valider")  # V
     assert home.screen == "quantity" and "Quantité à 30,00 €" in home.text()
     home.key("valider")  # 1 visit
@@ -137,7 +137,7 @@ def test_sesam_sans_vitale_on_a_kept_read(board):
     drv.key("1", "valider", "valider")  # the list, LOC for PAUL, "Insérer la carte Vitale"
     drv.key("menu", "2")
     assert drv.screen == "kept_reads"
-    assert drv.text().splitlines()[1] == "> ESSAI PAUL      10/03"
+    assert drv.text().splitlines()[1] == "> ESSAI PAUL     10/03"
     drv.key("valider")
     assert drv.screen == "recap"
     assert drv.text().splitlines()[:2] == ["ESSAI PAUL", "12,50 €"]  # LOC 12.50

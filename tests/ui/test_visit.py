@@ -16,7 +16,7 @@ FAMILY = "vitale_famille_essai"
 def test_prepared_invoice_from_the_list_secured(home: Driver):
     home.key("valider")
     assert home.screen == "invoices"
-    assert home.text().splitlines()[1:] == ["> ESSAI PAUL      47,32", "ESSAI MARIE     30,00"]
+    assert home.text().splitlines()[1:] == ["> ESSAI PAUL     47,32", "ESSAI MARIE    30,00"]
     home.key("valider")
     assert home.screen == "detail"
     assert home.text().splitlines() == ["ESSAI PAUL", "Soins du 10/03/2026", "3 actes, 47,32 €",
@@ -46,7 +46,7 @@ def test_prepared_invoice_from_the_list_secured(home: Driver):
     assert home.ui.status.waiting == 1
     home.key("valider")  # next: the list, with the one left
     assert home.screen == "invoices"
-    assert home.text().splitlines()[1:] == ["> ESSAI MARIE     30,00"]
+    assert home.text().splitlines()[1:] == ["> ESSAI MARIE    30,00"]
 
 
 def vitale_reads(drv: Driver) -> int:
