@@ -66,6 +66,7 @@ from board import build  # noqa: E402
 from board.config import BoardConfig  # noqa: E402
 from board.pi.display import Ssd1306Display, gddram  # noqa: E402
 from board.sim.card_emulator import CardEmulator  # noqa: E402
+from board.sim.cardos.filesystem import TransparentEF  # noqa: E402
 from board.sim.cards.loader import load_card  # noqa: E402
 from board.sim.parts import SimBoard  # noqa: E402
 from board.sim.pki import TestPki  # noqa: E402
@@ -116,7 +117,10 @@ def door_bound() -> tuple[float, float]:
     the CPS's MSE + PSO:CDS (its PIN was checked at unlock, not at the door);
     compute by the same model as the measured door."""
     vitale = vitale_needed(VITALE_CARD)
-    size = len(load_card(VITALE_CARD).applications[0].files[vp.EF_CERTIFICATE].data)
+    cert = load_card(VITALE_CARD).applications[0].files[vp.EF_CERTIFICATE]
+    if not isinstance(cert, TransparentEF):
+        raise RuntimeError("the Vitale 2's certificate is a transparent file")
+    size = len(cert.data)
     vitale += [(5, min(256, size - off)) for off in range(0, size, 256)]
     vitale.append((5 + 32, 256))  # INTERNAL AUTHENTICATE: SHA-256 in, RSA-2048 out
     cps = CPS_NEEDED[1:]  # MSE SET, PSO:CDS
