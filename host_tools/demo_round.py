@@ -21,13 +21,15 @@ from pathlib import Path
 from board.sim.record import write_gif
 from board.sim.unit import SimUnit
 from firmware.billing.amounts import format_euros
-from firmware.visit.results import SignedResult
+from firmware.visit.results import ActChoice, SignedResult
 
 Print = Callable[[str], None]
 MAX_SCROLL = 12  # down presses to find a line in a list before giving up
-# the on-the-spot visit's prescription, typed on the keypad: the prescriber's
-# RPPS number (the samples' DR EXEMPLE) and the date, JJMMAAAA
-PRESCRIBER, PRESCRIBED_ON = "10001234567", "05032026"
+# the invoice made on the spot for PAUL: its acts picked in the tariff's list, the
+# coefficient typed; its prescription typed: the prescriber's RPPS number (the
+# samples' DR EXEMPLE) and the date
+SPOT_ACTS = (ActChoice("AMI", coefficient="1"), ActChoice("IFD"))
+PRESCRIPTION = {"prescriber_id": "10001234567", "date": "2026-03-05"}
 
 
 class RoundFailed(RuntimeError):
@@ -127,16 +129,17 @@ class Round:
         self.signed_here("ESSAI LUCAS: from the list, without the card (degraded)")
         self.keys("annuler")
         self.keys("2")  # on the spot: AMI 1 + IFD for PAUL
-        for code, number in (("AMI", "1"), ("IFD", "")):
-            self.choose("acts", code)
+        for act in SPOT_ACTS:
+            self.choose("acts", act.code)
             self.keys("valider")
             self.expect("quantity")
-            self.keys(*number, "valider")
+            self.keys(*("menu" if c == "." else c for c in act.coefficient or ""), "valider")
         self.choose("acts", "Terminer")
         self.shot("acts")
         self.keys("valider")
         self.expect("prescription")  # AMI is prescribed: the doctor's number and date
-        self.keys(*PRESCRIBER, "valider", *PRESCRIBED_ON)
+        year, month, day = PRESCRIPTION["date"].split("-")
+        self.keys(*PRESCRIPTION["prescriber_id"], "valider", *day, *month, *year)
         self.shot("prescription")
         self.keys("valider")
         self.expect("insert_vitale")

@@ -85,6 +85,17 @@ class Lock(Scene):
         return view("Verrouillé", ui.ctx.notice, "Insérer la CPS", "puis Valider")
 
 
+def unlock(ui: Ui, pin: str):
+    """The unlock job: the PIN on the card, then the prepared invoices decoded
+    (off the key path: the home screen that follows lists them)."""
+    pro = ui.terminal.unlock(pin)
+    try:
+        ui.terminal.prepared_invoices()
+    except VisitError:
+        pass  # the home screen counts none; the list's own call says why
+    return pro
+
+
 class Pin(Scene):
     """Masked digits, Corriger erases one, Valider checks the code on the card."""
 
@@ -124,7 +135,7 @@ class Pin(Scene):
             return "cancel"
         if key == Key.VALIDER and len(self.digits) == PIN_LENGTH:
             pin, self.digits, self.busy = self.digits, "", True
-            ui.job("unlock", lambda: ui.terminal.unlock(pin))
+            ui.job("unlock", lambda: unlock(ui, pin))
             return STAY
         return STAY if key is not None else None
 

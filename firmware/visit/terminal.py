@@ -62,6 +62,8 @@ class Terminal:
         self._card: ProfessionalCard | None = None
         self.visit: Visit | None = None
         self._vitale_session = 0  # Vitale removals seen: a read belongs to one session
+        # prepared invoices decoded and priced: record id -> (record version, summary, invoice)
+        self._prepared: dict[str, tuple[tuple, InvoiceSummary, Invoice]] = {}
 
     # ---- helpers -------------------------------------------------------------------
     def now(self) -> datetime:
@@ -97,6 +99,7 @@ class Terminal:
     def _forget(self, reason: str) -> None:
         self._cps = None
         self._card = None
+        self._prepared = {}
         if self.visit is not None:
             self.visit.abort()
             self.visit = None
@@ -226,15 +229,20 @@ class Terminal:
         """Loaded, unsigned invoices of the unlocked professional's situations
         (the store's professional id is the situation's billing number)."""
         _, card = self._require_unlocked()
-        out = []
         try:
             tariffs = self.unit.tariffs()
         except (DocumentError, StoreError):
             tariffs = None
+        cache: dict[str, tuple[tuple, InvoiceSummary, Invoice]] = {}
         try:
             for sit in card.situations:
                 for info in self.unit.store.list_records("invoice", sit.billing_number):
                     if info.status != "loaded":
+                        continue
+                    key = (info.updated_at, info.size, id(tariffs))
+                    kept = self._prepared.get(info.record_id)
+                    if kept is not None and kept[0] == key:
+                        cache[info.record_id] = kept
                         continue
                     try:
                         inv = self._load_invoice(info.record_id)
@@ -251,11 +259,13 @@ class Terminal:
                             total = None
                     name = "" if inv.patient is None else \
                         f"{inv.patient.name} {inv.patient.first_name}".strip()
-                    out.append(InvoiceSummary(inv.invoice_id, inv.billing_number,
-                                              inv.date_of_care, name, len(inv.lines), total))
+                    cache[info.record_id] = (key, InvoiceSummary(
+                        inv.invoice_id, inv.billing_number, inv.date_of_care, name,
+                        len(inv.lines), total), inv)
         except StoreError as exc:
             raise translate(exc) from exc
-        return sorted(out, key=lambda s: (s.date_of_care, s.invoice_id))
+        self._prepared = cache  # decoded once per record version, until the lock
+        return sorted((c[1] for c in cache.values()), key=lambda s: (s.date_of_care, s.invoice_id))
 
     def _load_invoice(self, invoice_id: str) -> Invoice:
         try:
@@ -338,8 +348,10 @@ class Terminal:
         """The prepared invoices of the patients on the card (NIR + key + birth
         date + rank, the rule of the checks), oldest care first."""
         out = []
-        for summary in self.prepared_invoices():
-            patient = self._load_invoice(summary.invoice_id).patient
+        summaries = self.prepared_invoices()
+        invoices = {id(summary): inv for _, summary, inv in self._prepared.values()}
+        for summary in summaries:
+            patient = invoices[id(summary)].patient
             if patient is not None and any(matches(patient, b) for b in read.card.beneficiaries):
                 out.append(summary)
         return out
