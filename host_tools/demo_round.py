@@ -148,7 +148,8 @@ class Round:
         self.keys("valider")
         self.expect("recap")
         self.keys("valider")
-        self.signed_here("on the spot for ESSAI PAUL: AMI 1 + IFD picked, Vitale, Valider")
+        self.signed_here("on the spot for ESSAI PAUL: AMI 1 + IFD picked, prescription typed, "
+                         "Vitale, Valider")
         self.keys("annuler", "3")  # a Vitale read only, kept for the office
         self.expect("read_only")
         self.keys("valider")
