@@ -38,7 +38,7 @@ def _glyph(ch: str, size: int, bold: bool) -> tuple[Image.Image, int, int]:
     call in a few hundred microseconds): the image and its offset from the
     character's origin."""
     face = font(size, bold)
-    left, top, right, bottom = face.getbbox(ch, mode="1")
+    left, top, right, bottom = (int(v) for v in face.getbbox(ch, mode="1"))  # whole pixels
     image = Image.new("1", (max(1, right - left), max(1, bottom - top)), 0)
     d = ImageDraw.Draw(image)
     d.fontmode = "1"

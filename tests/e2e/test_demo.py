@@ -156,3 +156,17 @@ def test_run_demo_reports_a_failure_with_exit_1(tmp_path, monkeypatch):
     lines: list[str] = []
     assert run_demo(lines.append, state=tmp_path) == 1
     assert lines[-1].startswith("DEMO FAILED") and "pin" in lines[-1].lower()
+
+
+def test_the_readme_shows_the_days_gif():
+    """README's GIF is the demo's (`make demo-gif`): the round's frames, enlarged
+    3x, small enough for a README."""
+    root = Path(__file__).resolve().parents[2]
+    assert "![The round on the unit's screen](docs/screens/day.gif)" in (
+        root / "README.md").read_text(encoding="utf-8")
+    gif = root / "docs" / "screens" / "day.gif"
+    image = Image.open(gif)
+    assert (image.format, image.size) == ("GIF", (384, 192)) and image.n_frames >= 40
+    assert gif.stat().st_size < 500_000
+    image.seek(0)
+    assert image.convert("1").getbbox() is not None  # the lock screen, drawn
