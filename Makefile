@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 DEMO_STAMP := $(VENV)/.installed-demo
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test bench lint typecheck test-deps clean screens
+.PHONY: demo demo-gif test bench lint typecheck test-deps clean screens
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,11 @@ $(TEST_STAMP): pyproject.toml | $(PY) test-deps
 test-deps:
 	@sh scripts/test-deps.sh
 
+# The day, kept in var/demo (the unit, the office files, the screens of the day
+# as PNGs in var/demo/screens/ and the day as a GIF, var/demo/day.gif).
 demo: $(DEMO_STAMP)
-	$(VENV)/bin/tla-unit demo
+	rm -rf var/demo
+	$(VENV)/bin/tla-unit demo --state var/demo
 
 test: $(TEST_STAMP)
 	$(PY) -m pytest
@@ -34,9 +37,15 @@ test: $(TEST_STAMP)
 bench: $(TEST_STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-# Golden screens of the keypad UI (docs/screens/*.png), after a deliberate change.
-screens: $(TEST_STAMP)
+# Golden screens of the keypad UI (docs/screens/*.png) and the README's GIF of the
+# demo's day (docs/screens/day.gif), after a deliberate change.
+screens: $(TEST_STAMP) demo-gif
 	PYTHONPATH=$(CURDIR) $(PY) tests/ui/screens.py
+
+demo-gif: $(DEMO_STAMP)
+	rm -rf var/demo-gif
+	$(VENV)/bin/tla-unit demo --state var/demo-gif > /dev/null
+	cp var/demo-gif/day.gif docs/screens/day.gif
 
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .

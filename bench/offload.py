@@ -53,15 +53,8 @@ from firmware.office_link.events import PairingRequested  # noqa: E402
 from firmware.parts import Key, LinkEvent, LinkPort, Received  # noqa: E402
 from firmware.visit import Terminal  # noqa: E402
 from host_tools.cli import main as tla  # noqa: E402
-from host_tools.demo import (  # noqa: E402  # noqa: E402
-    CPS_CARD,
-    CPS_PIN,
-    DAY_START,
-    PRESCRIPTION,
-    SPOT_ACTS,
-    VITALE_CARD,
-    office_files,
-)
+from host_tools.demo import CPS_CARD, CPS_PIN, DAY_START, VITALE_CARD, office_files  # noqa: E402
+from host_tools.demo_round import PRESCRIPTION, SPOT_ACTS  # noqa: E402
 from host_tools.importer import UnloadReport, unload  # noqa: E402
 from host_tools.office_db import OfficeDb  # noqa: E402
 from host_tools.unit_link import client as link  # noqa: E402

@@ -3,13 +3,15 @@
 The unit runs in-process (:class:`board.sim.unit.SimUnit`, state in a temporary
 directory unless ``state`` is given) with its link on a pty; the office side is
 the real ``tla`` command line (:func:`host_tools.cli.main`) talking to it over
-that pty. Steps: pair (the nurse presses Valider, scripted), set the clock,
-enrol the CPS, load the sample office files (host_tools/samples/ and the sample
-tariff), run the visits through the use-case layer (:mod:`firmware.visit`):
-two prepared invoices signed in secured mode, one in degraded mode, one invoice
-made on the spot, one Vitale read only; then unload (verify, import once,
+that pty. Steps: pair (the nurse presses Valider on the code screen), set the
+clock, enrol the CPS, load the sample office files (host_tools/samples/ and the
+sample tariff), then the round at the unit through its keypad and screen
+(:mod:`host_tools.demo_round`: key presses and card insertions only): two
+prepared invoices signed in secured mode, one in degraded mode, one invoice made
+on the spot, one Vitale read only; then unload (verify, import once,
 acknowledge), unload again (nothing new), fetch the unit's timing traces and print
-the per-operation report, and print the imported FSEs.
+the per-operation report, and print the imported FSEs. The screens of the day
+(PNG) go to ``state/screens/``, the day as a GIF to ``state/day.gif``.
 """
 
 from __future__ import annotations
@@ -30,17 +32,14 @@ from board.sim.pki import TestPki
 from board.sim.unit import SimUnit
 from firmware.billing.amounts import format_euros
 from firmware.billing.tariffs import SAMPLE_PATH, TariffTable
-from firmware.visit import ActChoice, Terminal
+from host_tools.demo_round import Round, RoundFailed
 
 SAMPLES = Path(__file__).resolve().parents[1] / "host_tools" / "samples"
 SAMPLE_FILES = ("invoices.json", "patients.csv", "fse_ranges.csv", "opposition.csv")
 DAY_START = datetime(2026, 3, 10, 7, 30, tzinfo=UTC)  # the cards are valid on that day
 CPS_CARD, CPS_PIN = "cps_infirmier", "4321"
 VITALE_CARD = "vitale_famille_essai"
-PRESCRIPTION = {"prescriber_id": "10001234567", "date": "2026-03-05",
-                "prescriber_name": "DR EXEMPLE"}
-# the invoice made on the spot: AMI 1 + IFD for PAUL, read from the card
-SPOT_ACTS = (ActChoice("AMI", coefficient="1"), ActChoice("IFD"))
+GIF_SCALE = 3  # the GIF's pixels: 3x3 of the OLED's (384x192), sharp in a README
 
 Print = Callable[[str], None]
 
@@ -57,6 +56,8 @@ class DayResult:
     vitale_reads: list[str]
     office_db: Path
     rows: list[dict]
+    screens: list[Path]  # the PNGs of the day, in order
+    gif: Path
 
 
 def _tla(args: list[str], print_: Print) -> str:
@@ -81,62 +82,6 @@ def office_files(office: Path, pki: TestPki) -> tuple[list[Path], Path]:
     trust.write_bytes(b"".join(c.public_bytes(Encoding.PEM)
                                for c in (pki.root, pki.cps_ca, pki.vitale_ca)))
     return [tariffs, *(SAMPLES / name for name in SAMPLE_FILES)], trust
-
-
-def _visits(sim: SimUnit, print_: Print) -> tuple[dict[str, str], list[str]]:
-    """The nurse's round, through the use-case layer on the unit's thread."""
-    signed: dict[str, str] = {}
-
-    def on_unit(fn: Callable[[Terminal], object]):
-        return sim.terminal_call(fn)
-
-    def finish(visit, label: str) -> None:
-        report = visit.check()
-        if not report.ok:
-            raise DemoFailed(f"{label}: checks refused: {[e.code for e in report.errors]}")
-        result = visit.sign()
-        signed[result.fse_id] = result.mode
-        print_(f"   {label}: FSE n{result.fse_number} {result.mode}, "
-               f"{format_euros(result.total_cents)} (AMO {format_euros(report.amo_cents)})")
-
-    prepared = on_unit(lambda t: t.prepared_invoices())
-    print_(f"   {len(prepared)} prepared invoices: "
-           + ", ".join(f"{p.invoice_id} {p.patient_name}" for p in prepared))
-    by_patient = {p.patient_name: p.invoice_id for p in prepared}
-
-    for name in ("ESSAI PAUL", "ESSAI EMMA"):  # secured: both cards sign
-        sim.insert("vitale", VITALE_CARD)
-
-        def secured(t: Terminal, invoice_id: str = by_patient[name], label: str = name) -> None:
-            visit = t.start_visit(invoice_id)
-            view = visit.read_vitale()
-            if view.suggested is None:
-                raise DemoFailed(f"{label}: the card does not hold the invoice's patient")
-            visit.choose_beneficiary(view.suggested)  # the patient confirms on the screen
-            finish(visit, f"{invoice_id} {label} (Vitale read, beneficiary {view.suggested})")
-        on_unit(secured)
-        sim.remove("vitale")
-
-    def degraded(t: Terminal) -> None:  # the family card stayed at home
-        invoice_id = by_patient["ESSAI LUCAS"]
-        visit = t.start_visit(invoice_id)
-        visit.use_degraded()
-        finish(visit, f"{invoice_id} ESSAI LUCAS (no Vitale: degraded)")
-    on_unit(degraded)
-
-    sim.insert("vitale", VITALE_CARD)
-
-    def on_the_spot(t: Terminal) -> None:  # an unplanned visit to PAUL
-        visit = t.new_visit(list(SPOT_ACTS), prescription=PRESCRIPTION)
-        view = visit.read_vitale()
-        visit.choose_beneficiary(view.beneficiaries[0].index)
-        finish(visit, "on the spot, ESSAI PAUL (AMI 1 + IFD)")
-    on_unit(on_the_spot)
-
-    read = on_unit(lambda t: t.read_vitale_only())
-    print_(f"   Vitale read only: {read.read_id} ({len(read.beneficiaries)} beneficiaries)")
-    sim.remove("vitale")
-    return signed, [read.read_id]
 
 
 def _act(tariffs: TariffTable, profession: str, line: dict) -> str:
@@ -183,6 +128,9 @@ def table(rows: list[dict]) -> list[str]:
 
 def run_day(state: Path, print_: Print = print) -> DayResult:
     """The whole day with the unit's state and the office files under ``state``."""
+    if (state / "unit" / "unit.db").exists():
+        raise DemoFailed(f"{state} holds a previous day's unit: remove it or give another "
+                         "--state directory")
     pki = TestPki.create()
     office = state / "office"
     office.mkdir(parents=True, exist_ok=True)
@@ -199,15 +147,25 @@ def run_day(state: Path, print_: Print = print) -> DayResult:
         _tla([*base, "clock", "set", *port, "--time", DAY_START.strftime("%Y-%m-%dT%H:%M:%S")],
              print_)
         print_(f"3. Clock set to {DAY_START:%Y-%m-%d %H:%M} UTC")
-        sim.insert("ps", CPS_CARD)
+        sim.insert("ps", CPS_CARD)  # the office's set-up step: no screen for it
         pro = sim.terminal_call(lambda t: t.enrol(CPS_PIN))
         sim.terminal_call(lambda t: t.lock())
+        sim.remove("ps")
         print_(f"4. CPS of {pro.first_name} {pro.name} enrolled (PIN entered)")
         out = _tla([*base, "load", *port, *map(str, files)], print_)
         print_(f"5. {out.strip().rstrip('.')} from {', '.join(f.name for f in files)}")
-        pro = sim.terminal_call(lambda t: t.unlock(CPS_PIN))
-        print_("6. Unit unlocked by the CPS + PIN; the round:")
-        signed, reads = _visits(sim, print_)
+        print_("6. The round, on the unit's keypad and screen (keys and cards only):")
+        day = Round(sim, state / "screens", print_)
+        try:
+            day.run(CPS_CARD, CPS_PIN, VITALE_CARD)
+        except RoundFailed as exc:
+            raise DemoFailed(str(exc)) from None
+        gif = state / "day.gif"
+        count = day.gif(gif, scale=GIF_SCALE)
+        print_(f"   screens of the day: {len(day.shots)} PNGs in {day.screens}, "
+               f"the day as a GIF ({count} frames): {gif}")
+        reads = sim.terminal_call(lambda t: t.vitale_reads())
+        signed = day.signed
         seal = sim.call(lambda: sim.unit.seal.hex())
         unload = [*base, "unload", *port, "--db", str(db), "--trust", str(trust), "--seal", seal]
         print_(f"7. Unload: {_tla(unload, print_).strip()}")
@@ -226,7 +184,7 @@ def run_day(state: Path, print_: Print = print) -> DayResult:
         raise DemoFailed("an imported FSE was not acknowledged")
     if any(status != "imported" for _, status in left):
         raise DemoFailed(f"FSEs left on the unit not acknowledged: {left}")
-    return DayResult(signed, reads, db, rows)
+    return DayResult(signed, reads, db, rows, day.shots, gif)
 
 
 def run_demo(print_: Print = print, state: Path | None = None) -> int:

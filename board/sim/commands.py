@@ -41,11 +41,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from board.sim.interactive import DEFAULT_CPS, DEFAULT_VITALE, Messages, run_interactive
+from board.sim.record import write_gif
 from board.sim.unit import SimUnit, SimUnitError
 from firmware.office_link.events import Action, LinkError, PairingRequested, Send
 
 Print = Callable[[str], None]
-GIF_FRAME_MS = 500  # --record: each distinct frame shown this long
 
 
 EPILOG = """exit codes:
@@ -206,21 +206,6 @@ def _show(print_: Print) -> Callable[[Action], None]:
             text = f"pairing code {action.code} for {action.host_name!r}: key valider?"
         print_(f"[unit] {text.replace(chr(10), ' / ') if text else type(action).__name__}")
     return show
-
-
-def write_gif(frames: list, path: Path, frame_ms: int = GIF_FRAME_MS) -> int:
-    """Every frame the display showed as an animated GIF (Pillow), a frame equal to
-    the one before it merged into it; returns the GIF's frame count."""
-    distinct = [f for i, f in enumerate(frames) if i == 0 or f.tobytes() != frames[i - 1].tobytes()]
-    if not distinct:
-        raise SimUnitError("the display has shown nothing: no GIF written")
-    images = [f.convert("L") for f in distinct]
-    try:
-        images[0].save(path, format="GIF", save_all=True, append_images=images[1:],
-                       duration=frame_ms, loop=0, disposal=1)
-    except OSError as exc:
-        raise SimUnitError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return len(images)
 
 
 def run_sim(*, link: Path | None = None, state: Path | None = None, script: Path | None = None,

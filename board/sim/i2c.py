@@ -62,11 +62,21 @@ class SimDs3231:
 
 class SimSsd1306:
     """Takes what luma.oled sends the SSD1306 over I2C: control byte 0x00 for
-    commands, 0x40 for display data (kept as counts and the last bytes)."""
+    commands, 0x40 for display data. Keeps the controller's display RAM (8
+    pages of 128 column bytes, horizontal addressing: data fills the window set
+    by COLUMNADDR / PAGEADDR column by column, then the next page), so a test
+    sees what the screen shows after partial updates; counts commands and data."""
+
+    # parameter bytes of the commands luma.oled's ssd1306 sends (datasheet §9)
+    PARAMS = {0x81: 1, 0x20: 1, 0x21: 2, 0x22: 2, 0xA8: 1, 0xD3: 1, 0xD5: 1, 0xD9: 1,
+              0xDA: 1, 0xDB: 1, 0x8D: 1}
 
     def __init__(self) -> None:
         self.commands: list[int] = []
         self.data_bytes = 0
+        self.ram = [bytearray(128) for _ in range(8)]
+        self.columns, self.pages = (0, 127), (0, 7)
+        self.column, self.page = 0, 0
 
     def read(self, reg: int, length: int) -> list[int]:
         raise OSError(EREMOTEIO, "the SSD1306 is write-only over I2C")
@@ -74,10 +84,36 @@ class SimSsd1306:
     def write(self, reg: int, data: list[int]) -> None:
         if reg == 0x00:
             self.commands += data
+            self._commands(list(data))
         elif reg == 0x40:
             self.data_bytes += len(data)
+            for byte in data:
+                self._put(byte)
         else:
             raise OSError(EREMOTEIO, f"SSD1306 control byte 0x{reg:02X} unknown")
+
+    def _commands(self, data: list[int]) -> None:
+        i = 0
+        while i < len(data):
+            cmd, n = data[i], self.PARAMS.get(data[i], 0)
+            args = data[i + 1:i + 1 + n]
+            if cmd == 0x21:
+                self.columns, self.column = (args[0], args[1]), args[0]
+            elif cmd == 0x22:
+                self.pages, self.page = (args[0], args[1]), args[0]
+            i += 1 + n
+
+    def _put(self, byte: int) -> None:
+        self.ram[self.page][self.column] = byte
+        if self.column < self.columns[1]:
+            self.column += 1
+            return
+        self.column = self.columns[0]
+        self.page = self.page + 1 if self.page < self.pages[1] else self.pages[0]
+
+    def pixel(self, x: int, y: int) -> int:
+        """What the screen shows at (x, y): 1 lit, 0 dark."""
+        return (self.ram[y // 8][x] >> (y % 8)) & 1
 
 
 class _Gauge:

@@ -32,6 +32,7 @@ from board.sim.pki import TestPki
 from firmware.app import UnitApp, UnitAppError, UnitThread
 from firmware.office_link.events import Action, PairingRequested
 from firmware.parts import Key
+from firmware.ui import Ui
 from firmware.visit import Terminal
 
 if TYPE_CHECKING:
@@ -52,7 +53,8 @@ class SimUnit:
     """Start with :meth:`start`, stop with :meth:`stop` (or use ``with``).
 
     ``on_event`` sees every link event (pairing code, session...) on the unit's
-    thread; ``auto_confirm`` presses Valider as soon as a pairing code shows."""
+    thread; ``auto_confirm`` presses Valider on the keypad as soon as a pairing
+    code shows (the code screen takes it, as a person's key press)."""
 
     def __init__(self, state_dir: Path, *, pki: TestPki | None = None,
                  on_event: Callable[[Action], None] | None = None,
@@ -123,6 +125,11 @@ class SimUnit:
     @property
     def terminal(self) -> Terminal:
         return self._running()[0].terminal
+
+    @property
+    def ui(self) -> Ui:
+        """The unit's screen state machine (read it on the unit's thread: :meth:`call`)."""
+        return self._running()[0].ui.ui
 
     @property
     def runner(self):
@@ -206,15 +213,19 @@ class SimUnit:
 
     def screen(self) -> tuple[str, str]:
         """The current screen: its name and its text (status bar, title, lines)."""
-        app, _ = self._running()
-        return self.call(lambda: (app.ui.ui.screen, app.ui.ui.text()))
+        return self.call(lambda: (self.ui.screen, self.ui.text()))
 
-    def snapshot(self, path: Path) -> Image:
-        """Write the last frame the display twin received as a PNG; return it."""
+    @property
+    def frames(self) -> list[Image]:
+        """Every frame the display twin received, oldest first (the list itself)."""
         display = self._running()[1].display
         if not isinstance(display, SimDisplay):
             raise SimUnitError("the simulated board has no display twin")
-        frames = display.frames
+        return display.frames
+
+    def snapshot(self, path: Path) -> Image:
+        """Write the last frame the display twin received as a PNG; return it."""
+        frames = self.frames
         if not frames:
             raise SimUnitError("the display has shown nothing yet")
         try:
@@ -237,8 +248,8 @@ class SimUnit:
             self._pairing.set()
         if self.on_event is not None:
             self.on_event(action)
-        if isinstance(action, PairingRequested) and self.auto_confirm and self.app is not None:
-            self.app.runner.press_valider()  # the scripted person presses Valider
+        if isinstance(action, PairingRequested) and self.auto_confirm:
+            self._keypad().press(Key.VALIDER)  # the scripted person presses Valider
 
     # ---- the professional's session ------------------------------------------------------
     def terminal_call(self, fn: Callable[[Terminal], Any]) -> Any:

@@ -18,6 +18,7 @@ from firmware.parts import Board
 
 from .events import AnswerPairing, BatteryLevel, Event, RunJob, Sound, Tick, run_job
 from .machine import Ui
+from .view import Status, View
 
 log = logging.getLogger("opentla.ui")
 
@@ -44,9 +45,14 @@ class UiHost:
         self.monotonic = monotonic
         self.jobs: deque[RunJob] = deque()
         self._shown: bytes | None = None  # the last image sent to the display
+        self._drawn: tuple[Status, View] | None = None  # what that image shows
         self._tick_at = float("-inf")
         self._battery_at = monotonic()  # Ui() read the gauge already
         self._battery = ui.battery
+        if board.display is not None:
+            from .render import warm_glyphs
+
+            warm_glyphs()  # the glyphs rasterized once, not at the first screen of each
         self.show()
 
     @property
@@ -88,11 +94,18 @@ class UiHost:
             self.feed(run_job(job))
 
     def show(self) -> None:
-        """Render the screen; send it only when it differs from the last one sent."""
+        """Render the screen when what it shows changed (most ticks change
+        nothing); send it only when the image differs from the last one sent."""
         display = self.board.display
         if display is None:
             return
-        image = self.ui.render()
+        shown = (self.ui.status, self.ui.view())
+        if shown == self._drawn:
+            return
+        self._drawn = shown
+        from .render import render  # Pillow and the fonts: once a screen is drawn
+
+        image = render(*shown)
         data = image.tobytes()
         if data != self._shown:
             display.show(image)

@@ -9,7 +9,7 @@ antialiasing (``fontmode = "1"``): a 1-bit screen has no grey.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
@@ -22,6 +22,7 @@ FONTS = Path(__file__).resolve().parent / "fonts"
 BODY_PX, BIG_PX = 10, 14
 ROW, BIG_ROW = 12, 16  # row pitch of the body and big faces
 BAR = 10  # status bar height (including its rule)
+CURSOR_W = 6  # the list cursor's column: list lines hold 20 characters
 NOT_A_CHAR = "\uffff"  # never mapped: draws the font's .notdef glyph
 
 
@@ -29,6 +30,50 @@ NOT_A_CHAR = "\uffff"  # never mapped: draws the font's .notdef glyph
 def font(size: int = BODY_PX, bold: bool = False) -> ImageFont.FreeTypeFont:
     name = "DejaVuSansMono-Bold.ttf" if bold else "DejaVuSansMono.ttf"
     return ImageFont.truetype(str(FONTS / name), size)
+
+
+@lru_cache(maxsize=2048)
+def _glyph(ch: str, size: int, bold: bool) -> tuple[Image.Image, int, int]:
+    """One character drawn once in its own small image (FreeType renders each
+    call in a few hundred microseconds): the image and its offset from the
+    character's origin."""
+    face = font(size, bold)
+    left, top, right, bottom = (int(v) for v in face.getbbox(ch, mode="1"))  # whole pixels
+    image = Image.new("1", (max(1, right - left), max(1, bottom - top)), 0)
+    d = ImageDraw.Draw(image)
+    d.fontmode = "1"
+    d.text((-left, -top), ch, font=face, fill=1)
+    return image, left, top
+
+
+@cache
+def _advance(size: int, bold: bool) -> float:
+    return font(size, bold).getlength("0")  # a monospace face: every character's
+
+
+def text(d: ImageDraw.ImageDraw, xy: tuple[int, int], line: str, size: int = BODY_PX,
+         bold: bool = False) -> None:
+    """Draw ``line`` lit at ``xy`` (the text's origin, as ``ImageDraw.text``), one
+    cached glyph per character at the face's advance: the same pixels as
+    FreeType's whole string (tests/ui/test_screens.py), without rendering it."""
+    advance = _advance(size, bold)
+    for i, ch in enumerate(line):
+        if ch == " ":
+            continue
+        image, left, top = _glyph(ch, size, bold)
+        d.bitmap((xy[0] + round(i * advance) + left, xy[1] + top), image, fill=1)
+
+
+# what the screens write: drawn once when the unit starts (warm_glyphs)
+CHARSET = ("".join(chr(c) for c in range(0x21, 0x7F)) + "àâçéèêëîïôùûüÀÂÇÉÈÊËÎÏÔÙÛÜ€°×…●○↑«»")
+
+
+def warm_glyphs() -> None:
+    """Rasterize the screens' characters in the three faces once (at start-up:
+    a screen change then only pastes bitmaps)."""
+    for size, bold in ((BODY_PX, False), (BODY_PX, True), (BIG_PX, True)):
+        for ch in CHARSET:
+            _glyph(ch, size, bold)
 
 
 def fonts() -> tuple[ImageFont.FreeTypeFont, ...]:
@@ -80,39 +125,49 @@ def _upload(d: ImageDraw.ImageDraw, x: int) -> int:
 def draw_status(d: ImageDraw.ImageDraw, status: Status) -> None:
     f = font()
     x = _battery(d, 0, status.battery)
-    d.text((x, -1), "--" if status.battery is None else f"{status.battery}%", font=f, fill=1)
-    d.text((37, -1), status.clock or "--:--", font=f, fill=1)
+    text(d, (x, -1), "--" if status.battery is None else f"{status.battery}%")
+    text(d, (37, -1), status.clock or "--:--")
     x = _padlock(d, 70, status.locked)
     x = _upload(d, x)
-    d.text((x, -1), str(status.waiting), font=f, fill=1)
+    text(d, (x, -1), str(status.waiting))
     store = f"{status.store_percent}%"
     right = DISPLAY_WIDTH - int(f.getlength(store))
     # a memory card: its outline, filled when the store is nearly full
     d.polygon([(right - 7, 1), (right - 3, 1), (right - 2, 2), (right - 2, 7), (right - 7, 7)],
               outline=1, fill=1 if status.store_warning else 0)
-    d.text((right, -1), store, font=f, fill=1)
+    text(d, (right, -1), store)
     d.line((0, BAR - 1, DISPLAY_WIDTH - 1, BAR - 1), fill=1)
 
 
 def draw_view(d: ImageDraw.ImageDraw, v: View) -> None:
     y = BAR + 1
     if v.title:
-        d.text((0, y - 1), v.title, font=font(bold=True), fill=1)
+        text(d, (0, y - 1), v.title, bold=True)
         y += ROW
     lines = v.lines[v.offset:]
+    # a list: every line one character in, the cursor a small triangle before
+    # the selected one (a cursor move changes a few columns, not two whole
+    # inverted lines: fewer bytes to the display, docs/ui.md)
+    x = CURSOR_W if any(line.selected for line in v.lines) else 0
     for line in lines:
         h = BIG_ROW if line.big else ROW
         if y + h - 1 > DISPLAY_HEIGHT:
             _more(d, down=True)
             break
-        face = font(BIG_PX, bold=True) if line.big else font()
         if line.selected:
-            d.rectangle((0, y - 1, DISPLAY_WIDTH - 1, y + h - 2), fill=1)
-        d.text((0, y - 1 if not line.big else y - 2), line.text, font=face,
-               fill=0 if line.selected else 1)
+            _cursor(d, y + (h - ROW) // 2)
+        if line.big:
+            text(d, (x, y - 2), line.text, BIG_PX, bold=True)
+        else:
+            text(d, (x, y - 1), line.text)
         y += h
     if v.offset > 0:
         _more(d, down=False)
+
+
+def _cursor(d: ImageDraw.ImageDraw, y: int) -> None:
+    """The list cursor: a triangle pointing right, in the row starting at ``y``."""
+    d.polygon([(0, y + 1), (0, y + 7), (3, y + 4)], fill=1, outline=1)
 
 
 def _more(d: ImageDraw.ImageDraw, down: bool) -> None:

@@ -85,6 +85,17 @@ class Lock(Scene):
         return view("Verrouillé", ui.ctx.notice, "Insérer la CPS", "puis Valider")
 
 
+def unlock(ui: Ui, pin: str):
+    """The unlock job: the PIN on the card, then the prepared invoices decoded
+    (off the key path: the home screen that follows lists them)."""
+    pro = ui.terminal.unlock(pin)
+    try:
+        ui.terminal.prepared_invoices()
+    except VisitError:
+        pass  # the home screen counts none; the list's own call says why
+    return pro
+
+
 class Pin(Scene):
     """Masked digits, Corriger erases one, Valider checks the code on the card."""
 
@@ -124,7 +135,7 @@ class Pin(Scene):
             return "cancel"
         if key == Key.VALIDER and len(self.digits) == PIN_LENGTH:
             pin, self.digits, self.busy = self.digits, "", True
-            ui.job("unlock", lambda: ui.terminal.unlock(pin))
+            ui.job("unlock", lambda: unlock(ui, pin))
             return STAY
         return STAY if key is not None else None
 
@@ -177,6 +188,9 @@ def _utc(ts: float):
     return datetime.fromtimestamp(ts, UTC)
 
 
+MENU_WIDTH = 20  # characters of a list line (the cursor takes the first column)
+
+
 class Menu(Scene):
     """A list with a cursor: up/down move, Valider picks, digits 1-9 pick directly."""
 
@@ -215,7 +229,7 @@ class Menu(Scene):
     def view(self, ui: Ui) -> View:
         rows = self.rows - (1 if self.title else 0)
         offset = max(0, self.cursor - rows + 1)
-        lines = tuple(Line(clip(text), selected=i == self.cursor)
+        lines = tuple(Line(clip(text, MENU_WIDTH), selected=i == self.cursor)
                       for i, (text, _) in enumerate(self.entries))
         return View(self.title, lines or (Line("(vide)"),), offset)
 

@@ -3,7 +3,8 @@
 On the spot: the acts of the loaded tariff (the CPS's first situation); an act
 picked asks for its number: coefficient (AMI 1,5), km (IK) or quantity, typed on
 the keypad (Menu types the decimal comma, Corriger erases); "Terminer" makes the
-invoice (``Terminal.new_visit``) and the visit goes on as for a prepared one.
+invoice (``Terminal.new_visit``), after the prescription (prescriber's number and
+date) when a prescribed act was picked, and the visit goes on as for a prepared one.
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ class Acts(Menu):
             index = self.cursor - (1 if chosen(ui) else 0)
             ui.ctx.extra["act"] = self.options[index]
         elif outcome == "done":
+            codes = {c.code for c in chosen(ui)}
+            if any(o.prescription and o.code in codes for o in self.options):
+                return "prescribe"  # the prescription first (the checks require it)
             try:
                 ui.ctx.visit = ui.terminal.new_visit(chosen(ui))
             except VisitError as exc:
@@ -73,6 +77,70 @@ class Acts(Menu):
         elif outcome == "back":
             ui.ctx.extra.pop("acts", None)
         return outcome
+
+
+class Prescription(Scene):
+    """The prescription of prescribed acts (AMI, AIS...): the prescriber's
+    number (RPPS, 11 digits, or AM number, 9), then its date JJMMAAAA, typed on
+    the keypad; Corriger erases, Valider goes on. The invoice's own format
+    rules (firmware.billing.invoice) judge it: a refusal is shown here."""
+
+    name = "prescription"
+    FIELDS = (("Prescripteur n°", 11), ("Date JJMMAAAA", 8))
+
+    def enter(self, ui: Ui) -> None:
+        self.values = ["", ""]
+        self.field = 0
+        self.message = ""
+
+    def event(self, ui: Ui, ev) -> str | None:
+        key = key_of(ev)
+        text, size = self.values[self.field], self.FIELDS[self.field][1]
+        if key in DIGITS and len(text) < size:
+            self.values[self.field] += DIGITS[key]
+            return STAY
+        if key == Key.CORRIGER:
+            if text:
+                self.values[self.field] = text[:-1]
+            elif self.field:
+                self.field = 0
+            return STAY
+        if key == Key.ANNULER:
+            return "back"
+        if key == Key.VALIDER:
+            return self._next(ui)
+        return STAY if key is not None else None
+
+    def _next(self, ui: Ui) -> str:
+        number, day = self.values
+        if self.field == 0:
+            if len(number) not in (9, 11):
+                self.message = "11 ou 9 chiffres"
+                return STAY
+            self.field, self.message = 1, ""
+            return STAY
+        if len(day) != 8:
+            self.message = "Date: 8 chiffres"
+            return STAY
+        iso = f"{day[4:]}-{day[2:4]}-{day[:2]}"
+        try:
+            ui.ctx.visit = ui.terminal.new_visit(chosen(ui), prescription={
+                "prescriber_id": number, "date": iso})
+        except VisitError as exc:
+            if exc.code == "invoice_format":  # digits only and sized: the date is wrong
+                self.message = "Date invalide"
+                return STAY
+            return ui.fail(exc, "to_home", allowed=("to_home",))
+        ui.ctx.invoice = ui.ctx.beneficiary = ui.ctx.vitale = ui.ctx.report = None
+        return "done"
+
+    def view(self, ui: Ui) -> View:
+        label, _ = self.FIELDS[self.field]
+        text = self.values[self.field]
+        if self.field == 1 and text:
+            text = "/".join(p for p in (text[:2], text[2:4], text[4:]) if p)
+        return View("Prescription", (Line(label), Line(text or "_", big=True),
+                                     Line(clip(self.message or "Valider: suite"))))
 
 
 class Quantity(Scene):
@@ -172,7 +240,7 @@ class NoVitale(Menu):
 
 
 def read_label(ui: Ui, read_id: str) -> str:
-    """'ESSAI PAUL      10/03': the card holder and the (local) day of the read."""
+    """'ESSAI PAUL     10/03': the card holder and the (local) day of the read."""
     try:
         card, read_at, _ = vitale_record.decode(ui.unit.store.get_record("vitale_read",
                                                                          read_id))
@@ -181,7 +249,7 @@ def read_label(ui: Ui, read_id: str) -> str:
         return clip(read_id)
     holder = card.beneficiaries[0] if card.beneficiaries else None
     name = "" if holder is None else f"{holder.name} {holder.first_name}"
-    return f"{name[:15]:<15} {local(read_at):%d/%m}"
+    return f"{name[:14]:<14} {local(read_at):%d/%m}"
 
 
 class KeptReads(Menu):

@@ -1,6 +1,7 @@
 """Screens of a visit: prepared invoices, the Vitale card, the beneficiary,
 the check report, the recap, signing, signed; the degraded choice; the
-Vitale card inserted on the home screen (its patient's invoice found by itself)."""
+Vitale card inserted on the home screen (its patient's invoice found by itself;
+a family card with several: the choice of whose visit it is)."""
 
 from __future__ import annotations
 
@@ -17,13 +18,12 @@ from firmware.visit.results import (
     SignedResult,
     VitaleView,
 )
-from firmware.visit.views import matches
-from firmware.visit.visit import read_checked_vitale
+from firmware.visit.visit import VitaleRead
 
-from .events import CardInserted, JobDone
+from .events import CardInserted, CardRemoved, JobDone
 from .fmt import clip, euros
 from .machine import BATTERY_MIN_TO_SIGN, BATTERY_WARN, STAY, Scene, Ui, key_of
-from .scenes_session import Menu, wrap
+from .scenes_session import MENU_WIDTH, Menu, wrap
 from .view import Line, View, view
 
 
@@ -51,7 +51,8 @@ class Invoices(Menu):
         for s in self.summaries:
             amount = "" if s.total_cents is None else euros(s.total_cents)[:-2]
             name = s.patient_name or f"Facture {s.invoice_id}"
-            out.append((f"{name[:20 - len(amount)]:<{20 - len(amount)}} {amount}", "detail"))
+            width = MENU_WIDTH - 1 - len(amount)
+            out.append((f"{name[:width]:<{width}} {amount}", "detail"))
         return out
 
     def event(self, ui: Ui, ev) -> str | None:
@@ -343,25 +344,31 @@ class Found:
     error: VisitError | None
 
 
-def find_invoice(ui: Ui) -> Found | None:
-    """The job behind a Vitale card inserted on the home screen: read the card,
-    find the prepared invoice of one of its beneficiaries (NIR + key + birth date
-    + rank, the rule of the checks), start its visit, choose that beneficiary and
-    run the checks. None: no prepared invoice for anyone on this card."""
-    term = ui.terminal
-    _, card = read_checked_vitale(ui.unit, term.today())
-    hit = None
-    for summary in term.prepared_invoices():
-        patient = term.start_visit(summary.invoice_id).invoice.patient
-        if patient is not None and any(matches(patient, b) for b in card.beneficiaries):
-            hit = summary
-            break
-    if term.visit is not None:
-        term.visit.abort()
-    if hit is None:
-        return None
-    visit = term.start_visit(hit.invoice_id)
-    vitale = visit.read_vitale()
+@dataclass(frozen=True)
+class CardHits:
+    """The card read on the home screen and the prepared invoices of its patients."""
+
+    read: VitaleRead
+    invoices: list[InvoiceSummary]
+
+
+def find_invoices(ui: Ui) -> Found | CardHits:
+    """The job behind a Vitale card inserted on the home screen: read the card
+    once, find the prepared invoices of its beneficiaries; all of one patient:
+    open the oldest (:func:`open_invoice`) in the same job; of several patients
+    (a family card): the choice is the nurse's (``card_invoices``)."""
+    read = ui.terminal.read_vitale_card()
+    hits = ui.terminal.invoices_for(read)
+    if len({s.patient_name for s in hits}) == 1:  # one patient: the oldest care first
+        return open_invoice(ui, read, hits[0])
+    return CardHits(read, hits)
+
+
+def open_invoice(ui: Ui, read: VitaleRead, hit: InvoiceSummary) -> Found:
+    """Start the invoice's visit on the card already read (the same card session:
+    the card is not read again), choose its patient and run the checks."""
+    visit = ui.terminal.start_visit(hit.invoice_id)
+    vitale = visit.read_vitale(kept=read)
     ben = next((b for b in vitale.beneficiaries if b.index == vitale.suggested), None)
     if ben is None:
         return Found(hit, visit, vitale, None, None, None)
@@ -372,34 +379,83 @@ def find_invoice(ui: Ui) -> Found | None:
         return Found(hit, visit, vitale, ben, None, exc)
 
 
+def found_outcome(ui: Ui, found: Found) -> str:
+    """Where an opened invoice leads: the recap, the report, the list, or an error."""
+    ui.ctx.invoice, ui.ctx.visit, ui.ctx.vitale = found.invoice, found.visit, found.vitale
+    ui.ctx.beneficiary = found.beneficiary
+    if found.error is not None:  # e.g. rights closed: the list, then the error
+        ui.fail(found.error, "to_choice")
+        return "choose_failed"
+    if found.report is None:
+        return "choose"
+    ui.ctx.report = found.report
+    return "ready" if found.report.ok else "refused"
+
+
 class Finding(Scene):
     """A Vitale card went in on the home screen: "Recherche de la facture"."""
 
     name = "finding"
 
     def enter(self, ui: Ui) -> None:
-        ui.job("find", lambda: find_invoice(ui))
+        ui.job("find", lambda: find_invoices(ui))
 
     def event(self, ui: Ui, ev) -> str | None:
         if not (isinstance(ev, JobDone) and ev.job == "find"):
             return STAY if key_of(ev) is not None else None
         if ev.error is not None:
             return ui.fail(ev.error, "to_home", allowed=("to_home",))
-        found = ev.value if isinstance(ev.value, Found) else None
-        if found is None:
-            return "none"
-        ui.ctx.invoice, ui.ctx.visit, ui.ctx.vitale = found.invoice, found.visit, found.vitale
-        ui.ctx.beneficiary = found.beneficiary
-        if found.error is not None:  # e.g. rights closed: the list, then the error
-            ui.fail(found.error, "to_choice")
-            return "choose_failed"
-        if found.report is None:
-            return "choose"
-        ui.ctx.report = found.report
-        return "ready" if found.report.ok else "refused"
+        if isinstance(ev.value, CardHits):
+            if not ev.value.invoices:
+                return "none"
+            ui.ctx.extra["card_hits"] = ev.value
+            return "several"
+        return found_outcome(ui, cast(Found, ev.value))
 
     def view(self, ui: Ui) -> View:
         return view("Carte Vitale", "", "Recherche de la", "facture…")
+
+
+class CardInvoices(Menu):
+    """A card holding several patients with a prepared invoice (a family card):
+    the nurse picks whose visit it is; the card is not read again."""
+
+    name, title = "card_invoices", "Factures de la carte"
+
+    def items(self, ui: Ui) -> list[tuple[str, str]]:
+        self.hits = cast(CardHits, ui.ctx.extra["card_hits"])
+        return [(clip(s.patient_name or s.invoice_id), "open") for s in self.hits.invoices]
+
+    def enter(self, ui: Ui) -> None:
+        super().enter(ui)
+        self.busy = False
+
+    def resume(self, ui: Ui) -> None:
+        super().resume(ui)
+        self.busy = False
+
+    def event(self, ui: Ui, ev) -> str | None:
+        if isinstance(ev, JobDone) and ev.job == "open":
+            self.busy = False
+            if ev.error is not None:
+                return ui.fail(ev.error, "to_home", allowed=("to_home",))
+            return found_outcome(ui, cast(Found, ev.value))
+        if isinstance(ev, CardRemoved) and ev.slot == "vitale":
+            return "back"  # the card is gone: its list with it
+        if self.busy:
+            return STAY if key_of(ev) is not None else None
+        outcome = super().event(ui, ev)
+        if outcome == "open":
+            read, hit = self.hits.read, self.hits.invoices[self.cursor]
+            self.busy = True
+            ui.job("open", lambda: open_invoice(ui, read, hit))
+            return STAY
+        return outcome
+
+    def view(self, ui: Ui) -> View:
+        if self.busy:
+            return view("Carte Vitale", "", "Contrôles…")
+        return super().view(ui)
 
 
 class NoInvoice(Scene):

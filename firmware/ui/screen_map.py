@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from .machine import BACK, Move, Scene, back_to, push, replace, root
 from .scenes_session import Error, Home, Info, LastFse, Lock, Pairing, Pin, Start
-from .scenes_spot import Acts, KeptReads, NoVitale, Quantity, ReadOnly
+from .scenes_spot import Acts, KeptReads, NoVitale, Prescription, Quantity, ReadOnly
 from .scenes_visit import (
     Beneficiaries,
+    CardInvoices,
     Degraded,
     Detail,
     Finding,
@@ -29,7 +30,7 @@ from .scenes_visit import (
 SCENES: dict[str, type[Scene]] = {s.name: s for s in (
     Start, Lock, Pin, LastFse, Home, Info, Error, Pairing,
     Invoices, Detail, InsertVitale, Beneficiaries, Report, Recap, Signing, Signed, Degraded,
-    Finding, NoInvoice, Acts, Quantity, ReadOnly, NoVitale, KeptReads,
+    Finding, CardInvoices, NoInvoice, Acts, Quantity, Prescription, ReadOnly, NoVitale, KeptReads,
 )}
 
 MAP: dict[tuple[str, str], Move] = {
@@ -83,6 +84,12 @@ MAP: dict[tuple[str, str], Move] = {
     ("finding", "choose"): root("home", "beneficiaries"),
     ("finding", "choose_failed"): root("home", "beneficiaries", "error"),
     ("finding", "none"): replace("no_invoice"),
+    ("finding", "several"): replace("card_invoices"),
+    ("card_invoices", "ready"): root("home", "card_invoices", "beneficiaries", "recap"),
+    ("card_invoices", "refused"): root("home", "card_invoices", "beneficiaries", "report"),
+    ("card_invoices", "choose"): root("home", "card_invoices", "beneficiaries"),
+    ("card_invoices", "choose_failed"): root("home", "card_invoices", "beneficiaries", "error"),
+    ("card_invoices", "back"): BACK,
     ("no_invoice", "ok"): BACK,
     ("no_invoice", "new"): replace("acts"),
     # errors: where Valider leads (firmware/ui/problems.py picks one per error code)
@@ -97,9 +104,12 @@ MAP: dict[tuple[str, str], Move] = {
     # an invoice on the spot, then as a prepared one
     ("acts", "pick"): push("quantity"),
     ("acts", "done"): push("insert_vitale"),
+    ("acts", "prescribe"): push("prescription"),
     ("acts", "back"): BACK,
     ("quantity", "added"): BACK,
     ("quantity", "back"): BACK,
+    ("prescription", "done"): replace("insert_vitale"),
+    ("prescription", "back"): BACK,
     # the Vitale read only (kept for the office)
     ("read_only", "back"): BACK,
     # pairing

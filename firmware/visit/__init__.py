@@ -19,11 +19,12 @@ from .results import (
     VitaleView,
 )
 from .terminal import Terminal
-from .visit import TRANSITIONS, Visit
+from .visit import TRANSITIONS, Visit, VitaleRead
 
 __all__ = [
     "TRANSITIONS", "ActChoice", "ActOption", "BeneficiaryView", "CheckReport", "ChecksRefused",
     "InvoiceSummary", "IssueView", "PinRejected", "Professional", "SignedResult",
-    "SituationView", "Terminal", "Visit", "VisitError", "VitaleReadResult", "VitaleView",
+    "SituationView", "Terminal", "Visit", "VisitError", "VitaleRead", "VitaleReadResult",
+    "VitaleView",
     "WrongState",
 ]

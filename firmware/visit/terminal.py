@@ -43,8 +43,8 @@ from .results import (
     SituationView,
     VitaleReadResult,
 )
-from .views import beneficiary_views
-from .visit import Visit, read_checked_vitale
+from .views import beneficiary_views, matches
+from .visit import Visit, VitaleRead, read_checked_vitale
 
 log = logging.getLogger("opentla.visit")
 # Loaded records the store refuses (firmware/store/office_sig.py): left out of the
@@ -61,6 +61,9 @@ class Terminal:
         self._cps: CpsReader | None = None
         self._card: ProfessionalCard | None = None
         self.visit: Visit | None = None
+        self._vitale_session = 0  # Vitale removals seen: a read belongs to one session
+        # prepared invoices decoded and priced: record id -> (record version, summary, invoice)
+        self._prepared: dict[str, tuple[tuple, InvoiceSummary, Invoice]] = {}
 
     # ---- helpers -------------------------------------------------------------------
     def now(self) -> datetime:
@@ -96,6 +99,7 @@ class Terminal:
     def _forget(self, reason: str) -> None:
         self._cps = None
         self._card = None
+        self._prepared = {}
         if self.visit is not None:
             self.visit.abort()
             self.visit = None
@@ -103,9 +107,17 @@ class Terminal:
 
     def card_removed(self, slot: str) -> None:
         """A card left its slot (the UI calls this on the slot's removal event;
-        the use cases call it when a card error says so). Pulling the CPS locks."""
+        the use cases call it when a card error says so). Pulling the CPS locks;
+        pulling the Vitale ends its card session (a kept read is not reused)."""
         if slot == "cps" and self._cps is not None:
             self.lock("card_removed")
+        elif slot == "vitale":
+            self._vitale_session += 1
+
+    @property
+    def vitale_session(self) -> int:
+        """The Vitale slot's card session: changes when the card is pulled."""
+        return self._vitale_session
 
     # ---- unlock and lock ---------------------------------------------------------------
     def _prove(self, pin: str) -> tuple[CpsReader, ProfessionalCard, bytes]:
@@ -217,15 +229,20 @@ class Terminal:
         """Loaded, unsigned invoices of the unlocked professional's situations
         (the store's professional id is the situation's billing number)."""
         _, card = self._require_unlocked()
-        out = []
         try:
             tariffs = self.unit.tariffs()
         except (DocumentError, StoreError):
             tariffs = None
+        cache: dict[str, tuple[tuple, InvoiceSummary, Invoice]] = {}
         try:
             for sit in card.situations:
                 for info in self.unit.store.list_records("invoice", sit.billing_number):
                     if info.status != "loaded":
+                        continue
+                    key = (info.updated_at, info.size, id(tariffs))
+                    kept = self._prepared.get(info.record_id)
+                    if kept is not None and kept[0] == key:
+                        cache[info.record_id] = kept
                         continue
                     try:
                         inv = self._load_invoice(info.record_id)
@@ -242,11 +259,13 @@ class Terminal:
                             total = None
                     name = "" if inv.patient is None else \
                         f"{inv.patient.name} {inv.patient.first_name}".strip()
-                    out.append(InvoiceSummary(inv.invoice_id, inv.billing_number,
-                                              inv.date_of_care, name, len(inv.lines), total))
+                    cache[info.record_id] = (key, InvoiceSummary(
+                        inv.invoice_id, inv.billing_number, inv.date_of_care, name,
+                        len(inv.lines), total), inv)
         except StoreError as exc:
             raise translate(exc) from exc
-        return sorted(out, key=lambda s: (s.date_of_care, s.invoice_id))
+        self._prepared = cache  # decoded once per record version, until the lock
+        return sorted((c[1] for c in cache.values()), key=lambda s: (s.date_of_care, s.invoice_id))
 
     def _load_invoice(self, invoice_id: str) -> Invoice:
         try:
@@ -316,6 +335,26 @@ class Terminal:
         except BillingError as exc:
             raise translate(exc) from exc
         return self._open_visit(Visit(self, cps, sit, inv, prepared=False))
+
+    # ---- the Vitale card inserted on the home screen ------------------------------------
+    def read_vitale_card(self) -> VitaleRead:
+        """Read and check the card in the Vitale slot (opposed, expired: refused),
+        for :meth:`invoices_for` and then the visit (``Visit.read_vitale(kept)``)."""
+        self._require_unlocked()
+        reader, card = read_checked_vitale(self.unit, self.today())
+        return VitaleRead(reader, card, self._vitale_session)
+
+    def invoices_for(self, read: VitaleRead) -> list[InvoiceSummary]:
+        """The prepared invoices of the patients on the card (NIR + key + birth
+        date + rank, the rule of the checks), oldest care first."""
+        out = []
+        summaries = self.prepared_invoices()
+        invoices = {id(summary): inv for _, summary, inv in self._prepared.values()}
+        for summary in summaries:
+            patient = invoices[id(summary)].patient
+            if patient is not None and any(matches(patient, b) for b in read.card.beneficiaries):
+                out.append(summary)
+        return out
 
     # ---- Vitale read only ----------------------------------------------------------------
     def read_vitale_only(self) -> VitaleReadResult:

@@ -21,6 +21,7 @@ reserved: the store records it as skipped at the next start).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date
 
 from firmware.billing import modes
@@ -93,6 +94,19 @@ def read_checked_vitale(unit, today: date) -> tuple[VitaleReader, VitaleCard]:
     return reader, card
 
 
+@dataclass(frozen=True)
+class VitaleRead:
+    """A Vitale card read and checked (:meth:`Terminal.read_vitale_card`), with
+    the card session it belongs to: the terminal's count of Vitale removals
+    when it was read. A visit reuses it only in the same session (the card not
+    pulled since); the card's link itself still refuses a swapped card when
+    the Vitale signs."""
+
+    reader: VitaleReader
+    card: VitaleCard
+    session: int
+
+
 class Visit:
     """Made by :class:`~firmware.visit.terminal.Terminal` (start_visit, new_visit)."""
 
@@ -141,12 +155,18 @@ class Visit:
         self.state = STARTED
 
     # ---- patient -------------------------------------------------------------------
-    def read_vitale(self) -> VitaleView:
-        """Read the Carte Vitale (secured mode). Opposed or expired: refused."""
+    def read_vitale(self, kept: VitaleRead | None = None) -> VitaleView:
+        """Read the Carte Vitale (secured mode). Opposed or expired: refused.
+        ``kept``: a read of the card still in its slot (same card session: not
+        pulled since), used instead of reading the card again; from another
+        session it is ignored and the card is read."""
         self._expect("read_vitale")
         today = self.terminal.today()
         self._drop_card()
-        reader, card = read_checked_vitale(self.unit, today)
+        if kept is not None and kept.session == self.terminal.vitale_session:
+            reader, card = kept.reader, kept.card
+        else:
+            reader, card = read_checked_vitale(self.unit, today)
         self._vitale_reader, self.vitale = reader, card
         self.mode, self.state = modes.SECURED, CARD_READ
         views = beneficiary_views(card, self.invoice.date_of_care, self.invoice.patient)

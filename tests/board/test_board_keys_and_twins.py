@@ -121,3 +121,39 @@ def test_a_card_pulled_out_reaches_the_terminal(tmp_path):
     finally:
         thread.stop()
     assert removed == ["cps"]
+
+
+def _shown(twin) -> bytes:
+    return bytes(twin.pixel(x, y) for y in range(64) for x in range(128))
+
+
+def test_the_display_driver_sends_only_what_changed_and_the_screen_is_right():
+    """Screens of the UI one after the other: after each, the controller's RAM
+    (the twin, horizontal addressing as the SSD1306) shows exactly the image;
+    a cursor move or a digit costs a small part of a whole frame."""
+    from firmware.ui.render import render
+    from firmware.ui.view import Line, Status, View
+
+    bus = SimI2CBus()
+    display = Ssd1306Display(bus)
+    status = Status(87, "10:30", False, 1, 3)
+    menu = ["Factures préparées 3", "Nouvelle facture", "Lecture Vitale seule", "Informations"]
+    frames = [render(status, View("", tuple(Line(t, selected=i == cursor)
+                                         for i, t in enumerate(menu))))
+              for cursor in (0, 1, 2)]
+    frames += [render(status, View("Code porteur", (Line(mask, big=True),)))
+               for mask in ("● ○ ○ ○", "● ● ○ ○")]
+    frames.append(Image.new("1", (128, 64), 1))
+    sent = []
+    for image in frames:
+        before = bus.display.data_bytes
+        display.show(image)
+        sent.append(bus.display.data_bytes - before)
+        assert _shown(bus.display) == bytes(image.getpixel((x, y)) for y in range(64)
+                                            for x in range(128))
+    assert sent[1] < 64 and sent[2] < 64  # the cursor moved: a few columns of 4 pages
+    assert sent[4] < 64  # one more PIN digit
+    assert sent[5] == 1024  # all lit: the whole frame, in one window
+    before = bus.display.data_bytes
+    display.show(frames[5])
+    assert bus.display.data_bytes == before  # the same image: nothing sent

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import cbor2
 from cryptography.hazmat.primitives.serialization import Encoding
+from PIL import Image
 
 from board.main import main as unit_main
 from board.sim.pki import TestPki
@@ -71,6 +72,40 @@ def test_the_day_imports_exactly_the_expected_fses(tmp_path):
     assert again and "0 FSEs imported, 0 already imported" in again[0]
 
 
+def test_the_round_runs_on_the_keypad_and_leaves_its_screens(tmp_path):
+    """The round is key presses and cards on the unit's screen: its screens of the
+    day (PNG) and the GIF are left in the state directory, and show the day."""
+    lines: list[str] = []
+    result = run_day(tmp_path, lines.append)
+    names = [p.name for p in result.screens]
+    assert names[:5] == ["01-pin.png", "02-home.png", "03-card_invoices.png", "04-recap.png",
+                         "05-signed.png"]
+    assert [n.split("-", 1)[1] for n in names].count("signed.png") == 4  # four FSEs
+    assert all(p.parent == tmp_path / "screens" for p in result.screens)
+    for path in result.screens:
+        image = Image.open(path)
+        assert (image.size, image.mode) == ((128, 64), "1")
+        assert image.getbbox() is not None  # something drawn
+    assert len({p.read_bytes() for p in result.screens}) == len(result.screens)
+    gif = Image.open(result.gif)
+    assert result.gif == tmp_path / "day.gif" and gif.size == (384, 192)
+    assert gif.n_frames >= 40  # every distinct frame of the round
+    assert result.gif.stat().st_size < 500_000
+    assert any(f"the day as a GIF ({gif.n_frames} frames): {result.gif}" in line
+               for line in lines)
+    # the signed screens show the FSE numbers in order (the big face: n° 1 ... n° 4)
+    signed = [p for p in result.screens if p.name.endswith("-signed.png")]
+    assert len({p.read_bytes() for p in signed}) == 4
+
+
+def test_a_state_with_a_previous_day_is_refused(tmp_path):
+    (tmp_path / "unit").mkdir()
+    (tmp_path / "unit" / "unit.db").write_bytes(b"")
+    lines: list[str] = []
+    assert run_demo(lines.append, state=tmp_path) == 1
+    assert "holds a previous day's unit" in lines[-1]
+
+
 def test_unload_after_a_restart_imports_nothing_more(tmp_path):
     result = run_day(tmp_path, lambda line: None)
     before = _rows(result.office_db)
@@ -121,3 +156,17 @@ def test_run_demo_reports_a_failure_with_exit_1(tmp_path, monkeypatch):
     lines: list[str] = []
     assert run_demo(lines.append, state=tmp_path) == 1
     assert lines[-1].startswith("DEMO FAILED") and "pin" in lines[-1].lower()
+
+
+def test_the_readme_shows_the_days_gif():
+    """README's GIF is the demo's (`make demo-gif`): the round's frames, enlarged
+    3x, small enough for a README."""
+    root = Path(__file__).resolve().parents[2]
+    assert "![The round on the unit's screen](docs/screens/day.gif)" in (
+        root / "README.md").read_text(encoding="utf-8")
+    gif = root / "docs" / "screens" / "day.gif"
+    image = Image.open(gif)
+    assert (image.format, image.size) == ("GIF", (384, 192)) and image.n_frames >= 40
+    assert gif.stat().st_size < 500_000
+    image.seek(0)
+    assert image.convert("1").getbbox() is not None  # the lock screen, drawn

@@ -14,7 +14,8 @@ from board.sim.pki import TestPki
 from board.sim.unit import SimUnit
 from firmware.visit import VisitError
 from host_tools.cli import main as tla
-from host_tools.demo import CPS_CARD, CPS_PIN, PRESCRIPTION, run_day
+from host_tools.demo import CPS_CARD, CPS_PIN, run_day
+from host_tools.demo_round import PRESCRIPTION
 from host_tools.office_db import OfficeDb
 
 # The day: enrol (CPS + PIN) then unlock; PAUL and EMMA secured, LUCAS degraded, one

@@ -26,9 +26,10 @@ FAMILY = "vitale_famille_essai"
 Shots = dict[str, Image]
 
 
-def _driver(tmp: Path, pki: TestPki, name: str, invoices=DAY) -> Driver:
+def _driver(tmp: Path, pki: TestPki, name: str, invoices=DAY,
+            cps: str = "cps_medecin") -> Driver:
     board = UiBoard(tmp / name, pki)
-    prepare(board, invoices=invoices)
+    prepare(board, cps=cps, invoices=invoices)
     return Driver(board)
 
 
@@ -145,6 +146,9 @@ def spot(drv: Driver, shots: Shots) -> None:
     """On the spot: acts, km keyed in; then the Vitale read only."""
     drv.key("valider")
     drv.unlock()
+    drv.insert("vitale", FAMILY)  # PAUL and MARIE on the card, both with an invoice
+    shots["card_invoices"] = drv.ui.render()
+    drv.pull("vitale")
     drv.key("2")
     shots["acts"] = drv.ui.render()
     drv.key("up", "valider")
@@ -162,12 +166,24 @@ def spot(drv: Driver, shots: Shots) -> None:
     shots["kept_reads"] = drv.ui.render()
 
 
+def nurse(drv: Driver, shots: Shots) -> None:
+    """The nurse's AMI on the spot: its prescription typed."""
+    drv.key("valider")
+    drv.unlock("cps_infirmier")
+    drv.key("2", "valider", "valider", "valider")  # AMI 1, Terminer
+    drv.digits("10001234567")
+    drv.key("valider")
+    drv.digits("0503")
+    shots["prescription"] = drv.ui.render()
+
+
 SCENARIOS: dict[str, tuple[Callable[[Driver, Shots], None], tuple]] = {
     "day": (day, DAY),
     "pin_errors": (pin_errors, DAY),
     "visit_errors": (visit_errors, DAY),
     "spot": (spot, DAY),
     "refused": (refused, (invoice("INV-F", date_of_care="2026-03-12", lines=[{"code": "G"}]),)),
+    "nurse": (nurse, ()),
 }
 
 
@@ -176,7 +192,8 @@ def shoot(tmp: Path, pki: TestPki | None = None) -> Shots:
     pki = pki or TestPki.create()
     shots: Shots = {}
     for name, (scenario, invoices) in SCENARIOS.items():
-        drv = _driver(tmp, pki, name, invoices)
+        drv = _driver(tmp, pki, name, invoices,
+                      "cps_infirmier" if name == "nurse" else "cps_medecin")
         try:
             scenario(drv, shots)
         finally:

@@ -15,7 +15,7 @@ def test_invoice_on_the_spot_with_km_typed_on_the_keypad(home: Driver):
     home.key("2")
     assert home.screen == "acts"
     assert home.text().splitlines() == ["Nouvelle facture", "> G Consultation", "V Visite",
-                                        "MD Majoration deplac…", "IK Indemnite km"]
+                                        "MD Majoration depla…", "IK Indemnite km"]
     home.key("down", "valider")  # V
     assert home.screen == "quantity" and "Quantité à 30,00 €" in home.text()
     home.key("valider")  # 1 visit
@@ -97,6 +97,7 @@ def test_pairing_that_ends_by_itself(home: Driver):
 
 def test_pairing_request_waits_for_a_signature_in_progress(home: Driver):
     home.insert("vitale", FAMILY)
+    home.key("valider")  # PAUL's invoice
     assert home.screen == "recap"
 
     def during(job: str) -> None:
@@ -136,7 +137,7 @@ def test_sesam_sans_vitale_on_a_kept_read(board):
     drv.key("1", "valider", "valider")  # the list, LOC for PAUL, "Insérer la carte Vitale"
     drv.key("menu", "2")
     assert drv.screen == "kept_reads"
-    assert drv.text().splitlines()[1] == "> ESSAI PAUL      10/03"
+    assert drv.text().splitlines()[1] == "> ESSAI PAUL     10/03"
     drv.key("valider")
     assert drv.screen == "recap"
     assert drv.text().splitlines()[:2] == ["ESSAI PAUL", "12,50 €"]  # LOC 12.50
@@ -156,3 +157,61 @@ def test_sans_vitale_refused_for_care_acts(home: Driver):
     home.key("1", "valider", "valider", "menu", "2", "valider")
     assert home.screen == "report"
     assert "× Acte hors location: Vitale requise" in home.flat()
+
+
+def test_a_prescribed_act_on_the_spot_asks_for_the_prescription(board):
+    """The nurse's AMI needs a prescription (the checks block without one): the
+    prescriber's number and the date are typed on the keypad, into the FSE.
+    AMI 2 x 3.15 + IFD 2.75 = 9,05 €."""
+    from .driver import prepare
+
+    prepare(board, cps="cps_infirmier")
+    drv = Driver(board)
+    drv.key("valider")
+    drv.unlock("cps_infirmier")
+    drv.key("2")
+    assert drv.text().splitlines()[1:3] == ["> AMI Acte infirmier", "IFD Deplacement"]
+    drv.key("valider", "2", "valider")  # AMI 2
+    drv.key("down", "down", "valider", "valider")  # IFD
+    drv.key("valider")  # Terminer (2 actes)
+    assert drv.screen == "prescription"
+    assert drv.text().splitlines() == ["Prescription", "Prescripteur n°", "_", "Valider: suite"]
+    drv.digits("1000123456")
+    drv.key("valider")  # 10 digits: neither RPPS nor AM
+    assert drv.screen == "prescription" and drv.text().splitlines()[-1] == "11 ou 9 chiffres"
+    drv.digits("7")
+    drv.key("valider")
+    assert drv.text().splitlines()[1:3] == ["Date JJMMAAAA", "_"]
+    drv.digits("31022026")  # no 31 February
+    drv.key("valider")
+    assert drv.screen == "prescription" and drv.text().splitlines()[-1] == "Date invalide"
+    drv.key(*["corriger"] * 6)
+    drv.digits("032026")  # 31/03/2026: after the care, refused by the checks later
+    assert drv.text().splitlines()[2] == "31/03/2026"
+    drv.key(*["corriger"] * 8)
+    drv.digits("03032026")
+    assert drv.text().splitlines()[2] == "03/03/2026"
+    drv.key("valider")
+    assert drv.screen == "insert_vitale"
+    drv.insert("vitale", FAMILY)
+    drv.key("valider")  # PAUL, the first on the card
+    assert drv.screen == "recap" and drv.text().splitlines()[:2] == ["ESSAI PAUL", "9,05 €"]
+    drv.key("valider")
+    assert drv.screen == "signed"
+    fse = board.unit.store.list_fses()[0]
+    payload = board.verifier().verify(board.unit.store.get_fse(fse.fse_id)).payload
+    assert payload["invoice"]["prescription"]["prescriber_id"] == "10001234567"
+    assert payload["invoice"]["prescription"]["date"] == "2026-03-03"
+
+
+def test_annuler_on_the_prescription_goes_back_to_the_acts(board):
+    from .driver import prepare
+
+    prepare(board, cps="cps_infirmier")
+    drv = Driver(board)
+    drv.key("valider")
+    drv.unlock("cps_infirmier")
+    drv.key("2", "valider", "valider", "valider")  # AMI 1, Terminer
+    assert drv.screen == "prescription"
+    drv.key("annuler")
+    assert drv.screen == "acts" and drv.text().splitlines()[1] == "> Terminer (1 acte)"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from firmware.parts import Beep
 
-from .driver import Driver
+from .driver import DAY, Driver, prepare
 
 FAMILY = "vitale_famille_essai"
 
@@ -16,7 +16,7 @@ FAMILY = "vitale_famille_essai"
 def test_prepared_invoice_from_the_list_secured(home: Driver):
     home.key("valider")
     assert home.screen == "invoices"
-    assert home.text().splitlines()[1:] == ["> ESSAI PAUL      47,32", "ESSAI MARIE     30,00"]
+    assert home.text().splitlines()[1:] == ["> ESSAI PAUL     47,32", "ESSAI MARIE    30,00"]
     home.key("valider")
     assert home.screen == "detail"
     assert home.text().splitlines() == ["ESSAI PAUL", "Soins du 10/03/2026", "3 actes, 47,32 €",
@@ -46,24 +46,102 @@ def test_prepared_invoice_from_the_list_secured(home: Driver):
     assert home.ui.status.waiting == 1
     home.key("valider")  # next: the list, with the one left
     assert home.screen == "invoices"
-    assert home.text().splitlines()[1:] == ["> ESSAI MARIE     30,00"]
+    assert home.text().splitlines()[1:] == ["> ESSAI MARIE    30,00"]
 
 
-def test_vitale_on_the_home_screen_finds_the_invoice_then_one_key_signs(home: Driver):
+def vitale_reads(drv: Driver) -> int:
+    """Times the Vitale card was read (its timing traces)."""
+    return sum(t.operation == "card.vitale.read" for t in drv.board.unit.store.traces())
+
+
+def test_vitale_on_the_home_screen_finds_the_invoice_then_one_key_signs(board):
+    prepare(board, invoices=DAY[:1])  # PAUL's invoice only
+    home = Driver(board)
+    home.wait(3)
+    home.unlock()
     keys_before = len(home.sounds)
     home.insert("vitale", FAMILY)
     assert home.screen == "recap"
     assert home.ui.ctx.invoice.invoice_id == "INV-1"
     assert home.text().splitlines()[:2] == ["ESSAI PAUL", "47,32 €"]
+    assert vitale_reads(home) == 1  # read once: to find the invoice, and for the visit
     home.key("valider")
     assert home.screen == "signed" and home.text().splitlines()[1] == "n° 1"
     assert home.sounds[keys_before:].count(Beep.KEY) == 1  # card in, Valider: one key
     assert home.board.unit.store.record_info("invoice", "INV-1").status == "used"
+    verified = home.board.verifier().verify(home.board.unit.store.get_fse(
+        home.board.unit.store.list_fses()[0].fse_id))
+    assert verified.mode == "secured" and verified.payload["amounts"]["total_cents"] == 4732
     # Annuler on the signed screen discards nothing
     home.key("annuler")
     assert home.screen == "home"
     store = home.board.unit.store
     assert [f.invoice_key for f in store.list_fses()] == [store.record_key("invoice", "INV-1")]
+
+
+def test_a_family_card_asks_whose_visit_it_is_then_two_keys_sign(home: Driver):
+    """PAUL and MARIE are both on the family card and both have an invoice."""
+    keys_before = len(home.sounds)
+    home.insert("vitale", FAMILY)
+    assert home.screen == "card_invoices"
+    assert home.text().splitlines() == ["Factures de la carte", "> ESSAI PAUL", "ESSAI MARIE"]
+    home.key("down", "valider")  # MARIE's
+    assert home.screen == "recap" and home.ui.ctx.invoice.invoice_id == "INV-2"
+    assert home.text().splitlines()[:2] == ["ESSAI MARIE", "30,00 €"]
+    assert vitale_reads(home) == 1  # the choice did not read the card again
+    home.key("annuler", "annuler")  # the beneficiaries, then the choice again
+    assert home.screen == "card_invoices"
+    home.key("valider")  # PAUL's this time
+    assert home.screen == "recap" and home.ui.ctx.invoice.invoice_id == "INV-1"
+    home.key("valider")
+    assert home.screen == "signed"
+    assert vitale_reads(home) == 1
+    assert home.sounds[keys_before:].count(Beep.KEY) == 6  # down, valider, 2 annuler, 2 valider
+    store = home.board.unit.store
+    assert [f.invoice_key for f in store.list_fses()] == [store.record_key("invoice", "INV-1")]
+
+
+def test_the_card_pulled_on_the_choice_goes_home(home: Driver):
+    home.insert("vitale", FAMILY)
+    assert home.screen == "card_invoices"
+    home.pull("vitale")
+    assert home.screen == "home"
+    home.insert("vitale", FAMILY)  # a new card session: read again
+    assert home.screen == "card_invoices" and vitale_reads(home) == 2
+
+
+def test_a_card_swapped_after_the_read_is_not_signed_with(home: Driver):
+    """The read kept for the visit belongs to the card that was in the slot: a
+    card swapped on the recap is refused at Valider (its link is the old
+    card's), nothing is signed, and the new card is read before signing."""
+    home.insert("vitale", FAMILY)
+    home.key("valider")
+    assert home.screen == "recap"
+    home.pull("vitale")
+    home.insert("vitale", "vitale_corse")
+    home.key("valider")
+    assert home.screen == "error" and home.ui.ctx.problem.code == "card_removed"
+    assert home.board.unit.store.list_fses() == []
+    home.key("valider")  # read the card now in the slot
+    assert home.screen == "beneficiaries" and vitale_reads(home) == 2
+    assert "PAUL" not in home.text()  # the other card's people
+
+
+def test_a_kept_read_from_another_card_session_is_not_reused(home: Driver):
+    """``Visit.read_vitale(kept)``: the same session uses the read, a session
+    ended by a removal reads the card again (the use case's own rule)."""
+    term = home.terminal
+    home.board.insert("vitale", FAMILY)
+    read = term.read_vitale_card()
+    assert vitale_reads(home) == 1
+    term.start_visit("INV-1").read_vitale(kept=read)
+    assert vitale_reads(home) == 1
+    home.board.pull("vitale")
+    term.card_removed("vitale")
+    home.board.insert("vitale", "vitale_corse")
+    view = term.start_visit("INV-1").read_vitale(kept=read)
+    assert vitale_reads(home) == 2
+    assert view.serial != read.card.serial  # the card in the slot now, not the kept one
 
 
 def test_vitale_finds_the_other_beneficiarys_invoice(home: Driver):
@@ -129,7 +207,7 @@ def test_annuler_walks_back_and_cancels_the_visit(home: Driver):
 
 def test_restart_shows_the_last_fse_signed(home: Driver):
     home.insert("vitale", FAMILY)
-    home.key("valider")
+    home.key("valider", "valider")  # PAUL's invoice, signed
     assert home.screen == "signed"
     home.restart()  # the power goes before anyone reads the screen
     assert home.screen == "start" and "Dernière FSE n° 1" in home.text()
