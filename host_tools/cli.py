@@ -78,6 +78,25 @@ def _usage_errors() -> tuple[type[Exception], ...]:
     return (LoadFilesError, TrustFileError, OfficeDbError, KeyFileError, UsageError)
 
 
+def _db_errors() -> tuple[type[Exception], ...]:
+    """The office database's driver errors (sqlalchemy is imported only when one is up)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return (SQLAlchemyError, sqlite3.Error)
+
+
+def _db_message(args: argparse.Namespace, exc: Exception) -> str:
+    """One line: which database, and the driver's first line (no SQL, no password)."""
+    from .office_db import OfficeDbError, database_url, shown
+
+    try:
+        where = shown(database_url(getattr(args, "db", None)))
+    except OfficeDbError:
+        where = "?"
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__]
+    return f"office database {where}: {detail[0]}"
+
+
 class PortMissing(OSError):
     """The port's device file is not there: the unit is unplugged or switched off
     (a USB port's node vanishes with the unit), so the unit did not answer: exit 1."""
@@ -116,9 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     except MgmtError as exc:
         print(f"error: {exc.reason}", file=sys.stderr)
         return 2
-    except sqlite3.Error as exc:  # --db is not a database, or cannot be written
-        print(f"error: office database {getattr(args, 'db', None) or 'default'}: {exc}",
-              file=sys.stderr)
+    except _db_errors() as exc:  # --db is not a database, unreachable, or cannot be written
+        print(f"error: {_db_message(args, exc)}", file=sys.stderr)
         return 2
     except link.LinkRefused as exc:
         print(f"error: {exc} [{exc.code}]", file=sys.stderr)

@@ -12,7 +12,10 @@ import hashlib
 import json
 from typing import IO
 
+from sqlalchemy import select
+
 from . import office_lots
+from . import office_schema as s
 from .office_db import OfficeDb
 
 EXPORT_FORMAT = "opentla-export/1"
@@ -41,8 +44,10 @@ def _plain(value: object) -> object:
 
 def records(db: OfficeDb) -> list[dict]:
     lots = office_lots.fse_lot_status(db)
-    rows = db.conn.execute("SELECT import_id, seal, cose FROM fses ORDER BY row_id").fetchall()
-    extra = {imp: (seal, cose) for imp, seal, cose in rows}
+    f = s.fses.c
+    with db.read() as c:
+        extra = {imp: (seal, cose) for imp, seal, cose in c.execute(
+            select(f.import_id, f.seal, f.cose))}
     out = []
     for fields in db.fses():
         seal, cose = extra[fields["import_id"]]

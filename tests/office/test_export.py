@@ -26,9 +26,9 @@ ROOT_DOCS = __import__("pathlib").Path(__file__).resolve().parents[2] / "docs"
 
 
 @pytest.fixture
-def office(tmp_path, pki, tariffs):
+def office(tmp_path, db_location, pki, tariffs):
     """FSE 1 and 2 (AMO+AMC) in lot 1, whose ARL rejects FSE 2; FSE 3 degraded, no lot."""
-    path = tmp_path / "office.db"
+    path = db_location
     with OfficeDb(path) as db:
         fses = [nurse_fse(pki, tariffs, 1), nurse_fse(pki, tariffs, 2, tiers_payant="amo_amc")]
         import_all(db, pki, fses)

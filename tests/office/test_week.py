@@ -140,7 +140,7 @@ def test_a_week(tmp_path, db, pki, tariffs, capsys):
         "ready": 16, "rejected": 1, "accepted": 1}
 
     # duplicatas for every rejected FSE
-    db_path = str(db.path)
+    db_path = db.location
     for f in rejected:
         out = tmp_path / f"dup-{f['fse_id']}.pdf"
         reason = "transmission_failed" if f["fse_row"] in {
