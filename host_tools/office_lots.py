@@ -133,7 +133,7 @@ def reference_seals(db: OfficeDb) -> dict[str, bytes]:
 def seal_rows(db: OfficeDb) -> list[tuple[str, bytes, float]]:
     r = s.reference_seals.c
     with db.read() as c:
-        return [tuple(row) for row in c.execute(  # type: ignore[misc]
+        return [(v, x, at) for v, x, at in c.execute(
             select(r.version, r.seal, r.added_at).order_by(r.added_at, r.version))]
 
 
