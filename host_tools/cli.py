@@ -14,6 +14,7 @@
     tla seal add VERSION SEAL | list    the office's reference firmware seals
     tla arl import FILE...              returns of the lots: accepted / rejected, with reasons
     tla duplicata FSE --reason R [-o F] the duplicata of an FSE as a PDF
+    tla pj attach|missing|get|purge     supporting documents (PDF, JPEG, PNG) of the FSEs
 
 Global options: ``--keys PATH`` (host key file), ``--timeout S`` (per request).
 Exit codes: 0 done, 1 the unit refused, did not answer (its port is missing or silent,
@@ -44,6 +45,7 @@ from . import (
     cmd_fse,
     cmd_link,
     cmd_lots,
+    cmd_pj,
     cmd_records,
     cmd_traces,
     cmd_transfer,
@@ -54,7 +56,7 @@ from .unit_link.keystore import HostKeys, KeyFileError
 
 # each module adds its subcommands with register(subparsers), as in card_cli.py
 COMMAND_MODULES = (cmd_link, cmd_transfer, cmd_records, cmd_fse, cmd_traces, cmd_lots, cmd_arl,
-                   cmd_duplicata)
+                   cmd_duplicata, cmd_pj)
 
 
 def _parser() -> argparse.ArgumentParser:

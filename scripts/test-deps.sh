@@ -1,10 +1,11 @@
 #!/bin/sh
 # The Debian packages the tests need: the PC/SC stack with vpcd (the PC/SC tests),
 # pcsc-tools' ATR list and opensc-tool, swig + libpcsclite-dev to build pyscard,
-# poppler-utils (pdftoppm: the duplicata PDF rendered back), tmux (the simulator driven).
+# poppler-utils (pdftoppm: the duplicata PDF rendered back), tmux (the simulator driven),
+# postgresql (the office database tests start their own server: tests/pg_server.py).
 # Installs the missing ones as root or through sudo; otherwise prints the one
 # command to run and exits 2. `make test` runs this first.
-PACKAGES="pcscd vsmartcard-vpcd pcsc-tools opensc swig libpcsclite-dev poppler-utils tmux"
+PACKAGES="pcscd vsmartcard-vpcd pcsc-tools opensc swig libpcsclite-dev poppler-utils tmux postgresql"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" \

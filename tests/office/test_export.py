@@ -69,8 +69,9 @@ def test_json_export_has_every_part(tmp_path, office, pki, capsys):
     assert two["amc"] == {"organism": "99999991", "contract_type": "TP", "start": None,
                           "end": None, "tiers_payant": True, "valid_at_care": True}
     assert (one["amc_cents"], one["due_now_cents"]) == (0, 748)
-    assert one["pj"] == [{"type": "ORDN", "status": "missing"}]
-    assert three["pj"] == [{"type": "ORDN", "status": "missing"}, {"type": "FSP", "status": "missing"}]
+    assert [(p["type"], p["status"]) for p in one["pj"]] == [("ORDN", "missing")]
+    assert [(p["type"], p["status"], p["sha256"]) for p in three["pj"]] == [
+        ("ORDN", "missing", None), ("FSP", "missing", None)]
     assert three["warnings"] == ["pj_prescription", "pj_paper_sheet"]
     assert (three["mode"], three["payment_guarantee"], three["amc"]) == ("degraded", False, None)
     assert one["lot"] == {"lot": f"{NURSE}/1", "lot_number": 1, "lot_status": "accepted",
