@@ -37,7 +37,11 @@ def bin_dir() -> Path:
 
 
 class PgServer:
-    def __init__(self) -> None:
+    """``durable=False`` (the tests): fsync off. bench/office.py keeps PostgreSQL's
+    defaults (fsync on, synchronous_commit on), as an office server runs."""
+
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable
         self.bin = bin_dir()
         self.dir = Path(tempfile.mkdtemp(prefix="opentla-pg-"))
         self.port = random.randint(20000, 60000)
@@ -57,10 +61,11 @@ class PgServer:
         if self.as_root:
             shutil.chown(self.dir, "postgres")
         data = self.dir / "data"
-        self._run("initdb", "-D", str(data), "-U", self.user, "--auth=trust", "-N",
-                  "-E", "UTF8", "--locale=C")
-        options = (f"-k {self.dir} -p {self.port} -c listen_addresses='' -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        self._run("initdb", "-D", str(data), "-U", self.user, "--auth=trust",
+                  *(() if self.durable else ("-N",)), "-E", "UTF8", "--locale=C")
+        options = f"-k {self.dir} -p {self.port} -c listen_addresses='' -c max_connections=200"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", str(data), "-o", options, "-l", str(self.dir / "log"),
                   "-w", "start")
         self.started = True
