@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event, select, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
@@ -248,19 +248,36 @@ class OfficeDb:
                 "sha256": hashlib.sha256(item.cose).digest(), "cose": item.cose,
                 "imported_at": time.time(), "acked_at": None}
 
+    def _stored(self, c: Connection, unit_id: str, ids: list[str]) -> dict[str, tuple[str, bytes]]:
+        """fse_id -> (import_id, sha256) of those of ``ids`` already stored for ``unit_id``."""
+        out: dict[str, tuple[str, bytes]] = {}
+        for start in range(0, len(ids), 500):
+            out.update({fid: (imp, digest) for fid, imp, digest in c.execute(
+                _STORED, {"unit": unit_id, "ids": ids[start:start + 500]})})
+        return out
+
+    def _insert_new(self, c: Connection, unit_id: str, ordered: list[dict]) -> set[str]:
+        """Insert what is not stored yet; returns the import ids this transaction stored."""
+        if self.dialect == "postgresql":  # other office PCs insert meanwhile: ask the insert
+            stmt = self.insert_ignore(s.fses).returning(s.fses.c.import_id)
+            return set(c.execute(stmt, ordered).scalars())
+        # SQLite: BEGIN IMMEDIATE holds the only write lock, so what is not there before
+        # the insert and is there after it was stored by this transaction (and a plain
+        # executemany is several times cheaper than an INSERT ... RETURNING of a batch)
+        before = self._stored(c, unit_id, [r["fse_id"] for r in ordered])
+        fresh = [r for r in ordered if r["fse_id"] not in before]
+        if fresh:
+            c.execute(self.insert_ignore(s.fses), fresh)
+        after = self._stored(c, unit_id, [r["fse_id"] for r in fresh])
+        return {r["import_id"] for r in fresh if r["fse_id"] in after}
+
     def _import_rows(self, c: Connection, unit_id: str, rows: list[dict],
                      ordered: list[dict]) -> list[Imported | OfficeDbError]:
         f = s.fses.c
-        stmt = self.insert_ignore(s.fses).returning(f.import_id)
-        new = set(c.execute(stmt, ordered).scalars())
+        new = self._insert_new(c, unit_id, ordered)
         # what did not go in: the same FSE before (or from another office PC), or a clash
-        others = [r for r in rows if r["import_id"] not in new]
-        stored: dict[str, tuple[str, bytes]] = {}
-        for start in range(0, len(others), 500):
-            ids = [r["fse_id"] for r in others[start:start + 500]]
-            stored.update({fid: (imp, digest) for fid, imp, digest in c.execute(
-                select(f.fse_id, f.import_id, f.sha256).where(f.unit_id == unit_id,
-                                                               f.fse_id.in_(ids)))})
+        stored = self._stored(c, unit_id, [r["fse_id"] for r in rows
+                                           if r["import_id"] not in new])
         out: list[Imported | OfficeDbError] = []
         for row in rows:
             fse_id = row["fse_id"]
@@ -379,6 +396,10 @@ class OfficeDb:
             stmt = stmt.where(t.unit_id == unit_id)
         with self.read() as c:
             return [dict(r._mapping) for r in c.execute(stmt)]
+
+
+_STORED = select(s.fses.c.fse_id, s.fses.c.import_id, s.fses.c.sha256).where(
+    s.fses.c.unit_id == bindparam("unit"), s.fses.c.fse_id.in_(bindparam("ids", expanding=True)))
 
 
 def _ack_table(table: str):
