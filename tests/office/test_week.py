@@ -1,8 +1,8 @@
 """A scripted week at a practice: two units, three professionals (the physiotherapist
 with two situations, the second without the lot habilitation), 200 FSEs unloaded;
 lots made and signed with each professional's CPS, two firmware versions (one seal
-unknown at first), a negative and a partly negative ARL, duplicatas printed, the export
-for the billing software. Every count is checked against the plan below, counted here
+unknown at first), a negative and a partly negative ARL, duplicatas printed, supporting
+documents attached and missing, the export for the billing software. Every count is checked against the plan below, counted here
 from the plan itself."""
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from billing.conftest import SEAL, SIGNED_AT, beneficiary, card_signer, context,
 from billing.fse_helpers import PATIENT, PRESC
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from PIL import Image
 from pypdf import PdfReader
 
 from firmware.billing.cose import DeviceSigner
 from firmware.billing.fse import build_fse
 from firmware.billing.invoice import Invoice
 from firmware.billing.verify import FseVerifier
-from host_tools import cli, fse_export, office_lots
+from host_tools import cli, fse_export, office_lots, pj
 from host_tools.arl import import_arls
 from host_tools.lot_maker import make_lots
 
@@ -150,6 +151,16 @@ def test_a_week(tmp_path, db, pki, tariffs, capsys):
         assert f"FSE n° {f['fse_number']}" in PdfReader(out).pages[0].extract_text()
     assert len(list(tmp_path.glob("dup-*.pdf"))) == len(rejected)
 
+    # supporting documents: the nurse's prescriptions scanned, the rest still on paper
+    scan = tmp_path / "ordonnance.png"
+    Image.new("L", (200, 280), 255).save(scan, "PNG", dpi=(300, 300))
+    checked = pj.check_file(scan)
+    nurse_rows = [r for r in db.fses() if r["billing_number"] == NURSE]
+    pj.attach(db, [pj.Attach(r["import_id"], "ORDN", checked) for r in nurse_rows])
+    needing = [i for i in items if i["profession"] != "10" or i["degraded"]]
+    complete = [i for i in items if i["billing"] == NURSE and not i["degraded"]]
+    assert len(pj.missing(db)) == len(needing) - len(complete)
+
     # the billing software's export
     recs = fse_export.records(db)
     assert len(recs) == 200
@@ -159,4 +170,5 @@ def test_a_week(tmp_path, db, pki, tariffs, capsys):
     assert sum(r["amc_cents"] > 0 for r in recs) == sum(i["tiers"] == "amo_amc" for i in items)
     assert sum(len(r["pj"]) for r in recs) == sum(
         (i["profession"] != "10") + i["degraded"] for i in items)
+    assert Counter(p["status"] for r in recs for p in r["pj"])["attached"] == len(nurse_rows)
     capsys.readouterr()
