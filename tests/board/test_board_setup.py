@@ -47,7 +47,8 @@ def test_make_test_installs_the_pcsc_extra_and_the_debian_packages_first():
     script = (ROOT / "scripts" / "test-deps.sh").read_text(encoding="utf-8")
     [packages] = re.findall(r'^PACKAGES="([^"]+)"', script, re.M)
     assert set(packages.split()) == {"pcscd", "vsmartcard-vpcd", "pcsc-tools", "opensc",
-                                     "swig", "libpcsclite-dev", "poppler-utils", "tmux"}
+                                     "swig", "libpcsclite-dev", "poppler-utils", "tmux",
+                                     "postgresql"}
     assert "exit 2" in script and "sudo apt-get install -y" in script
 
 
