@@ -35,7 +35,7 @@ from firmware.billing.trust import CardAuthorities  # noqa: E402
 from firmware.billing.verify import FseVerifier  # noqa: E402
 from host_tools import office_lots  # noqa: E402
 from host_tools.lot_maker import make_lots  # noqa: E402
-from host_tools.office_db import OfficeDb  # noqa: E402
+from host_tools.office_db import NewFse, OfficeDb  # noqa: E402
 
 BILLING = "699999025"  # board/sim/cards/cps_infirmier.yaml
 PIN = "4321"
@@ -56,7 +56,7 @@ def setup(count: int, path: Path) -> OfficeDb:
     at = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
     verifier = FseVerifier(CardAuthorities([root]), {"TLA-0001": pub})
     db = OfficeDb(path)
-    db.conn.execute("PRAGMA synchronous=OFF")  # setup only; restored before timing
+    batch: list[NewFse] = []
     bens = [replace(ctx.beneficiary, regime=r, caisse=c) for r, c in DESTS]
     for n in range(1, count + 1):
         ben = bens[n % len(bens)]
@@ -65,9 +65,10 @@ def setup(count: int, path: Path) -> OfficeDb:
                     ps_card=replace(ctx.ps_card, situations=(sit,)))
         fse = build_fse(c, number=n, unit_id="TLA-0001", signed_at=at, **signers)
         v = verifier.verify(fse.encoded)
-        db.import_fse("TLA-0001", f"F-{n}", fse.encoded, v.payload, v.seal)
+        batch.append(NewFse(f"F-{n}", fse.encoded, v.payload, v.seal))
+    for start in range(0, len(batch), 500):  # as tla unload stores them, in batches
+        db.import_fses("TLA-0001", batch[start:start + 500])
     office_lots.add_seal(db, "bench", seal)
-    db.conn.execute("PRAGMA synchronous=FULL")
     return db
 
 

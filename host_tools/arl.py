@@ -16,10 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import Connection, bindparam, select, update
+
 from firmware.billing.errors import BillingError
 from firmware.billing.lots import check_lot_number
 
 from . import office_lots
+from . import office_schema as s
 from .cli_common import UsageError
 from .office_db import OfficeDb
 
@@ -129,9 +132,10 @@ def read_arl(path: str | Path) -> Arl:
                received_at, status, reason, tuple(fses))
 
 
-def check_arl(db: OfficeDb, arl: Arl) -> tuple[dict, list[dict], bool]:
-    """The lot it answers, its FSEs, and whether this very ARL was imported before."""
-    lot = office_lots.lot_by_number(db, arl.billing_number, arl.lot_number)
+def check_arl(db: OfficeDb, conn: Connection, arl: Arl) -> tuple[dict, list[dict], bool]:
+    """The lot it answers, its FSEs, and whether this very ARL was imported before (read
+    in the importing transaction ``conn``, the lot's row locked on PostgreSQL)."""
+    lot = office_lots.lot_by_number(db, arl.billing_number, arl.lot_number, conn)
     if lot is None:
         raise ArlFileError(arl.path, "lot_number", f"no lot {arl.billing_number}/"
                            f"{arl.lot_number} in the office database (unknown lot)")
@@ -139,12 +143,13 @@ def check_arl(db: OfficeDb, arl: Arl) -> tuple[dict, list[dict], bool]:
         raise ArlFileError(arl.path, "organism", f"lot {arl.billing_number}/{arl.lot_number} "
                            f"went to {lot['regime']}/{lot['caisse']}, not "
                            f"{arl.regime}/{arl.caisse}")
-    previous = db.conn.execute("SELECT arl_sha256, arl_file FROM lots WHERE row_id=?",
-                               (lot["row_id"],)).fetchone()
+    lt = s.lots.c
+    previous = conn.execute(select(lt.arl_sha256, lt.arl_file).where(
+        lt.row_id == lot["row_id"]).with_for_update()).one()
     if previous[0] is not None and previous[0] != arl.sha256:
         raise ArlFileError(arl.path, "lot_number", f"lot {arl.billing_number}/"
                            f"{arl.lot_number} was already answered by {previous[1]}")
-    fses = office_lots.lot_fses(db, lot["row_id"])
+    fses = office_lots.lot_fses(db, lot["row_id"], conn)
     numbers = {f["fse_number"] for f in fses}
     for i, (number, _, _) in enumerate(arl.fses):
         if number not in numbers:
@@ -165,24 +170,24 @@ def import_arls(db: OfficeDb, paths: list[str | Path],
             raise ArlFileError(arl.path, "lot_number", f"lot {key[0]}/{key[1]} is answered "
                                f"by {seen[key]} too")
         seen[key] = arl.path
-    with office_lots.transaction(db):
+    with office_lots.transaction(db) as conn:
         done = []
         for arl in arls:
-            lot, fses, already = check_arl(db, arl)
+            lot, fses, already = check_arl(db, conn, arl)
             if not already:
-                _apply(db, arl, lot, fses)
+                _apply(conn, arl, lot, fses)
             done.append((arl, already))
             if progress is not None:
                 progress(len(done), len(arls))
     return done
 
 
-def _apply(db: OfficeDb, arl: Arl, lot: dict, fses: list[dict]) -> None:
+def _apply(conn: Connection, arl: Arl, lot: dict, fses: list[dict]) -> None:
     code, text = arl.reason or ("", "")
-    db.conn.execute("UPDATE lots SET status=?, arl_file=?, arl_sha256=?, arl_at=?, "
-                    "reason_code=?, reason=? WHERE row_id=?",
-                    (arl.status, arl.path, arl.sha256, arl.received_at, code, text,
-                     lot["row_id"]))
+    lt, lf = s.lots.c, s.lot_fses.c
+    conn.execute(update(s.lots).where(lt.row_id == lot["row_id"]).values(
+        status=arl.status, arl_file=arl.path, arl_sha256=arl.sha256, arl_at=arl.received_at,
+        reason_code=code, reason=text))
     listed = {n: (s, r) for n, s, r in arl.fses}
     rows = []
     for fse in fses:
@@ -190,6 +195,6 @@ def _apply(db: OfficeDb, arl: Arl, lot: dict, fses: list[dict]) -> None:
         if status == "rejected" and reason is None:
             reason = arl.reason
         rcode, rtext = reason or ("", "")
-        rows.append((status, rcode, rtext, fse["fse_row"]))
-    db.conn.executemany("UPDATE lot_fses SET status=?, reason_code=?, reason=? WHERE fse_row=?",
-                        rows)
+        rows.append({"row": fse["fse_row"], "st": status, "rc": rcode, "rs": rtext})
+    conn.execute(update(s.lot_fses).where(lf.fse_row == bindparam("row")).values(
+        status=bindparam("st"), reason_code=bindparam("rc"), reason=bindparam("rs")), rows)

@@ -17,6 +17,7 @@
     tla duplicata FSE --reason R [-o F] the duplicata of an FSE as a PDF
     tla udev install                    Linux: the unit's USB port without root (udev rule)
     tla report --from D --to D --html F the pilot review report (and --csv F: its raw table)
+    tla pj attach|missing|get|purge     supporting documents (PDF, JPEG, PNG) of the FSEs
 
 Global options: ``--keys PATH`` (host key file), ``--timeout S`` (per request).
 Exit codes: 0 done, 1 the unit refused, did not answer (its port is missing or silent,
@@ -48,6 +49,7 @@ from . import (
     cmd_fse,
     cmd_link,
     cmd_lots,
+    cmd_pj,
     cmd_records,
     cmd_report,
     cmd_traces,
@@ -60,7 +62,7 @@ from .unit_link.keystore import HostKeys, KeyFileError
 
 # each module adds its subcommands with register(subparsers), as in card_cli.py
 COMMAND_MODULES = (cmd_link, cmd_transfer, cmd_records, cmd_fse, cmd_traces, cmd_lots, cmd_arl,
-                   cmd_duplicata, cmd_udev, cmd_report, cmd_doctor)
+                   cmd_duplicata, cmd_udev, cmd_report, cmd_doctor, cmd_pj)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,6 +84,25 @@ def _usage_errors() -> tuple[type[Exception], ...]:
     from .office_db import OfficeDbError
 
     return (LoadFilesError, TrustFileError, OfficeDbError, KeyFileError, UsageError)
+
+
+def _db_errors() -> tuple[type[Exception], ...]:
+    """The office database's driver errors (sqlalchemy is imported only when one is up)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return (SQLAlchemyError, sqlite3.Error)
+
+
+def _db_message(args: argparse.Namespace, exc: Exception) -> str:
+    """One line: which database, and the driver's first line (no SQL, no password)."""
+    from .office_db import OfficeDbError, database_url, shown
+
+    try:
+        where = shown(database_url(getattr(args, "db", None)))
+    except OfficeDbError:
+        where = "?"
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__]
+    return f"office database {where}: {detail[0]}"
 
 
 class PortMissing(OSError):
@@ -122,9 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     except MgmtError as exc:
         print(f"error: {exc.reason}", file=sys.stderr)
         return 2
-    except sqlite3.Error as exc:  # --db is not a database, or cannot be written
-        print(f"error: office database {getattr(args, 'db', None) or 'default'}: {exc}",
-              file=sys.stderr)
+    except _db_errors() as exc:  # --db is not a database, unreachable, or cannot be written
+        print(f"error: {_db_message(args, exc)}", file=sys.stderr)
         return 2
     except link.LinkRefused as exc:
         print(f"error: {exc} [{exc.code}]", file=sys.stderr)

@@ -8,6 +8,7 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import TypedDict
 
 from smpclient import SMPClient
@@ -91,16 +92,26 @@ OFFICE_HELP = HelpLayout(epilog=OFFICE_EPILOG,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
-def open_db(path):
-    """The office database at ``path`` (or the default), which must already exist."""
-    from pathlib import Path
+DB_HELP = ("office database: a path or postgresql://USER@HOST/DB (default: $OPENTLA_DB, "
+           "else ~/.local/share/opentla/office.db)")
 
-    from .office_db import OfficeDb, default_path
 
-    path = Path(path or default_path())
-    if not path.is_file():
-        raise UsageError(f"no office database at {path} (tla unload creates it; or give --db)")
-    return OfficeDb(path)
+def add_db_argument(parser: argparse.ArgumentParser) -> None:
+    """The ``--db PATH|URL`` option of every command that uses the office database."""
+    parser.add_argument("--db", metavar="PATH|URL", help=DB_HELP)
+
+
+def open_db(location, *, create: bool = False, hint: str = "tla unload creates it"):
+    """The office database at ``location`` (path or URL; else $OPENTLA_DB or the default
+    path). A SQLite file must already exist unless ``create``; a PostgreSQL database is
+    created by its administrator and gets its tables on first use."""
+    from .office_db import OfficeDb, database_url
+
+    url = database_url(location)
+    if not create and url.get_backend_name() == "sqlite" and not (
+            url.database and Path(url.database).is_file()):
+        raise UsageError(f"no office database at {url.database} ({hint}; or give --db)")
+    return OfficeDb(location)
 
 
 Step = Callable[[int, int], None]  # (done, total): one more item done

@@ -14,7 +14,7 @@ from .unit_link.keystore import HostKeys
 def register(sub: argparse._SubParsersAction) -> None:
     h = cli.OFFICE_HELP
     arl = sub.add_parser("arl", help="returns (ARL) of the lots sent", **h)
-    arl.add_argument("--db", type=Path, help="office database (default ~/.local/share/opentla)")
+    cli.add_db_argument(arl)
     arl.set_defaults(run=cmd_arl)
     arl_sub = arl.add_subparsers(dest="arl_command", required=True)
     imp = arl_sub.add_parser("import", help="mark lots and FSEs from ARL files (one JSON "

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="why the FSE is not transmitted")
     dup.add_argument("--output", "-o", type=Path, metavar="FILE.pdf",
                      help="where to write (default: duplicata-BILLING-NUMBER.pdf here)")
-    dup.add_argument("--db", type=Path, help="office database (default ~/.local/share/opentla)")
+    cli.add_db_argument(dup)
     dup.set_defaults(run=cmd_duplicata)
 
 

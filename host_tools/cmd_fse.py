@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add fse list, show and export; ``run(args, keys)`` serves all three."""
     h = cli.HELP_FORMAT
     fse = sub.add_parser("fse", help="imported FSEs in the office database", **h)
-    fse.add_argument("--db", type=Path, help="office database (default ~/.local/share/opentla)")
+    cli.add_db_argument(fse)
     fse.set_defaults(run=cmd_fse)
     fse_sub = fse.add_subparsers(dest="fse_command", required=True)
     fse_sub.add_parser("list", help="one line per imported FSE", **h)
@@ -31,12 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def cmd_fse(args: argparse.Namespace, keys: HostKeys) -> int:
-    from .office_db import OfficeDb, default_path
-
-    path = args.db or default_path()
-    if not Path(path).is_file():
-        raise cli.UsageError(f"no office database at {path} (tla unload creates it; or give --db)")
-    with OfficeDb(path) as db:
+    with cli.open_db(args.db) as db:
         if args.fse_command == "list":
             return _list(db)
         if args.fse_command == "show":

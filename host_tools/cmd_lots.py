@@ -28,7 +28,7 @@ SEAL_BYTES = 32
 def register(sub: argparse._SubParsersAction) -> None:
     h = cli.OFFICE_HELP
     lots = sub.add_parser("lots", help="lots of imported FSEs, signed by a CPS", **h)
-    lots.add_argument("--db", type=Path, help="office database (default ~/.local/share/opentla)")
+    cli.add_db_argument(lots)
     lots.set_defaults(run=cmd_lots)
     lots_sub = lots.add_subparsers(dest="lots_command", required=True)
     make = lots_sub.add_parser(
@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("lot", help="BILLING/NUMBER (or NUMBER when unambiguous)")
     show.add_argument("--output", "-o", type=Path, help="write the signed lot file there")
     seal = sub.add_parser("seal", help="reference firmware seals of the office", **h)
-    seal.add_argument("--db", type=Path, help="office database (default ~/.local/share/opentla)")
+    cli.add_db_argument(seal)
     seal.set_defaults(run=cmd_seal)
     seal_sub = seal.add_subparsers(dest="seal_command", required=True)
     add = seal_sub.add_parser("add", help="record the reference seal of a firmware version "

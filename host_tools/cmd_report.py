@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from . import cli_common as cli
+from .office_db import shown
 from .unit_link.keystore import HostKeys
 
 
@@ -31,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "of secured and degraded FSEs and of supporting documents scanned or on paper, per "
         "unit and per professional, over whole UTC days, --from and --to included. "
         "Columns and layout: docs/report.md.", **cli.OFFICE_HELP)
-    report.add_argument("--db", type=Path, help="office database (default ~/.local/share/opentla)")
+    cli.add_db_argument(report)
     report.add_argument("--from", dest="first", type=_day, required=True, metavar="DATE",
                         help="first day, YYYY-MM-DD (UTC)")
     report.add_argument("--to", dest="last", type=_day, required=True, metavar="DATE",
@@ -68,7 +69,7 @@ def generate(db, first: date, last: date, *, html: Path | None = None, csv_path:
     try:
         if html is not None:
             page = report_html.render(data, generated_at=now or datetime.now(UTC),
-                                      source=str(db.path)).encode("utf-8")
+                                      source=shown(db.url)).encode("utf-8")
             write_atomically(html, page, 0o644)
             html_bytes = len(page)
         if csv_path is not None:

@@ -7,7 +7,6 @@ import argparse
 import dataclasses
 import json
 import sys
-from pathlib import Path
 
 from smpclient import SMPClient
 
@@ -22,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     traces.add_argument("action", nargs="?", choices=("fetch", "report"), default="fetch",
                         help="fetch (default, needs --port) or report")
     traces.add_argument("--port", help="the unit's port (fetch)")
-    traces.add_argument("--db", type=Path, help="office database")
+    cli.add_db_argument(traces)
     traces.add_argument("--unit", help="report on this unit only (default: all units)")
     traces.add_argument("--json", action="store_true", help="print one JSON object")
     traces.set_defaults(run=cmd_traces)
@@ -30,14 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 async def cmd_traces(args: argparse.Namespace, keys: HostKeys) -> int:
     from . import traces
-    from .office_db import OfficeDb, default_path
 
-    path = args.db or default_path()
-    if args.action == "report" and not Path(path).is_file():
-        raise cli.UsageError(f"no office database at {path} (tla traces creates it; or give --db)")
     if args.action == "fetch" and not args.port:
         raise cli.UsageError("tla traces (fetch) needs --port")
-    with OfficeDb(path) as db:
+    with cli.open_db(args.db, create=args.action == "fetch", hint="tla traces creates it") as db:
         if args.action == "report":
             print(traces.report_text(db.traces(args.unit), args.unit, args.json))
             return 0

@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     unload = sub.add_parser("unload", help="fetch, verify and import signed FSEs", **h)
     unload.add_argument("--port", required=True, help="the unit's serial port")
-    unload.add_argument("--db", type=Path, help="office database (default ~/.local/share/opentla)")
+    cli.add_db_argument(unload)
     unload.add_argument("--trust", action="append", required=True,
                         help="PEM/DER certificates: roots (self-signed) and intermediates")
     unload.add_argument("--seal", action="append", default=[], type=seal,
@@ -100,11 +100,10 @@ async def cmd_load(args: argparse.Namespace, keys: HostKeys) -> int:
 
 async def cmd_unload(args: argparse.Namespace, keys: HostKeys) -> int:
     from .importer import load_trust, unload
-    from .office_db import OfficeDb, default_path
 
     trust = load_trust(args.trust)
     seals = list(args.seal) or None
-    with OfficeDb(args.db or default_path()) as db:
+    with cli.open_db(args.db, create=True) as db:
         async def body(client: SMPClient) -> int:
             # cli.progress is looked up at each call, so a test can replace it
             with cli.progress_bar(args, "FSE fetched, verified, imported",

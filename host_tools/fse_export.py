@@ -12,12 +12,14 @@ import hashlib
 import json
 from typing import IO
 
+from sqlalchemy import select
+
 from . import office_lots
+from . import office_schema as s
 from .office_db import OfficeDb
 
 EXPORT_FORMAT = "opentla-export/1"
-# PJ status until PJ attach exists: every required PJ is still to be sent.
-PJ_MISSING = "missing"
+PJ_MISSING = "missing"  # needed and not attached (else "attached", or "purged": docs/pj.md)
 CSV_FIELDS = (
     "format", "import_id", "unit_id", "fse_id", "billing_number", "fse_number", "mode",
     "signed_at", "date_of_care", "imported_at", "acked_at", "nir", "patient_name",
@@ -39,10 +41,25 @@ def _plain(value: object) -> object:
     return value
 
 
+def _pj(code: str, doc: dict | None) -> dict:
+    """One needed document and its status (docs/pj.md)."""
+    if doc is None:
+        return {"type": code, "status": PJ_MISSING, "media_type": None, "pages": None,
+                "dpi": None, "sha256": None, "attached_at": None}
+    return {"type": code, "status": doc["status"], "media_type": doc["media_type"],
+            "pages": doc["pages"], "dpi": doc["dpi"], "sha256": doc["sha256"].hex(),
+            "attached_at": doc["attached_at"]}
+
+
 def records(db: OfficeDb) -> list[dict]:
+    from .pj import documents
+
     lots = office_lots.fse_lot_status(db)
-    rows = db.conn.execute("SELECT import_id, seal, cose FROM fses ORDER BY row_id").fetchall()
-    extra = {imp: (seal, cose) for imp, seal, cose in rows}
+    docs = documents(db)
+    f = s.fses.c
+    with db.read() as c:
+        extra = {imp: (seal, cose) for imp, seal, cose in c.execute(
+            select(f.import_id, f.seal, f.cose))}
     out = []
     for fields in db.fses():
         seal, cose = extra[fields["import_id"]]
@@ -58,7 +75,8 @@ def records(db: OfficeDb) -> list[dict]:
             "payment_guarantee": payload["payment_guarantee"],
             "amc_cents": amounts["amc_cents"], "due_now_cents": amounts["due_now_cents"],
             "amc": _plain(ben.get("amc")),
-            "pj": [{"type": code, "status": PJ_MISSING} for code in payload["pj"]],
+            "pj": [_pj(code, docs.get(fields["import_id"], {}).get(code))
+                   for code in payload["pj"]],
             "warnings": list(payload["warnings"]),
             "lot": None if lot is None else {
                 "lot": lot["lot"], "lot_number": lot["lot_number"],

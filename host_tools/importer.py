@@ -11,8 +11,9 @@ imports nothing twice (``docs/protocol.md`` §7):
 2. LIST the pending FSEs; those already in the database (an earlier run crashed
    before acknowledging) are only acknowledged again, never fetched or imported;
 3. PULL from a cursor (record id + offset) until the unit says ``end``; each FSE,
-   once whole, is verified (firmware.billing FseVerifier) and imported in its own
-   fsync'd transaction;
+   once whole, is verified (firmware.billing FseVerifier); verified FSEs are imported
+   by batches of ``IMPORT_BATCH``, each batch in one durable transaction (and what is
+   verified when the link breaks is imported before the error goes up);
 4. ACK the imported ones with their import ids: only then may the unit purge;
    the office marks a row acknowledged (``acked_at``) once the unit answered the
    ACK, or, when that answer was lost, at the next run that finds the record gone
@@ -35,7 +36,7 @@ from firmware.billing.verify import FseVerifier
 from firmware.loaded.schema import FseRange
 from firmware.store.office_sig import sign_load
 
-from .office_db import OfficeDb, OfficeDbError
+from .office_db import NewFse, OfficeDb, OfficeDbError
 from .transfer_messages import (
     FseAck,
     FseDevice,
@@ -58,6 +59,7 @@ from .transfer_messages import (
 from .unit_link.client import LinkRefused, check
 
 ACK_BATCH = 128
+IMPORT_BATCH = 200  # verified FSEs stored per transaction (one fsync), all before any ACK
 CHUNK_MARGIN = 160  # request header + map keys around a CHUNK's data
 
 
@@ -143,19 +145,31 @@ async def unload(client: SMPClient, db: OfficeDb, trust: CardAuthorities, *,
     _settle_lost_acks(db, "fses", unit_id, {rid for rid, *_ in pending})
     acks: list[list[str]] = []
     fetch: list[str] = []
+    known = db.known_fses(unit_id)
     for rid, *_ in pending:
-        known = db.known_fse(unit_id, rid)
-        if known is None:
+        if rid not in known:
             fetch.append(rid)
         else:
             report.already.append(rid)
-            acks.append([rid, known])
+            acks.append([rid, known[rid]])
     # what an earlier run imported is acknowledged first: the unit then skips it
     await _ack(client, FseAck, acks)
     db.mark_acked("fses", [imp for _, imp in acks])
     report.acked += len(acks)
     acks = []
     done = [0]
+    batch: list[NewFse] = []
+
+    def store() -> None:
+        """Import the verified FSEs waiting in ``batch`` in one durable transaction."""
+        results = db.import_fses(unit_id, batch)
+        for item, result in zip(batch, results, strict=True):
+            if isinstance(result, OfficeDbError):
+                report.rejected.append((item.fse_id, result.code, str(result)))
+            else:
+                (report.already if result.duplicate else report.imported).append(item.fse_id)
+                acks.append([item.fse_id, result.import_id])
+        batch.clear()
 
     async def take(rid: str, cose: bytes) -> None:
         done[0] += 1
@@ -164,17 +178,21 @@ async def unload(client: SMPClient, db: OfficeDb, trust: CardAuthorities, *,
             verified = verifier.verify(cose)
             if verified.unit_id != unit_id:
                 raise OfficeDbError("fse_unit_unknown", "FSE signed by another unit")
-            result = db.import_fse(unit_id, rid, cose, verified.payload, verified.seal)
         except (BillingError, OfficeDbError) as exc:
             report.rejected.append((rid, exc.code, str(exc)))
         else:
-            (report.already if result.duplicate else report.imported).append(rid)
-            acks.append([rid, result.import_id])
+            batch.append(NewFse(rid, cose, verified.payload, verified.seal))
+            if len(batch) >= IMPORT_BATCH:
+                store()
         if progress is not None:
             progress(done[0], len(fetch))
 
     if fetch:
-        await _pull_all(client, FsePull, fetch[0], take)
+        try:
+            await _pull_all(client, FsePull, fetch[0], take)
+        finally:  # a cut link keeps what was verified: the next run only acknowledges it
+            if batch:
+                store()
     if before_ack is not None:
         before_ack()
     await _ack(client, FseAck, acks)

@@ -105,7 +105,8 @@ class Found:
 
 
 class Seen:
-    """(kind, id) -> where it was first given, in a temporary SQLite file (RAM stays flat)."""
+    """(kind, id) -> where it was first given, in a temporary SQLite file (RAM stays flat).
+    A private scratch file, not the office database: plain sqlite3, no SQLAlchemy."""
 
     def __init__(self) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="tla-load-")
@@ -118,7 +119,7 @@ class Seen:
 
     def add(self, kind: str, record_id: str, where: str) -> str | None:
         """None if new, else where it was first given."""
-        cur = self.conn.execute("INSERT OR IGNORE INTO seen VALUES (?, ?, ?)",
+        cur = self.conn.execute("INSERT INTO seen VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                                 (kind, record_id, where))
         if cur.rowcount:
             return None

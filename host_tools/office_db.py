@@ -1,110 +1,57 @@
-"""The office's local database of imported FSEs, Vitale reads and traces (SQLite).
+"""The office's database of imported FSEs, Vitale reads and traces: a SQLite file by
+default, or a PostgreSQL database shared by several office PCs (SQLAlchemy Core;
+schema and migrations: host_tools/office_schema.py; docs/lots.md §Office database).
 
-Durability: WAL journal with ``synchronous=FULL`` (every commit is fsync'd before
-it returns, https://sqlite.org/pragma.html#pragma_synchronous), one transaction per
-imported record. Only after that commit does the office acknowledge the record to
-the unit, with the record's ``import_id``.
+Where: ``--db`` (a path, ``sqlite:///PATH`` or ``postgresql://USER@HOST/DB``), else
+``$OPENTLA_DB``, else ``$OPENTLA_HOME/office.db`` or ``~/.local/share/opentla/office.db``.
+
+Durability: on SQLite a WAL journal with ``synchronous=FULL`` (every commit is fsync'd
+before it returns, https://sqlite.org/pragma.html#pragma_synchronous) and foreign keys
+on; PostgreSQL commits durably by default (``synchronous_commit=on``). The office
+acknowledges a record to the unit only after the transaction holding it committed.
 
 Exactly once: an FSE's identity is (unit_id, fse_id), UNIQUE. Importing the same
 bytes again returns the existing row (``duplicate``); other bytes under the same
 identity, or another FSE with the same (billing_number, fse_number), are refused
-(``conflict``) and never overwrite what is stored.
-
-Default path: ``$OPENTLA_HOME/office.db`` or ``~/.local/share/opentla/office.db``.
+(``conflict``) and never overwrite what is stored. Rows go in with ``INSERT ... ON
+CONFLICT DO NOTHING`` and what did not go in is read back in the same transaction, so
+two office PCs importing the same FSEs into one PostgreSQL database at the same time
+store each once (the second waits on the unique index, then finds the first's row).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS units (
-    unit_id TEXT PRIMARY KEY, device_key BLOB NOT NULL, first_seen REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS fses (
-    row_id INTEGER PRIMARY KEY,
-    import_id TEXT NOT NULL UNIQUE,
-    unit_id TEXT NOT NULL, fse_id TEXT NOT NULL,
-    billing_number TEXT NOT NULL, fse_number INTEGER NOT NULL,
-    mode TEXT NOT NULL, signed_at INTEGER NOT NULL, date_of_care TEXT NOT NULL,
-    total_cents INTEGER NOT NULL, amo_cents INTEGER NOT NULL, patient_cents INTEGER NOT NULL,
-    nir TEXT NOT NULL, patient_name TEXT NOT NULL, seal BLOB NOT NULL,
-    sha256 BLOB NOT NULL, cose BLOB NOT NULL,
-    imported_at REAL NOT NULL, acked_at REAL,
-    UNIQUE (unit_id, fse_id), UNIQUE (billing_number, fse_number));
-CREATE TABLE IF NOT EXISTS vitale_reads (
-    row_id INTEGER PRIMARY KEY, import_id TEXT NOT NULL UNIQUE,
-    unit_id TEXT NOT NULL, read_id TEXT NOT NULL, professional_id TEXT NOT NULL,
-    sha256 BLOB NOT NULL, payload BLOB NOT NULL, imported_at REAL NOT NULL, acked_at REAL,
-    UNIQUE (unit_id, read_id));
-CREATE TABLE IF NOT EXISTS traces (
-    unit_id TEXT NOT NULL, trace_id INTEGER NOT NULL, at REAL NOT NULL,
-    operation TEXT NOT NULL, duration_s REAL NOT NULL, outcome TEXT NOT NULL,
-    imported_at REAL NOT NULL, PRIMARY KEY (unit_id, trace_id));
-"""
-# Changes after the first schema, applied once each and in order inside one transaction;
-# PRAGMA user_version counts those applied (https://sqlite.org/pragma.html#pragma_user_version).
-# Never edit a released step: add one. Tables and states: docs/lots.md §Office database.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (  # 1: lots, their FSEs, lot numbers per billing number, reference seals
-        """CREATE TABLE reference_seals (
-            version TEXT PRIMARY KEY, seal BLOB NOT NULL UNIQUE, added_at REAL NOT NULL)""",
-        """CREATE TABLE lot_counters (
-            billing_number TEXT PRIMARY KEY,
-            last_number INTEGER NOT NULL CHECK (last_number BETWEEN 1 AND 999999))""",
-        """CREATE TABLE lots (
-            row_id INTEGER PRIMARY KEY,
-            billing_number TEXT NOT NULL,
-            lot_number INTEGER NOT NULL CHECK (lot_number BETWEEN 1 AND 999999),
-            regime TEXT NOT NULL, caisse TEXT NOT NULL, fse_count INTEGER NOT NULL,
-            total_cents INTEGER NOT NULL, amo_cents INTEGER NOT NULL,
-            amc_cents INTEGER NOT NULL, seal BLOB NOT NULL, firmware_version TEXT,
-            claimed_versions TEXT NOT NULL DEFAULT '',
-            status TEXT NOT NULL CHECK (status IN ('ready', 'on_hold', 'accepted', 'rejected')),
-            hold_reason TEXT NOT NULL DEFAULT '', signer TEXT NOT NULL, made_at REAL NOT NULL,
-            lot_file BLOB NOT NULL, sha256 BLOB NOT NULL,
-            arl_file TEXT, arl_sha256 BLOB, arl_at REAL,
-            reason_code TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '',
-            UNIQUE (billing_number, lot_number))""",
-        """CREATE TABLE lot_fses (
-            fse_row INTEGER PRIMARY KEY REFERENCES fses(row_id),
-            lot_row INTEGER NOT NULL REFERENCES lots(row_id),
-            status TEXT NOT NULL CHECK (status IN ('in_lot', 'accepted', 'rejected')),
-            reason_code TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '')""",
-        "CREATE INDEX lot_fses_by_lot ON lot_fses (lot_row)",
-    ),
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    create_engine,
+    event,
+    select,
+    text,
+    update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
-
-def migrate(conn: sqlite3.Connection) -> int:
-    """Apply the pending MIGRATIONS in one transaction; returns the schema version."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise OfficeDbError("db_too_new", f"office database schema {version} is newer "
-                                f"than this tla ({len(MIGRATIONS)}): update tla")
-        for step in MIGRATIONS[version:]:
-            for statement in step:
-                conn.execute(statement)
-        conn.execute(f"PRAGMA user_version={len(MIGRATIONS)}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return len(MIGRATIONS)
-
+from . import office_schema as s
 
 TRACE_FIELDS = ("unit_id", "trace_id", "at", "operation", "duration_s", "outcome")
-
 FSE_FIELDS = ("import_id", "unit_id", "fse_id", "billing_number", "fse_number", "mode",
               "signed_at", "date_of_care", "total_cents", "amo_cents", "patient_cents", "nir",
               "patient_name", "imported_at", "acked_at")
+MIGRATIONS = s.MIGRATIONS
+RETRIES = 5  # PostgreSQL deadlock / serialization failure: the transaction is run again
+_RETRY_STATES = {"40001", "40P01"}
 
 
 class OfficeDbError(Exception):
@@ -121,12 +68,14 @@ class Imported:
     duplicate: bool  # already there from an earlier run (same bytes)
 
 
-def _ack_table(table: str) -> str:
-    """The record-id column of a table whose rows the unit acknowledges."""
-    columns = {"fses": "fse_id", "vitale_reads": "read_id"}
-    if table not in columns:
-        raise ValueError(f"no acknowledged records in table {table!r}")
-    return columns[table]
+@dataclass(frozen=True)
+class NewFse:
+    """A verified FSE to import: its record id on the unit, bytes, payload and seal."""
+
+    fse_id: str
+    cose: bytes
+    payload: dict
+    seal: bytes
 
 
 def default_path() -> Path:
@@ -134,31 +83,120 @@ def default_path() -> Path:
     return (Path(home) if home else Path.home() / ".local" / "share" / "opentla") / "office.db"
 
 
+def database_url(location: str | Path | None = None) -> URL:
+    """The SQLAlchemy URL of ``location`` (path or URL), ``$OPENTLA_DB``, or the default
+    path. ``postgresql://`` means the psycopg (3) driver."""
+    where = str(location) if location else os.environ.get("OPENTLA_DB") or str(default_path())
+    if "://" not in where:
+        return URL.create("sqlite", database=str(Path(where).expanduser()))
+    try:
+        url = make_url(where)
+    except ArgumentError:
+        raise OfficeDbError("db_url", f"not a database URL: {where!r}") from None
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise OfficeDbError("db_url", f"{url.get_backend_name()}: the office database is "
+                            "SQLite (a path) or PostgreSQL (postgresql://...)")
+    return url
+
+
+def shown(url: URL) -> str:
+    """The URL as messages show it: a path for SQLite, no password."""
+    if url.get_backend_name() == "sqlite":
+        return url.database or ":memory:"
+    return url.render_as_string(hide_password=True)
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    if url.database:
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record) -> None:
+        dbapi_conn.isolation_level = None  # we send BEGIN ourselves (below)
+        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
+            dbapi_conn.execute(f"PRAGMA {pragma}")
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        # writers take the write lock at BEGIN, so two never interleave read-then-write
+        read_only = conn.get_execution_options().get("office_read", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine
+
+
 class OfficeDb:
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=10)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=FULL")
-        self.conn.execute("PRAGMA foreign_keys=ON")
-        self.conn.executescript(SCHEMA)
+    def __init__(self, location: str | Path | None = None) -> None:
+        self.url = database_url(location)
+        self.dialect = self.url.get_backend_name()
+        self.path = Path(self.url.database) if self.dialect == "sqlite" and self.url.database \
+            else None
+        self.location = str(self.path) if self.path else self.url.render_as_string(False)
+        if self.dialect == "sqlite":
+            self.engine = _sqlite_engine(self.url)
+        else:
+            self.engine = create_engine(self.url, isolation_level="READ COMMITTED",
+                                        pool_size=2)
+        self._reader = self.engine.execution_options(office_read=True)
         try:
-            migrate(self.conn)
+            with self.begin() as c:
+                s.migrate(c)
+                c.execute(self.insert_ignore(s.meta).values(key="db_id",
+                                                           value=os.urandom(8).hex()))
+                self.db_id = c.execute(select(s.meta.c.value).where(
+                    s.meta.c.key == "db_id")).scalar_one()
+        except s.SchemaTooNew as exc:
+            self.engine.dispose()
+            raise OfficeDbError("db_too_new", f"office database schema {exc.version} is newer "
+                                f"than this tla ({len(MIGRATIONS)}): update tla") from None
         except BaseException:
-            self.conn.close()
+            self.engine.dispose()
             raise
-        self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('db_id', ?)", (os.urandom(8).hex(),))
-        self.db_id = self.conn.execute("SELECT value FROM meta WHERE key='db_id'").fetchone()[0]
 
     def close(self) -> None:
-        self.conn.close()
+        self.engine.dispose()
 
     def __enter__(self) -> OfficeDb:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # ---- transactions -------------------------------------------------------------------
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """One write transaction, committed (durably) when the block ends."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """One read-only transaction (a consistent snapshot on SQLite's WAL)."""
+        with self._reader.begin() as conn:
+            yield conn
+
+    def retrying(self, work):
+        """``work(conn)`` in a write transaction, run again when PostgreSQL aborted it
+        for a deadlock or a serialization failure (two office PCs at once)."""
+        attempt = 0
+        while True:
+            try:
+                with self.begin() as conn:
+                    return work(conn)
+            except DBAPIError as exc:
+                attempt += 1
+                if getattr(exc.orig, "sqlstate", None) not in _RETRY_STATES \
+                        or attempt >= RETRIES:
+                    raise
+                time.sleep(0.01 * attempt)
+
+    def insert_ignore(self, table):
+        """``INSERT ... ON CONFLICT DO NOTHING`` (both SQLite and PostgreSQL)."""
+        dialect = postgresql if self.dialect == "postgresql" else sqlite
+        return dialect.insert(table).on_conflict_do_nothing()
 
     def import_id(self, kind: str, unit_id: str, record_id: str) -> str:
         """Deterministic per database and record, 1-64 of [A-Za-z0-9._:-] (the unit's rule)."""
@@ -168,146 +206,223 @@ class OfficeDb:
     # ---- units ------------------------------------------------------------------------
     def remember_unit(self, unit_id: str, device_key: bytes) -> None:
         """Trust on first unload over an authenticated session; a changed key is refused."""
-        row = self.conn.execute("SELECT device_key FROM units WHERE unit_id=?", (unit_id,)).fetchone()
-        if row is None:
-            self.conn.execute("INSERT INTO units VALUES (?, ?, ?)", (unit_id, device_key, time.time()))
-        elif row[0] != device_key:
+        with self.begin() as c:
+            c.execute(self.insert_ignore(s.units).values(
+                unit_id=unit_id, device_key=device_key, first_seen=time.time()))
+            known = c.execute(select(s.units.c.device_key).where(
+                s.units.c.unit_id == unit_id)).scalar_one()
+        if known != device_key:
             raise OfficeDbError("unit_key_changed",
                                 f"unit {unit_id} now signs with another device key; refusing")
 
     def unit_keys(self) -> dict[str, bytes]:
-        return dict(self.conn.execute("SELECT unit_id, device_key FROM units"))
+        with self.read() as c:
+            return {u: k for u, k in c.execute(select(s.units.c.unit_id, s.units.c.device_key))}
 
     # ---- FSEs ---------------------------------------------------------------------------
-    def known_fse(self, unit_id: str, fse_id: str) -> str | None:
-        row = self.conn.execute("SELECT import_id FROM fses WHERE unit_id=? AND fse_id=?",
-                                (unit_id, fse_id)).fetchone()
-        return None if row is None else row[0]
+    def known_fses(self, unit_id: str) -> dict[str, str]:
+        """fse_id -> import_id of every FSE imported from ``unit_id``."""
+        f = s.fses.c
+        with self.read() as c:
+            return {r: i for r, i in c.execute(select(f.fse_id, f.import_id).where(
+                f.unit_id == unit_id))}
 
-    def import_fse(self, unit_id: str, fse_id: str, cose: bytes, payload: dict, seal: bytes) -> Imported:
-        """Store one verified FSE in its own fsync'd transaction (see the module docstring)."""
-        digest = hashlib.sha256(cose).digest()
-        amounts = payload["amounts"]
-        ben = payload["beneficiary"]
-        import_id = self.import_id("fse", unit_id, fse_id)
-        row = (import_id, unit_id, fse_id, payload["billing_number"], payload["fse_number"],
-               payload["mode"], payload["signed_at"], payload["date_of_care"],
-               amounts["total_cents"], amounts["amo_cents"], amounts["patient_cents"],
-               ben["nir"] + ben["nir_key"], f"{ben['name']} {ben['first_name']}".strip(), seal,
-               digest, cose, time.time())
-        c = self.conn
-        c.execute("BEGIN IMMEDIATE")
-        try:
-            same = c.execute("SELECT import_id, sha256 FROM fses WHERE unit_id=? AND fse_id=?",
-                             (unit_id, fse_id)).fetchone()
-            if same is not None:
-                c.execute("ROLLBACK")
-                if same[1] != digest:
-                    raise OfficeDbError("fse_conflict", f"FSE {fse_id} of {unit_id} was imported "
-                                        "before with other content; kept the first")
-                return Imported(same[0], True)
-            clash = c.execute("SELECT unit_id, fse_id FROM fses WHERE billing_number=? AND "
-                              "fse_number=?", (row[3], row[4])).fetchone()
-            if clash is not None:
-                c.execute("ROLLBACK")
-                raise OfficeDbError("fse_number_conflict", f"FSE number {row[4]} of {row[3]} "
-                                    f"already imported as {clash[1]} from {clash[0]}")
-            c.execute(f"INSERT INTO fses ({', '.join(FSE_FIELDS[:-2])}, seal, sha256, cose, "
-                      "imported_at) VALUES (" + ", ".join("?" * 17) + ")", row)
-            c.execute("COMMIT")
-        except sqlite3.Error:
-            if c.in_transaction:
-                c.execute("ROLLBACK")
-            raise
-        return Imported(import_id, False)
+    def import_fse(self, unit_id: str, fse_id: str, cose: bytes, payload: dict,
+                   seal: bytes) -> Imported:
+        """Store one verified FSE (see the module docstring); refusals raise."""
+        [result] = self.import_fses(unit_id, [NewFse(fse_id, cose, payload, seal)])
+        if isinstance(result, OfficeDbError):
+            raise result
+        return result
+
+    def import_fses(self, unit_id: str, items: Sequence[NewFse]) -> list[Imported | OfficeDbError]:
+        """Store verified FSEs of one unit in one transaction (one fsync for the batch);
+        returns, per item, its import (new or duplicate) or why it was refused."""
+        rows = [self._fse_row(unit_id, item) for item in items]
+        if not rows:
+            return []
+        ordered = sorted(rows, key=lambda r: r["fse_id"])  # same lock order on every PC
+        return self.retrying(lambda c: self._import_rows(c, unit_id, rows, ordered))
+
+    def _fse_row(self, unit_id: str, item: NewFse) -> dict:
+        amounts, ben = item.payload["amounts"], item.payload["beneficiary"]
+        return {"import_id": self.import_id("fse", unit_id, item.fse_id), "unit_id": unit_id,
+                "fse_id": item.fse_id, "billing_number": item.payload["billing_number"],
+                "fse_number": item.payload["fse_number"], "mode": item.payload["mode"],
+                "signed_at": item.payload["signed_at"],
+                "date_of_care": item.payload["date_of_care"],
+                "total_cents": amounts["total_cents"], "amo_cents": amounts["amo_cents"],
+                "patient_cents": amounts["patient_cents"], "nir": ben["nir"] + ben["nir_key"],
+                "patient_name": f"{ben['name']} {ben['first_name']}".strip(), "seal": item.seal,
+                "sha256": hashlib.sha256(item.cose).digest(), "cose": item.cose,
+                "imported_at": time.time(), "acked_at": None}
+
+    def _stored(self, c: Connection, unit_id: str, ids: list[str]) -> dict[str, tuple[str, bytes]]:
+        """fse_id -> (import_id, sha256) of those of ``ids`` already stored for ``unit_id``."""
+        out: dict[str, tuple[str, bytes]] = {}
+        for start in range(0, len(ids), 500):
+            out.update({fid: (imp, digest) for fid, imp, digest in c.execute(
+                _STORED, {"unit": unit_id, "ids": ids[start:start + 500]})})
+        return out
+
+    def _insert_new(self, c: Connection, unit_id: str, ordered: list[dict]) -> set[str]:
+        """Insert what is not stored yet; returns the import ids this transaction stored."""
+        if self.dialect == "postgresql":
+            # other office PCs insert meanwhile: the rows this transaction wrote are those
+            # whose xmin is its own transaction id (a plain executemany, pipelined by
+            # psycopg, is several times cheaper than an INSERT ... RETURNING of a batch)
+            c.execute(self.insert_ignore(s.fses), ordered)
+            return set(c.execute(_MINE, {"unit": unit_id,
+                                         "ids": [r["fse_id"] for r in ordered]}).scalars())
+        # SQLite: BEGIN IMMEDIATE holds the only write lock, so what is not there before
+        # the insert and is there after it was stored by this transaction (and a plain
+        # executemany is several times cheaper than an INSERT ... RETURNING of a batch)
+        before = self._stored(c, unit_id, [r["fse_id"] for r in ordered])
+        fresh = [r for r in ordered if r["fse_id"] not in before]
+        if fresh:
+            c.execute(self.insert_ignore(s.fses), fresh)
+        after = self._stored(c, unit_id, [r["fse_id"] for r in fresh])
+        return {r["import_id"] for r in fresh if r["fse_id"] in after}
+
+    def _import_rows(self, c: Connection, unit_id: str, rows: list[dict],
+                     ordered: list[dict]) -> list[Imported | OfficeDbError]:
+        f = s.fses.c
+        new = self._insert_new(c, unit_id, ordered)
+        # what did not go in: the same FSE before (or from another office PC), or a clash
+        stored = self._stored(c, unit_id, [r["fse_id"] for r in rows
+                                           if r["import_id"] not in new])
+        out: list[Imported | OfficeDbError] = []
+        for row in rows:
+            fse_id = row["fse_id"]
+            if row["import_id"] in new:
+                out.append(Imported(row["import_id"], False))
+                new.discard(row["import_id"])  # the same FSE twice in a batch: then duplicate
+            elif fse_id in stored:
+                imp, digest = stored[fse_id]
+                out.append(Imported(imp, True) if digest == row["sha256"] else OfficeDbError(
+                    "fse_conflict", f"FSE {fse_id} of {unit_id} was imported before with "
+                    "other content; kept the first"))
+            else:
+                clash = c.execute(select(f.unit_id, f.fse_id).where(
+                    f.billing_number == row["billing_number"],
+                    f.fse_number == row["fse_number"])).first()
+                where = f"as {clash[1]} from {clash[0]}" if clash else "meanwhile"
+                out.append(OfficeDbError("fse_number_conflict", f"FSE number "
+                           f"{row['fse_number']} of {row['billing_number']} already imported "
+                           f"{where}"))
+        return out
 
     def unacked(self, table: str, unit_id: str) -> dict[str, str]:
         """Record id -> import id of ``unit_id``'s rows not yet marked acknowledged."""
-        id_column = _ack_table(table)
-        rows = self.conn.execute(f"SELECT {id_column}, import_id FROM {table} "
-                                 "WHERE unit_id=? AND acked_at IS NULL", (unit_id,))
-        return dict(rows.fetchall())
+        t = _ack_table(table)
+        rid = t.c.fse_id if t is s.fses else t.c.read_id
+        with self.read() as c:
+            return {r: i for r, i in c.execute(select(rid, t.c.import_id).where(
+                t.c.unit_id == unit_id, t.c.acked_at.is_(None)))}
 
     def mark_acked(self, table: str, import_ids: list[str]) -> None:
-        """The unit has these records acknowledged (one fsync'd transaction)."""
-        _ack_table(table)
+        """The unit has these records acknowledged (one durable transaction)."""
+        t = _ack_table(table)
         if not import_ids:
             return
         now = time.time()
-        with self.conn:
-            self.conn.execute("BEGIN")
-            self.conn.executemany(f"UPDATE {table} SET acked_at=? WHERE import_id=? AND acked_at IS NULL",
-                                  [(now, i) for i in import_ids])
+        with self.begin() as c:
+            for start in range(0, len(import_ids), 500):
+                c.execute(update(t).where(t.c.import_id.in_(import_ids[start:start + 500]),
+                                          t.c.acked_at.is_(None)).values(acked_at=now))
 
     def fses(self) -> list[dict]:
-        rows = self.conn.execute(f"SELECT {', '.join(FSE_FIELDS)} FROM fses ORDER BY row_id")
-        return [dict(zip(FSE_FIELDS, r, strict=True)) for r in rows]
+        cols = [s.fses.c[k] for k in FSE_FIELDS]
+        with self.read() as c:
+            return [dict(r._mapping) for r in c.execute(select(*cols).order_by(s.fses.c.row_id))]
 
     def fse(self, key: str) -> tuple[dict, bytes]:
         """One FSE by import id or FSE id; returns (fields, COSE bytes)."""
-        rows = self.conn.execute(f"SELECT {', '.join(FSE_FIELDS)}, cose FROM fses WHERE "
-                                 "import_id=? OR fse_id=?", (key, key)).fetchall()
+        f = s.fses.c
+        cols = [s.fses.c[k] for k in FSE_FIELDS]
+        with self.read() as c:
+            rows = c.execute(select(*cols, f.cose).where(
+                (f.import_id == key) | (f.fse_id == key))).all()
         if not rows:
             raise OfficeDbError("fse_unknown", f"no imported FSE {key}")
         if len(rows) > 1:
             raise OfficeDbError("fse_ambiguous", f"{key} names several FSEs; use the import id")
-        return dict(zip(FSE_FIELDS, rows[0][:-1], strict=True)), rows[0][-1]
+        fields = dict(rows[0]._mapping)
+        return {k: fields[k] for k in FSE_FIELDS}, fields["cose"]
 
     # ---- Vitale reads -----------------------------------------------------------------------
     def import_vitale_read(self, unit_id: str, read_id: str, professional_id: str,
                            payload: bytes) -> Imported:
         digest = hashlib.sha256(payload).digest()
         import_id = self.import_id("vitale", unit_id, read_id)
-        c = self.conn
-        c.execute("BEGIN IMMEDIATE")
-        same = c.execute("SELECT import_id, sha256 FROM vitale_reads WHERE unit_id=? AND read_id=?",
-                         (unit_id, read_id)).fetchone()
-        if same is not None:
-            c.execute("ROLLBACK")
-            if same[1] != digest:
-                raise OfficeDbError("vitale_conflict", f"Vitale read {read_id} differs from the "
-                                    "one imported before; kept the first")
-            return Imported(same[0], True)
-        c.execute("INSERT INTO vitale_reads (import_id, unit_id, read_id, professional_id, sha256,"
-                  " payload, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                  (import_id, unit_id, read_id, professional_id, digest, payload, time.time()))
-        c.execute("COMMIT")
-        return Imported(import_id, False)
+        v = s.vitale_reads.c
+
+        def work(c: Connection) -> tuple[str, bytes, bool]:
+            added = c.execute(self.insert_ignore(s.vitale_reads).values(
+                import_id=import_id, unit_id=unit_id, read_id=read_id,
+                professional_id=professional_id, sha256=digest, payload=payload,
+                imported_at=time.time()).returning(v.import_id)).scalar()
+            imp, stored = c.execute(select(v.import_id, v.sha256).where(
+                v.unit_id == unit_id, v.read_id == read_id)).one()
+            return imp, stored, added is None
+
+        imp, stored, duplicate = self.retrying(work)
+        if stored != digest:
+            raise OfficeDbError("vitale_conflict", f"Vitale read {read_id} differs from the "
+                                "one imported before; kept the first")
+        return Imported(imp, duplicate)
 
     def vitale_reads(self) -> list[dict]:
         fields = ("import_id", "unit_id", "read_id", "professional_id", "imported_at", "acked_at")
-        rows = self.conn.execute(f"SELECT {', '.join(fields)} FROM vitale_reads ORDER BY row_id")
-        return [dict(zip(fields, r, strict=True)) for r in rows]
+        v = s.vitale_reads.c
+        with self.read() as c:
+            return [dict(r._mapping) for r in c.execute(
+                select(*(v[k] for k in fields)).order_by(v.row_id))]
 
     # ---- traces (DESIGN.md §4.7) ------------------------------------------------------------
     def last_trace_id(self, unit_id: str) -> int:
         """The highest trace id imported from ``unit_id`` (0: none): where a fetch resumes."""
-        row = self.conn.execute("SELECT max(trace_id) FROM traces WHERE unit_id=?",
-                                (unit_id,)).fetchone()
-        return int(row[0] or 0)
+        from sqlalchemy import func
+
+        t = s.traces.c
+        with self.read() as c:
+            return int(c.execute(select(func.max(t.trace_id)).where(
+                t.unit_id == unit_id)).scalar() or 0)
 
     def import_traces(self, unit_id: str, rows: list[tuple[int, float, str, float, str]]) -> int:
         """Store ``(trace_id, at, operation, duration_s, outcome)`` rows of one unit in one
         transaction; a (unit, trace id) already there is kept as it was. Returns how
         many rows were new."""
-        c = self.conn
+        if not rows:
+            return 0
         now = time.time()
-        c.execute("BEGIN IMMEDIATE")
-        try:
-            before = c.total_changes
-            c.executemany("INSERT OR IGNORE INTO traces VALUES (?, ?, ?, ?, ?, ?, ?)",
-                          [(unit_id, *row, now) for row in rows])
-            added = c.total_changes - before
-            c.execute("COMMIT")
-        except sqlite3.Error:
-            if c.in_transaction:
-                c.execute("ROLLBACK")
-            raise
-        return added
+        values = [dict(zip(TRACE_FIELDS, (unit_id, *row), strict=True), imported_at=now)
+                  for row in sorted(rows)]
+        stmt = self.insert_ignore(s.traces).returning(s.traces.c.trace_id)
+        return self.retrying(lambda c: len(c.execute(stmt, values).all()))
 
     def traces(self, unit_id: str | None = None) -> list[dict]:
         """Imported traces (of one unit, or all), by unit then trace id."""
-        where, args = ("WHERE unit_id=?", (unit_id,)) if unit_id else ("", ())
-        rows = self.conn.execute(f"SELECT {', '.join(TRACE_FIELDS)} FROM traces {where} "
-                                 "ORDER BY unit_id, trace_id", args)
-        return [dict(zip(TRACE_FIELDS, r, strict=True)) for r in rows]
+        t = s.traces.c
+        stmt = select(*(t[k] for k in TRACE_FIELDS)).order_by(t.unit_id, t.trace_id)
+        if unit_id:
+            stmt = stmt.where(t.unit_id == unit_id)
+        with self.read() as c:
+            return [dict(r._mapping) for r in c.execute(stmt)]
+
+
+_STORED = select(s.fses.c.fse_id, s.fses.c.import_id, s.fses.c.sha256).where(
+    s.fses.c.unit_id == bindparam("unit"), s.fses.c.fse_id.in_(bindparam("ids", expanding=True)))
+
+
+_MINE = select(s.fses.c.import_id).where(
+    s.fses.c.unit_id == bindparam("unit"), s.fses.c.fse_id.in_(bindparam("ids", expanding=True)),
+    text("fses.xmin::text::bigint = pg_current_xact_id()::text::bigint % 4294967296"))
+
+
+def _ack_table(table: str):
+    """The table of records the unit acknowledges."""
+    tables = {"fses": s.fses, "vitale_reads": s.vitale_reads}
+    if table not in tables:
+        raise ValueError(f"no acknowledged records in table {table!r}")
+    return tables[table]

@@ -4,7 +4,7 @@
 All the report's SQL is here, in plain portable SQL (named ``:parameters``, no SQLite
 functions), and every statement goes through :func:`query`, the one function that
 touches the database: moving the office database to SQLAlchemy Core changes that
-function only (``conn.execute(text(sql), params)`` takes the same named parameters).
+function only (``conn.execute(text(sql), params)`` on the office database's read transaction).
 
 The period is a range of whole UTC days, ``--from`` and ``--to`` both included:
 a trace counts when it ended (``at``) in it, an FSE when it was signed (``signed_at``).
@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import text
+
 from .office_db import OfficeDb
 from .traces import nearest_rank
 
@@ -37,7 +39,8 @@ FSES_SQL = ("SELECT import_id, unit_id, billing_number, fse_number, mode, signed
 
 def query(db: OfficeDb, sql: str, params: dict[str, Any]) -> list[tuple]:
     """The one place the report reads the database: ``sql`` with named parameters."""
-    return [tuple(row) for row in db.conn.execute(sql, params).fetchall()]
+    with db.read() as conn:
+        return [tuple(row) for row in conn.execute(text(sql), params).all()]
 
 
 @dataclass(frozen=True)
@@ -129,17 +132,21 @@ def read_fses(db: OfficeDb, period: Period) -> list[Fse]:
 
 
 def pj_counts(db: OfficeDb, fses: list[Fse]) -> list[PjCount]:
-    """Supporting documents of ``fses`` per (unit, professional, type, status).
+    """Supporting documents of ``fses`` per (unit, professional, type, status): what each
+    FSE needs comes from its signed payload (``pj``: the prescription ``ORDN`` for
+    prescribed care, the patient-signed paper sheet ``FSP`` in degraded mode); a needed
+    document is ``scanned`` when a scan was attached (``tla pj attach``, kept or purged
+    since), ``paper`` when recorded as sent on paper (``tla pj paper``), else ``missing``."""
+    from .pj import documents
 
-    Until the office database keeps the documents themselves (``tla pj attach``), a
-    needed document is ``missing``: what each FSE needs comes from its signed payload
-    (``pj``: the prescription ``ORDN`` for prescribed care, the patient-signed paper
-    sheet ``FSP`` in degraded mode). Where the PJ table exists, this function becomes
-    one ``SELECT unit_id, billing_number, pj_type, status, count(*) ... GROUP BY``."""
+    status_of = {"attached": "scanned", "purged": "scanned", "paper": "paper"}
+    have = documents(db)
     counts: Counter[tuple[str, str, str, str]] = Counter()
     for fse in fses:
         for pj_type in fse.pj:
-            counts[(fse.unit_id, fse.billing_number, pj_type, "missing")] += 1
+            doc = have.get(fse.import_id, {}).get(pj_type)
+            status = status_of[doc["status"]] if doc else "missing"
+            counts[(fse.unit_id, fse.billing_number, pj_type, status)] += 1
     return [PjCount(*key, n) for key, n in sorted(counts.items())]
 
 

@@ -4,11 +4,12 @@
 # poppler-utils (pdftoppm: the duplicata PDF rendered back), tmux (the simulator driven),
 # shellcheck (make lint), fdisk + e2fsprogs (flash.sh's tests build card images),
 # device-tree-compiler (the unit's overlay, board/os), chromium (the tla report page
-# rendered headless).
+# rendered headless), postgresql (the office database tests start their own server:
+# tests/pg_server.py).
 # Installs the missing ones as root or through sudo; otherwise prints the one
 # command to run and exits 2. `make test` runs this first.
 PACKAGES="pcscd vsmartcard-vpcd pcsc-tools opensc swig libpcsclite-dev poppler-utils tmux
-shellcheck fdisk e2fsprogs device-tree-compiler chromium"
+shellcheck fdisk e2fsprogs device-tree-compiler chromium postgresql"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" \

@@ -79,3 +79,14 @@ def test_map_keys_in_bytewise_order(value):
     data = cbor_det.encode(value)
     keys = [cbor2.dumps(k) for k in cbor2.loads(data)]  # cbor2.loads keeps wire order
     assert keys == sorted(keys)
+
+
+@pytest.mark.parametrize("size", [0, 23, 24, 255, 256, 65535, 65536])
+def test_sig_structure_written_out_is_the_deterministic_encoding(size):
+    """cose.sig_structure writes the bytes directly: they equal cbor_det's encoding at
+    every byte-string length argument size (RFC 8949 §3: 0, 1, 2 and 4 bytes)."""
+    from firmware.billing import cose
+
+    body, sign, payload = b"\xa1\x03\x61x", bytes(range(40)), bytes(size)
+    assert cose.sig_structure(body, sign, payload) == cbor_det.encode(
+        ["Signature", body, sign, b"", payload])

@@ -49,7 +49,7 @@ def test_make_test_installs_the_pcsc_extra_and_the_debian_packages_first():
     assert set(packages.split()) == {"pcscd", "vsmartcard-vpcd", "pcsc-tools", "opensc",
                                      "swig", "libpcsclite-dev", "poppler-utils", "tmux",
                                      "shellcheck", "fdisk", "e2fsprogs", "device-tree-compiler",
-                                     "chromium"}
+                                     "chromium", "postgresql"}
     assert "exit 2" in script and "sudo apt-get install -y" in script
 
 

@@ -18,9 +18,9 @@ from .test_lots_cli import one_error_line
 
 
 @pytest.fixture
-def office(tmp_path, pki, tariffs):
+def office(tmp_path, db_location, pki, tariffs):
     """Lot 1: FSEs 1 and 3 to 01/341; lot 2: FSE 2 to 02/751."""
-    path = tmp_path / "office.db"
+    path = db_location
     with OfficeDb(path) as db:
         import_all(db, pki, [nurse_fse(pki, tariffs, 1),
                              nurse_fse(pki, tariffs, 2, regime="02", caisse="751"),

@@ -26,9 +26,9 @@ ROOT_DOCS = __import__("pathlib").Path(__file__).resolve().parents[2] / "docs"
 
 
 @pytest.fixture
-def office(tmp_path, pki, tariffs):
+def office(tmp_path, db_location, pki, tariffs):
     """FSE 1 and 2 (AMO+AMC) in lot 1, whose ARL rejects FSE 2; FSE 3 degraded, no lot."""
-    path = tmp_path / "office.db"
+    path = db_location
     with OfficeDb(path) as db:
         fses = [nurse_fse(pki, tariffs, 1), nurse_fse(pki, tariffs, 2, tiers_payant="amo_amc")]
         import_all(db, pki, fses)
@@ -69,8 +69,9 @@ def test_json_export_has_every_part(tmp_path, office, pki, capsys):
     assert two["amc"] == {"organism": "99999991", "contract_type": "TP", "start": None,
                           "end": None, "tiers_payant": True, "valid_at_care": True}
     assert (one["amc_cents"], one["due_now_cents"]) == (0, 748)
-    assert one["pj"] == [{"type": "ORDN", "status": "missing"}]
-    assert three["pj"] == [{"type": "ORDN", "status": "missing"}, {"type": "FSP", "status": "missing"}]
+    assert [(p["type"], p["status"]) for p in one["pj"]] == [("ORDN", "missing")]
+    assert [(p["type"], p["status"], p["sha256"]) for p in three["pj"]] == [
+        ("ORDN", "missing", None), ("FSP", "missing", None)]
     assert three["warnings"] == ["pj_prescription", "pj_paper_sheet"]
     assert (three["mode"], three["payment_guarantee"], three["amc"]) == ("degraded", False, None)
     assert one["lot"] == {"lot": f"{NURSE}/1", "lot_number": 1, "lot_status": "accepted",

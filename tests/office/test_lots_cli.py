@@ -11,6 +11,7 @@ from billing.conftest import SEAL
 
 from host_tools import cli, cmd_lots, office_lots
 from host_tools.office_db import OfficeDb
+from host_tools.office_schema import lot_counters
 
 from .helpers import NURSE, NURSE_PIN, cps_connection, import_all, nurse_fse
 
@@ -26,8 +27,8 @@ def one_error_line(err: str) -> str:
 
 
 @pytest.fixture
-def office(tmp_path, pki, tariffs, monkeypatch):
-    path = tmp_path / "office.db"
+def office(tmp_path, db_location, pki, tariffs, monkeypatch):
+    path = db_location
     with OfficeDb(path) as db:
         import_all(db, pki, [nurse_fse(pki, tariffs, 1), nurse_fse(pki, tariffs, 2),
                              nurse_fse(pki, tariffs, 3, regime="02", caisse="751")])
@@ -123,8 +124,9 @@ def test_another_office_pc_making_lots_meanwhile_exit_1_nothing_stored(tmp_path,
     real_sign = lot_rules.sign_lot
 
     def sign_while_another_pc_writes(*args, **kwargs):
-        with OfficeDb(office) as other:
-            other.conn.execute("INSERT OR IGNORE INTO lot_counters VALUES (?, 1)", (NURSE,))
+        with OfficeDb(office) as other, other.begin() as c:
+            c.execute(other.insert_ignore(lot_counters).values(billing_number=NURSE,
+                                                               last_number=1))
         return real_sign(*args, **kwargs)
 
     monkeypatch.setattr(lot_maker.lot_rules, "sign_lot", sign_while_another_pc_writes)

@@ -1,8 +1,8 @@
 """A scripted week at a practice: two units, three professionals (the physiotherapist
 with two situations, the second without the lot habilitation), 200 FSEs unloaded;
 lots made and signed with each professional's CPS, two firmware versions (one seal
-unknown at first), a negative and a partly negative ARL, duplicatas printed, the export
-for the billing software. Every count is checked against the plan below, counted here
+unknown at first), a negative and a partly negative ARL, duplicatas printed, supporting
+documents attached and missing, the export for the billing software. Every count is checked against the plan below, counted here
 from the plan itself."""
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from billing.conftest import SEAL, SIGNED_AT, beneficiary, card_signer, context,
 from billing.fse_helpers import PATIENT, PRESC
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from PIL import Image
 from pypdf import PdfReader
 
 from firmware.billing.cose import DeviceSigner
 from firmware.billing.fse import build_fse
 from firmware.billing.invoice import Invoice
 from firmware.billing.verify import FseVerifier
-from host_tools import cli, fse_export, office_lots
+from host_tools import cli, fse_export, office_lots, pj
 from host_tools.arl import import_arls
 from host_tools.lot_maker import make_lots
 
@@ -140,7 +141,7 @@ def test_a_week(tmp_path, db, pki, tariffs, capsys):
         "ready": 16, "rejected": 1, "accepted": 1}
 
     # duplicatas for every rejected FSE
-    db_path = str(db.path)
+    db_path = db.location
     for f in rejected:
         out = tmp_path / f"dup-{f['fse_id']}.pdf"
         reason = "transmission_failed" if f["fse_row"] in {
@@ -149,6 +150,23 @@ def test_a_week(tmp_path, db, pki, tariffs, capsys):
                          f["fse_id"], "--reason", reason, "-o", str(out)]) == 0
         assert f"FSE n° {f['fse_number']}" in PdfReader(out).pages[0].extract_text()
     assert len(list(tmp_path.glob("dup-*.pdf"))) == len(rejected)
+
+    # supporting documents: the nurse's prescriptions scanned, the rest still on paper
+    scan = tmp_path / "ordonnance.png"
+    Image.new("L", (200, 280), 255).save(scan, "PNG", dpi=(300, 300))
+    checked = pj.check_file(scan)
+    nurse_rows = [r for r in db.fses() if r["billing_number"] == NURSE]
+    pj.attach(db, [pj.Attach(r["import_id"], "ORDN", checked) for r in nurse_rows])
+    needing = [i for i in items if i["profession"] != "10" or i["degraded"]]
+    complete = [i for i in items if i["billing"] == NURSE and not i["degraded"]]
+    assert len(pj.missing(db)) == len(needing) - len(complete)
+    # the degraded visits' signed paper sheets went to the caisse by post (tla pj paper)
+    degraded_rows = {r["import_id"] for r in db.fses() if r["mode"] == "degraded"}
+    for import_id in degraded_rows:
+        pj.mark_on_paper(db, import_id, "FSP")
+    assert len(degraded_rows) == sum(i["degraded"] for i in items)
+    still = [i for i in items if i["profession"] != "10" and i["billing"] != NURSE]
+    assert len(pj.missing(db)) == len(still)
 
     # the billing software's export
     recs = fse_export.records(db)
@@ -159,6 +177,7 @@ def test_a_week(tmp_path, db, pki, tariffs, capsys):
     assert sum(r["amc_cents"] > 0 for r in recs) == sum(i["tiers"] == "amo_amc" for i in items)
     assert sum(len(r["pj"]) for r in recs) == sum(
         (i["profession"] != "10") + i["degraded"] for i in items)
+    assert Counter(p["status"] for r in recs for p in r["pj"])["attached"] == len(nurse_rows)
     capsys.readouterr()
 
     check_week_report(tmp_path, db, items, devices, capsys)
@@ -186,7 +205,7 @@ def check_week_report(tmp_path, db, items, devices, capsys):
     for unit_id, rows in traces.items():
         db.import_traces(unit_id, rows)
     html, table = tmp_path / "week.html", tmp_path / "week.csv"
-    assert cli.main(["--keys", str(tmp_path / "k.json"), "report", "--db", str(db.path),
+    assert cli.main(["--keys", str(tmp_path / "k.json"), "report", "--db", db.location,
                      "--from", "2026-03-09", "--to", "2026-03-15", "--html", str(html),
                      "--csv", str(table)]) == 0
     capsys.readouterr()
@@ -214,7 +233,10 @@ def check_week_report(tmp_path, db, items, devices, capsys):
     for i in items:
         needed[i["billing"]] += (i["profession"] != "10") + i["degraded"]
     total_pj = sum(needed.values())
-    assert rows("pj-all")["Ensemble"][:4] == [str(total_pj), "0", "0", str(total_pj)]
+    scanned = sum(i["billing"] == NURSE for i in items)  # every nurse FSE's prescription
+    paper = n_degraded
+    assert rows("pj-all")["Ensemble"][:4] == [str(total_pj), str(scanned), str(paper),
+                                              str(total_pj - scanned - paper)]
     assert {k: v[0] for k, v in rows("pj-professional").items()} == {
         b: str(n) for b, n in needed.items() if n}
     # visit.sign: 200 signed + 8 refused first attempts (i = 0, 25, ..., 175)

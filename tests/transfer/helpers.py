@@ -156,8 +156,10 @@ class SimUnit:
     """Store, server and pty port living on one background thread."""
 
     def __init__(self, tmp: Path, fse_count: int = 0, port_class=UnitPort,
-                 buf_size: int = TRANSFER_BUF_SIZE, db_name: str = "unit.db") -> None:
+                 buf_size: int = TRANSFER_BUF_SIZE, db_name: str = "unit.db",
+                 unit_id: str = UNIT_ID, first_number: int = 1) -> None:
         self.device_key = Ed25519PrivateKey.generate()
+        self.unit_id, self.first_number = unit_id, first_number
         self.fses: dict[str, bytes] = {}
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -170,8 +172,8 @@ class SimUnit:
 
     def _run(self, db: Path, fse_count: int, port_class, buf_size: int) -> None:
         try:
-            self.store, self.proof = make_store(db)
-            device = DeviceIdentity(UNIT_ID, self.device_key.public_key().public_bytes(
+            self.store, self.proof = make_store(db, self.first_number)
+            device = DeviceIdentity(self.unit_id, self.device_key.public_key().public_bytes(
                 serialization.Encoding.Raw, serialization.PublicFormat.Raw))
             self.services = FakeUnit()
             self.server = SMPServer(Identity.generate(), OfficeTrust(self.store), self.services,
@@ -205,7 +207,7 @@ class SimUnit:
     def _add_fses(self, count: int) -> None:
         for _ in range(count):
             number = self.store.next_fse_number(PROF)
-            cose = sign_fse(self.device_key, number)
+            cose = sign_fse(self.device_key, number, self.unit_id)
             fse_id = f"FSE-{number:06d}"
             self.store.signed_fse(fse_id, PROF, number, cose)
             self.fses[fse_id] = cose
@@ -242,13 +244,14 @@ class OfficeTrust(MemoryPairedHosts):
             self.store.trust_office(host.host_id)
 
 
-def make_store(path: Path) -> tuple[Store, bytes]:
-    """A provisioned store with one enrolled card (left unlocked) and an FSE range."""
+def make_store(path: Path, first_number: int = 1) -> tuple[Store, bytes]:
+    """A provisioned store with one enrolled card (left unlocked) and an FSE range
+    (``first_number`` .. +99,999: two units of one professional get disjoint ones)."""
     store = Store.open(str(path), wall_clock=lambda: SIGNED_AT.timestamp() + 60)
     store.provision(public_raw(X25519PrivateKey.generate().public_key()))
     proof = card_proof(store)
     store.enrol_card(proof)
-    store.load_fse_range("R1", PROF, 1, 100_000)
+    store.load_fse_range("R1", PROF, first_number, first_number + 99_999)
     return store, proof
 
 
