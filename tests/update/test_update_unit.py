@@ -55,6 +55,9 @@ def test_smpmgr_upgrade_in_update_mode_then_state_read_shows_it_confirmed(tmp_pa
         assert app.unit.seal != factory_seal  # the seal follows the running slot
         info = unit.call(lambda app: app.unit.unit_info())  # what group 81 answers
         assert (info.firmware, info.seal) == ("0.2.0", app.unit.seal.hex())
+        signer = app.unit.device_signer()  # what goes into every FSE's unit signature
+        assert (signer.seal, signer.version) == (app.unit.seal, "0.2.0")
+        assert not app.unit.config.migrate and unit.starts[0].unit.config.migrate
         shown = smpmgr("--port", str(unit.link), "image", "state-read")
         assert shown.returncode == 0, shown.stderr
         images = {i.slot: i for i in state_read(unit.link)}
