@@ -18,6 +18,7 @@ from smpclient.requests.image_management import (
     ImageStatesWrite,
     ImageUploadWrite,
 )
+from smpclient.requests.os_management import ResetWrite
 from smpclient.transport.serial import SMPSerialTransport
 
 from firmware.office_link.group_image import ImageGroup
@@ -41,7 +42,7 @@ def unit(tmp_path):
     slots = SlotStore(tmp_path / "update", FACTORY)
     service = UpdateService(slots, "a", builtin_keys(), board="sim")
     server = SMPServer(Identity.generate(), MemoryPairedHosts(), FakeUnit(),
-                       groups=[ImageGroup(service)])
+                       groups=[ImageGroup(service)], update_open=service.mode.active)
     with PtyUnit(server, auto_confirm=True) as p:
         p.service, p.slots = service, slots
         yield p
@@ -56,6 +57,12 @@ async def client_do(path, body):
         return await body(client)
 
 
+def test_only_state_read_and_slot_info_are_public():
+    routes = {(r.command, r.op): r.access.value for r in ImageGroup(None).routes()}
+    assert routes == {(0, 0): "public", (6, 0): "public", (0, 2): "update", (1, 2): "update",
+                      (5, 2): "update"}
+
+
 def test_state_read_is_open_and_writes_need_session_or_update_mode(unit, tmp_path):
     data = make_bundle(tmp_path, "0.2.0").read_bytes()
 
@@ -66,9 +73,10 @@ def test_state_read_is_open_and_writes_need_session_or_update_mode(unit, tmp_pat
         assert (image.slot, image.version, image.hash) == (0, "0.1.0", bytes.fromhex("11" * 32))
         assert image.active and image.confirmed and image.permanent and not image.pending
         for request in (ImageUploadWrite(off=0, data=data[:100], len=len(data), image=0),
-                        ImageStatesWrite(hash=bytes(32)), ImageErase()):
+                        ImageStatesWrite(hash=bytes(32)), ImageErase(), ResetWrite()):
             refused = await client.request(request)
             assert error_v1(refused) and refused.rc == MGMT_ERR.EACCESSDENIED
+            assert "update mode" in refused.rsn
 
     run(client_do(unit.path, body))
     assert not unit.slots.staging.exists() and unit.slots.load().slots["b"] is None
