@@ -158,7 +158,7 @@ class ImageGroup:
                 raise MgmtError(MgmtErr.EINVAL, "'hash' is required to test an image")
             else:
                 self.service.test(image_hash)
-        except SlotError as exc:
+        except (BundleError, SlotError) as exc:
             raise refusal(exc) from None
         return {"images": self.images()}
 

@@ -60,3 +60,20 @@ def test_the_running_slot_and_the_fallback_are_never_written():
     with pytest.raises(SlotError) as err:
         mark_pending(trying, bytes.fromhex("11" * 32), "a")
     assert err.value.code == "slot.test_running"
+
+
+def test_going_back_to_the_older_slot_needs_the_technician_flag(tmp_path):
+    from firmware.update.bundle import BundleError, builtin_keys
+    from firmware.update.service import UpdateService
+    from firmware.update.slots import SlotStore
+
+    slots = SlotStore(tmp_path / "update", SlotInfo("0.1.0", "11" * 32))
+    (slots.slot_dir("b") / "site").mkdir(parents=True)
+    slot, state = boot(pending_b())
+    slots.save(confirm(state))  # 0.2.0 in b is the confirmed, running version
+    old_hash = bytes.fromhex("11" * 32)
+    with pytest.raises(BundleError) as err:
+        UpdateService(slots, "b", builtin_keys(), board="sim").test(old_hash)
+    assert err.value.code == "bundle.downgrade" and slots.load().pending is None
+    technician = UpdateService(slots, "b", builtin_keys(), board="sim", allow_downgrade=True)
+    assert technician.test(old_hash).pending == "a"
