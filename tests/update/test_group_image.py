@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from typing import Any
 
 import pytest
 from smp.error import MGMT_ERR
@@ -44,7 +45,7 @@ def unit(tmp_path):
     server = SMPServer(Identity.generate(), MemoryPairedHosts(), FakeUnit(),
                        groups=[ImageGroup(service)], update_open=service.mode.active)
     with PtyUnit(server, auto_confirm=True) as p:
-        p.service, p.slots = service, slots
+        p.service, p.slots = service, slots  # type: ignore[attr-defined]
         yield p
 
 
@@ -58,7 +59,8 @@ async def client_do(path, body):
 
 
 def test_only_state_read_and_slot_info_are_public():
-    routes = {(r.command, r.op): r.access.value for r in ImageGroup(None).routes()}
+    group = ImageGroup(None)  # type: ignore[arg-type]
+    routes = {(r.command, r.op): r.access.value for r in group.routes()}
     assert routes == {(0, 0): "public", (6, 0): "public", (0, 2): "update", (1, 2): "update",
                       (5, 2): "update"}
 
@@ -74,9 +76,9 @@ def test_state_read_is_open_and_writes_need_session_or_update_mode(unit, tmp_pat
         assert image.active and image.confirmed and image.permanent and not image.pending
         for request in (ImageUploadWrite(off=0, data=data[:100], len=len(data), image=0),
                         ImageStatesWrite(hash=bytes(32)), ImageErase(), ResetWrite()):
-            refused = await client.request(request)
+            refused: Any = await client.request(request)
             assert error_v1(refused) and refused.rc == MGMT_ERR.EACCESSDENIED
-            assert "update mode" in refused.rsn
+            assert refused.rsn and "update mode" in refused.rsn
 
     run(client_do(unit.path, body))
     assert not unit.slots.staging.exists() and unit.slots.load().slots["b"] is None
@@ -161,8 +163,8 @@ def test_refused_bundles_change_nothing(unit, tmp_path, case, rc):
 
     async def body(client: SMPClient):
         upgrade = case == "not_newer_upgrade"
-        r = await client.request(ImageUploadWrite(off=0, data=data[:200], len=len(data),
-                                                  upgrade=upgrade))
+        r: Any = await client.request(ImageUploadWrite(off=0, data=data[:200], len=len(data),
+                                                       upgrade=upgrade))
         while success(r) and r.off < len(data):
             r = await client.request(ImageUploadWrite(off=r.off, data=data[r.off:r.off + 1500]))
         return r
@@ -180,8 +182,8 @@ def test_a_paired_host_in_its_session_may_upload_without_update_mode(unit, tmp_p
     async def body(client: SMPClient):
         await link.pair(client, keys, lambda code: None, poll_s=0.05)
         await link.open_session(client, keys)  # every request now carries the session MAC
-        r = await client.request(ImageUploadWrite(off=0, data=data[:1500], len=len(data),
-                                                  sha=hashlib.sha256(data).digest()))
+        r: Any = await client.request(ImageUploadWrite(off=0, data=data[:1500], len=len(data),
+                                                       sha=hashlib.sha256(data).digest()))
         offsets = [r.off]
         while success(r) and r.off < len(data):
             r = await client.request(ImageUploadWrite(off=r.off, data=data[r.off:r.off + 1500]))
