@@ -204,3 +204,26 @@ def test_a_paired_host_in_its_session_may_upload_without_update_mode(unit, tmp_p
 async def _office(path, body):
     async with link.connect(path, 5) as client:
         return await body(client)
+
+
+def test_erase_takes_the_other_slot_only_and_slot_info_answers(unit, tmp_path):
+    data = make_bundle(tmp_path, "0.2.0").read_bytes()
+    unit.call(lambda: unit.service.mode.open(unit.runner.clock()))
+
+    async def body(client: SMPClient):
+        r: Any = await client.request(ImageUploadWrite(off=0, data=data[:1500], len=len(data)))
+        while r.off < len(data):
+            r = await client.request(ImageUploadWrite(off=r.off, data=data[r.off:r.off + 1500]))
+        running: Any = await client.request(ImageErase(slot=0))
+        other = await client.request(ImageErase())
+        state: Any = await client.request(ImageStatesRead())
+        return running, other, state
+
+    running, other, state = run(client_do(unit.path, body))
+    assert error_v2(running) and running.err.rc == IMG_MGMT_ERR.INVALID_SLOT
+    assert success(other) and [i.slot for i in state.images] == [0]
+    assert not unit.slots.slot_dir("b").exists() and unit.slots.load().slots["b"] is None
+    # slot info (cmd 6; neither smp nor smpclient has a request for it): both slots
+    info = ImageGroup(unit.service).slot_info(None, None)  # type: ignore[arg-type]
+    assert info == {"images": [{"image": 0, "max_image_size": 64 << 20, "slots": [
+        {"slot": 0, "size": 64 << 20}, {"slot": 1, "size": 64 << 20}]}]}
