@@ -224,6 +224,6 @@ def test_erase_takes_the_other_slot_only_and_slot_info_answers(unit, tmp_path):
     assert success(other) and [i.slot for i in state.images] == [0]
     assert not unit.slots.slot_dir("b").exists() and unit.slots.load().slots["b"] is None
     # slot info (cmd 6; neither smp nor smpclient has a request for it): both slots
-    info = ImageGroup(unit.service).slot_info(None, None)  # type: ignore[arg-type]
+    info = ImageGroup(unit.service).slot_info(None, None)
     assert info == {"images": [{"image": 0, "max_image_size": 64 << 20, "slots": [
         {"slot": 0, "size": 64 << 20}, {"slot": 1, "size": 64 << 20}]}]}
