@@ -48,6 +48,9 @@ class BoardConfig:
     keys: str = ""  # sim: "stdin" reads key names (valider, annuler, 0-9...) from stdin
     serial: str = ""  # all: the unit's serial (SERIAL_PATTERN); "": TLA- + the store's id
     office: str = ""  # all: the office the unit was provisioned for (log, USB gadget name)
+    update_keys: str = ""  # PEM keys trusted for updates ("": the built-in development key)
+    allow_downgrade: bool = False  # the technician flag (docs/update.md §Slots)
+    exec_slots: bool = False  # run an update slot's own code (exec), as the Pi does
 
     def state_path(self) -> Path:
         if self.state_dir:

@@ -66,10 +66,8 @@ def record_serial(state: Path, serial: str) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from board import build
     from board.config import ConfigError, load_config
     from board.systemd import Notifier
-    from firmware.app import UnitApp
     from firmware.office_link.events import Action
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
@@ -88,6 +86,58 @@ def main(args: argparse.Namespace) -> int:
         else:
             log.info("link_event %s", action)
 
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    notifier = Notifier.from_env()  # systemd's READY=1 and watchdog (board/systemd.py)
+    try:
+        while True:  # one round per start of the unit: a reset starts it again (docs/update.md §Boot)
+            code = _start_once(config, show, stop, notifier)
+            if code is not None:
+                return code
+            log.info("restarting reason=reset")
+    finally:
+        notifier.stopping()
+        notifier.close()
+
+
+BOOTED_ENV = "TLA_BOOTED_SLOT"  # set by the launcher for the slot's own process
+
+
+def _exec_slot(site: Any, slot: str, parts: Any, exec_done: bool) -> None:
+    """Run the slot's own code (docs/update.md §Boot): when the code this process runs
+    is not the slot's, exec ``python -P -m board.main run`` with the slot's ``site``
+    first on the path (the factory slot: the installed package, no slot path). ``-P``:
+    the working directory's code must not shadow the slot's."""
+    from pathlib import Path
+
+    from firmware.unit.seal import default_base
+
+    wanted = Path(site).resolve() if site is not None else None
+    running = default_base()
+    inside_slot = running.name == "site" and running.parent.name.startswith("slot-")
+    if (wanted is None and not inside_slot) or wanted == running:
+        return
+    if exec_done:  # exec'd for this slot and still not running its code: never loop
+        log.error("exec_slot_failed slot=%s site=%s running=%s", slot, wanted, running)
+        return
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+             if p and not (Path(p).name == "site" and Path(p).parent.name.startswith("slot-"))]
+    env = {**os.environ, BOOTED_ENV: slot,
+           "PYTHONPATH": os.pathsep.join([str(wanted)] * (wanted is not None) + paths)}
+    log.info("exec_slot slot=%s site=%s", slot, wanted)
+    parts.close()
+    os.execve(sys.executable, [sys.executable, "-P", "-m", "board.main", "run", *sys.argv[2:]],
+              env)
+
+
+def _start_once(config: Any, show: Any, stop: threading.Event, notifier: Any) -> int | None:
+    """Build the board and the unit, run until stopped (an exit code) or reset (None)."""
+    from board import build
+    from board.config import ConfigError
+    from firmware.app import UnitApp
+    from firmware.unit.seal import FIRMWARE_ROOTS
+    from firmware.update.runtime import UnitUpdates, trusted_keys
+
     try:
         parts = build(config)
     except ConfigError as exc:
@@ -97,17 +147,24 @@ def main(args: argparse.Namespace) -> int:
         print(f"tla-unit run: the {config.board} board did not start: {exc}", file=sys.stderr)
         return 1
     try:
-        app = UnitApp(parts, config.state_path(), on_event=show, serial=config.serial or None)
+        booted = os.environ.pop(BOOTED_ENV, None)
+        updates = UnitUpdates.start(config.state_path(), FIRMWARE_ROOTS + tuple(parts.sealed),
+                                    board=parts.kind, keys=trusted_keys(config.update_keys),
+                                    allow_downgrade=config.allow_downgrade, booted=booted)
+        if config.exec_slots:
+            _exec_slot(updates.site, updates.slot, parts, exec_done=booted is not None)
+        app = UnitApp(parts, config.state_path(), on_event=show, updates=updates,
+                      serial=config.serial or None)
         record_serial(config.state_path(), app.unit.serial)
-    except BaseException:
+    except BaseException:  # a trial that cannot start spends a boot attempt (the service restarts us)
         log.exception("unit_not_started board=%s", config.board)
         parts.close()
         return 1
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    notifier = Notifier.from_env()  # systemd's READY=1 and watchdog (board/systemd.py)
-    log.info("running board=%s state=%s office=%r watchdog_s=%s", config.board,
-             config.state_path(), config.office, notifier.watchdog_s)
+    from firmware.unit.seal import default_base
+
+    log.info("running board=%s state=%s office=%r slot=%s version=%s code=%s watchdog_s=%s",
+             config.board, config.state_path(), config.office, updates.slot, updates.version,
+             default_base(), notifier.watchdog_s)
     try:
         app.run(stop, after_step=notifier.after_step)
     except KeyboardInterrupt:
@@ -116,8 +173,7 @@ def main(args: argparse.Namespace) -> int:
     except Exception:  # our bug: the traceback goes to the log, the service restarts us
         log.exception("unit_crashed board=%s", config.board)
         return 1
-    finally:
-        notifier.stopping()
-        notifier.close()
+    if app.reset_requested and not stop.is_set():
+        return None
     log.info("stopped reason=terminated")
     return 0

@@ -1,8 +1,6 @@
-"""Command groups the unit answers today: OS (0), link security (80), unit (81).
+"""Command groups every unit answers: OS (0), link security (80), unit (81).
 
-The image group (1) is deliberately absent: until signed updates exist, every image
-command gets the general "not supported" error (``{"rc": 8}``), like any unknown
-group or command.
+The image group (1) is ``group_image.py``, added by the unit composition (docs/update.md).
 """
 
 from __future__ import annotations
@@ -82,7 +80,8 @@ class OsGroup:
             Route(OsCommand.PARAMS, Op.READ, self.params, Access.PUBLIC),
             Route(OsCommand.DATETIME, Op.READ, self.datetime_read),
             Route(OsCommand.DATETIME, Op.WRITE, self.datetime_write),
-            Route(OsCommand.RESET, Op.WRITE, self.reset),
+            # also while the update mode is open: smpmgr's upgrade ends with a reset
+            Route(OsCommand.RESET, Op.WRITE, self.reset, Access.UPDATE),
         ]
 
     def echo(self, request: Request, ctx: Context) -> dict[str, Any]:
