@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from firmware.unit.seal import firmware_seal
+from firmware.unit.seal import FIRMWARE_ROOTS, firmware_seal
 from firmware.update import bundle as fmt
 
 TREE = Path(__file__).resolve().parents[1]  # the source tree this tla runs from
@@ -54,17 +54,17 @@ class Built:
 
 
 def sealed_roots(board: str) -> tuple[str, ...]:
-    """The files a unit of this board kind seals (docs/visit.md §Seal): the board
-    modules' own lists, so the office computes what the unit will."""
+    """The files a unit of this board kind seals (docs/visit.md §Seal): the firmware
+    and the board modules' own lists, as ``firmware/app.py`` composes them."""
     if board == "sim":
         from board.sim.parts import SEALED as sim
-        return sim
+        return FIRMWARE_ROOTS + sim
     if board == "pi":
         from board.pi.parts import SEALED as pi
-        return pi
+        return FIRMWARE_ROOTS + pi
     if board == "pc":
         from board.pc import SEALED as pc
-        return pc
+        return FIRMWARE_ROOTS + pc
     raise BundleBuildError(f"--board: unknown board kind {board!r} ({', '.join(BOARDS)})")
 
 

@@ -1,0 +1,33 @@
+"""One real ``tla bundle build`` per test session (pip builds this tree's wheel, the real
+imgtool signs): the tests that need a real bundle share it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from host_tools.cli import main as tla
+
+VERSION = "0.2.0"
+
+
+@dataclass(frozen=True)
+class Built:
+    path: Path
+    out: str
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory) -> Built:
+    import contextlib
+    import io
+
+    work = tmp_path_factory.mktemp("bundle")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = tla(["--keys", str(work / "keys.json"), "bundle", "build", "--version", VERSION,
+                  "-o", str(work / f"opentla-{VERSION}.bundle")])
+    assert rc == 0, out.getvalue()
+    return Built(work / f"opentla-{VERSION}.bundle", out.getvalue())
