@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from billing.conftest import pki, tariffs  # noqa: F401 - fixtures shared with tests/billing
 
 from host_tools.cli import main as tla
 

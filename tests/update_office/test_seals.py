@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from billing.conftest import SEAL, pki, tariffs  # noqa: F401 - fixtures of tests/billing
+from billing.conftest import SEAL
 from office.helpers import nurse_fse
 from transfer.helpers import SimUnit, pair_host, run, trust_pem
 
