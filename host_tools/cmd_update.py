@@ -156,7 +156,7 @@ async def _update(args: argparse.Namespace, keys: HostKeys, data: bytes, bundle)
         sys.stdout.flush()
         with contextlib.suppress(TimeoutError, OSError, SMPTransportDisconnected):
             await img.reset(client)  # the answer may be lost as the unit restarts
-        client._transport.end_session()  # the reset ended it; nothing to close
+        link._transport(client).end_session()  # the reset ended it; nothing to close
 
     def on_line(state: str) -> None:
         print("The unit restarted (line down)..." if state == "down"

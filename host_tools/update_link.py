@@ -21,13 +21,15 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from smp import message as smpmsg
+import cbor2
 from smp.exceptions import SMPException
 from smpclient import SMPClient
 from smpclient.exceptions import SMPClientException
 from smpclient.requests.image_management import ImageStatesRead, ImageStatesWrite, ImageUploadWrite
 from smpclient.requests.os_management import ResetWrite
 from smpclient.transport import SMPTransportDisconnected
+
+from firmware.office_link.header import HEADER_SIZE, Header, Op
 
 from .unit_link import client as link
 from .unit_link.errors import LinkRefused
@@ -70,27 +72,33 @@ async def read_states(client: SMPClient) -> list[SlotState]:
 
 
 # ---- slot info (command 6) --------------------------------------------------------------
-class SlotInfoRequest(smpmsg.ReadRequest):
-    _GROUP_ID = GROUP_IMAGE
-    _COMMAND_ID = SLOT_INFO
-
-
-class SlotInfoResponse(smpmsg.ReadResponse):
-    _GROUP_ID = GROUP_IMAGE
-    _COMMAND_ID = SLOT_INFO
-
-    images: list[dict]
-
-
-class SlotInfoRead(SlotInfoRequest):
-    _Response = SlotInfoResponse
-    _ErrorV1 = ImageStatesRead._ErrorV1
-    _ErrorV2 = ImageStatesRead._ErrorV2
-
-
 async def slot_info(client: SMPClient) -> list[dict]:
-    """Slot info: per image ``{"image", "slots": [{"slot", "size"}...], "max_image_size"}``."""
-    return list(link.check(await client.request(SlotInfoRead())).images)
+    """Slot info: per image ``{"image", "slots": [{"slot", "size"}...], "max_image_size"}``.
+
+    The ``smp`` package refuses command 6 of group 1 (it knows commands 0-5 only), so
+    this request is written by hand: the header, an empty CBOR map, and the reply read
+    back through the same transport (stale replies skipped, as for every request)."""
+    body = cbor2.dumps({})
+    header = Header(Op.READ, 1, 0, len(body), GROUP_IMAGE, _next_seq(), SLOT_INFO)
+    frame = await asyncio.wait_for(client._transport.send_and_receive(header.pack() + body),
+                                   client._timeout_s)
+    answer = cbor2.loads(frame[HEADER_SIZE:]) if len(frame) > HEADER_SIZE else {}
+    if not isinstance(answer, dict):
+        raise LinkRefused("update.bad_answer", "slot info: the answer is not a map")
+    rc, err = answer.get("rc", 0), answer.get("err")
+    if rc or err:
+        code = f"group1.rc{err.get('rc')}" if isinstance(err, dict) else f"mgmt.rc{rc}"
+        raise LinkRefused(code, f"unit refused slot info ({code})")
+    images = answer.get("images", [])
+    return [i for i in images if isinstance(i, dict)] if isinstance(images, list) else []
+
+
+_SEQ = [0x80]
+
+
+def _next_seq() -> int:
+    _SEQ[0] = (_SEQ[0] + 1) & 0xFF
+    return _SEQ[0]
 
 
 # ---- upload ------------------------------------------------------------------------------
@@ -101,14 +109,17 @@ def _packet(client: SMPClient, image: bytes, off: int, sha: bytes, upgrade: bool
     At ``off`` 0 (a new upload, or the unit asking to start over) the request carries
     ``image``, ``len``, ``sha`` and ``upgrade``, as the Zephyr spec wants; later ones
     only ``off`` and ``data``."""
-    first = off == 0
-    fields = dict(image=0, len=len(image), sha=sha, upgrade=upgrade) if first else {}
-    empty = ImageUploadWrite(off=off, data=b"", **fields)
-    _, room = client.get_max_cbor_and_data_size(empty)
+    def request(data: bytes) -> ImageUploadWrite:
+        if off == 0:
+            return ImageUploadWrite(off=0, data=data, image=0, len=len(image), sha=sha,
+                                    upgrade=upgrade)
+        return ImageUploadWrite(off=off, data=data)
+
+    _, room = client.get_max_cbor_and_data_size(request(b""))
     if room <= 0:
         raise LinkRefused("update.buffer_too_small",
                           "the unit's SMP buffer leaves no room for upload data")
-    return ImageUploadWrite(off=off, data=image[off:off + room], **fields)
+    return request(image[off:off + room])
 
 
 async def upload(client: SMPClient, image: bytes, *, upgrade: bool = True,
@@ -136,8 +147,8 @@ async def upload(client: SMPClient, image: bytes, *, upgrade: bool = True,
         if got is None or not 0 <= got <= len(image):
             raise LinkRefused("update.bad_offset", f"the unit answered offset {got!r} for an "
                               f"upload of {len(image)} bytes")
-        if started < 0:
-            started = got
+        if started < 0:  # the first answer: past this packet's data, or where the unit was
+            started = 0 if got == off + len(request.data) else got
         same = same + 1 if got == off and got != 0 else 0
         if same >= STALLED_ANSWERS:
             raise LinkRefused("update.stalled", f"the unit keeps answering offset {got}")

@@ -45,6 +45,7 @@ class LinkTransport(SMPSerialTransport):
         self._key = b""
         self._counter = 0
         self._expect: tuple[Header, int] | None = None  # the request in flight, its counter
+        self._sealed_out = False  # True while the base class sends a sealed packet
 
     # ---- session ------------------------------------------------------------------
     def start_session(self, key: bytes) -> None:
@@ -60,8 +61,10 @@ class LinkTransport(SMPSerialTransport):
 
     @property
     def max_unencoded_size(self) -> int:
-        """What smpclient may hand us, leaving room for the MAC entries we add."""
-        return super().max_unencoded_size - mac.OVERHEAD
+        """What smpclient may hand us, leaving room for the MAC entries we add (the
+        sealed packet itself may then use the whole room: see :meth:`send`)."""
+        full = super().max_unencoded_size
+        return full if self._sealed_out else full - mac.OVERHEAD
 
     # ---- the line -------------------------------------------------------------------
     def _reset_state(self) -> None:
@@ -84,7 +87,11 @@ class LinkTransport(SMPSerialTransport):
                             header.group, header.seq, header.command)
             data = header.pack() + payload
         self._expect = (header, self._counter)
-        await super().send(data)
+        self._sealed_out = True  # the base class checks the sealed size against the full room
+        try:
+            await super().send(data)
+        finally:
+            self._sealed_out = False
 
     async def receive(self) -> bytes:
         decoder: Generator[None, bytes, bytes] | None = None
