@@ -25,6 +25,8 @@ BENCHES = [
     ("offload.py", ["--count", "20"], {"fse_per_s", "wire_bytes_per_fse", "payload_bytes_per_fse"}),
     ("lots.py", ["--fse", "30"], {"lots_make_s", "read_decode_floor_s", "lots"}),
     ("load.py", ["--rows", "200", "2000"], {"check_rows_per_s", "peak_rss_mb"}),
+    ("update.py", ["--size", "65536"], {"upload_bytes_per_s", "framing_floor_bytes_per_s",
+                                         "install_s", "rollback_s"}),
     ("ui.py", [], {"frame_cpu_p99_ms", "i2c_bytes_per_key_mean", "full_frame_bytes",
                    "keys_prepared_secured", "door_s", "door_ratio"}),
 ]
