@@ -203,3 +203,17 @@ def test_usage_errors_exit_2(unit, built, tmp_path, capsys, args, message):
     args = [a.format(port=unit.path, bundle=built.path) for a in args]
     assert cli(tmp_path, *args) == 2
     assert capsys.readouterr().err == f"error: {message}\n"
+
+
+def test_a_restart_longer_than_an_answer_shows_the_line_going_down_and_up(tmp_path, built,
+                                                                          capsys):
+    unit = make_unit(tmp_path, down_s=3.0)  # silent longer than connect + one request
+    try:
+        assert cli(tmp_path, "update", unit.path, str(built.path)) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[-4:] == ["Uploaded and verified; the unit restarts to test it.",
+                              "The unit restarted (line down)...",
+                              "The unit is back; waiting for its health check...",
+                              f"Unit TLA-UPD now runs {VERSION}, confirmed."]
+    finally:
+        unit.stop()
