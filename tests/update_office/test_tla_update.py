@@ -217,3 +217,18 @@ def test_a_restart_longer_than_an_answer_shows_the_line_going_down_and_up(tmp_pa
                               f"Unit TLA-UPD now runs {VERSION}, confirmed."]
     finally:
         unit.stop()
+
+
+def test_smpmgr_uploads_a_tla_bundle_as_an_mcuboot_image_in_update_mode(unit, built, tmp_path,
+                                                                       capsys):
+    """The standard tool inspects the bundle as an MCUboot image (it needs the SHA256 TLV)
+    before it uploads it; the unit installs it; tla update --status sees it."""
+    unit.call(lambda: unit.service.mode.open(unit.runner.clock()))  # Mise à jour, at the unit
+    done = subprocess.run([SMPMGR, "--port", unit.path, "--timeout", "30", "image", "upload",
+                           str(built.path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    installed = unit.slots.load().slots["b"]
+    assert installed is not None and installed.hash == image_hash(built.path).hex()
+    assert cli(tmp_path, "update", "--status", unit.path) == 0
+    row = capsys.readouterr().out.splitlines()[2].split()
+    assert row == ["0", "1", VERSION, image_hash(built.path).hex()[:16], "bootable"]
