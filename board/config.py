@@ -40,6 +40,8 @@ class BoardConfig:
     cps_reader: str = ""  # pc: PC/SC reader name (or its start) of the CPS slot
     battery_percent: float = 87.0  # sim: the fuel gauge twin's charge at start
     keys: str = ""  # sim: "stdin" reads key names (valider, annuler, 0-9...) from stdin
+    update_keys: str = ""  # PEM keys trusted for updates ("": the built-in development key)
+    allow_downgrade: bool = False  # the technician flag (docs/update.md §Slots)
 
     def state_path(self) -> Path:
         if self.state_dir:

@@ -50,9 +50,7 @@ def _arguments(run: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from board import build
     from board.config import ConfigError, load_config
-    from firmware.app import UnitApp
     from firmware.office_link.events import Action
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
@@ -71,6 +69,23 @@ def main(args: argparse.Namespace) -> int:
         else:
             log.info("link_event %s", action)
 
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    while True:  # one round per start of the unit: a reset starts it again (docs/update.md §Boot)
+        code = _start_once(config, show, stop)
+        if code is not None:
+            return code
+        log.info("restarting reason=reset")
+
+
+def _start_once(config: Any, show: Any, stop: threading.Event) -> int | None:
+    """Build the board and the unit, run until stopped (an exit code) or reset (None)."""
+    from board import build
+    from board.config import ConfigError
+    from firmware.app import UnitApp
+    from firmware.unit.seal import FIRMWARE_ROOTS
+    from firmware.update.runtime import UnitUpdates, trusted_keys
+
     try:
         parts = build(config)
     except ConfigError as exc:
@@ -80,14 +95,16 @@ def main(args: argparse.Namespace) -> int:
         print(f"tla-unit run: the {config.board} board did not start: {exc}", file=sys.stderr)
         return 1
     try:
-        app = UnitApp(parts, config.state_path(), on_event=show)
-    except BaseException:
+        updates = UnitUpdates.start(config.state_path(), FIRMWARE_ROOTS + tuple(parts.sealed),
+                                    board=parts.kind, keys=trusted_keys(config.update_keys),
+                                    allow_downgrade=config.allow_downgrade)
+        app = UnitApp(parts, config.state_path(), on_event=show, updates=updates)
+    except BaseException:  # a trial that cannot start spends a boot attempt (the service restarts us)
         log.exception("unit_not_started board=%s", config.board)
         parts.close()
         return 1
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    log.info("running board=%s state=%s", config.board, config.state_path())
+    log.info("running board=%s state=%s slot=%s version=%s", config.board, config.state_path(),
+             updates.slot, updates.version)
     try:
         app.run(stop)
     except KeyboardInterrupt:
@@ -96,5 +113,7 @@ def main(args: argparse.Namespace) -> int:
     except Exception:  # our bug: the traceback goes to the log, the service restarts us
         log.exception("unit_crashed board=%s", config.board)
         return 1
+    if app.reset_requested and not stop.is_set():
+        return None
     log.info("stopped reason=terminated")
     return 0

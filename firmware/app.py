@@ -35,8 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from firmware.office_link.data_groups import TRANSFER_BUF_SIZE, data_groups
-from firmware.office_link.events import Action, PairingEnded, PairingRequested
+from firmware.office_link.events import Action, PairingEnded, PairingRequested, ResetRequested
 from firmware.office_link.group_fse import DeviceIdentity
+from firmware.office_link.group_image import ImageGroup
 from firmware.office_link.group_traces import LinkTracer, traced_groups
 from firmware.office_link.identity_file import load_identity
 from firmware.office_link.runner import LinkRunner
@@ -48,11 +49,16 @@ from firmware.ui.events import CardInserted, CardRemoved
 from firmware.ui.host import UiHost
 from firmware.unit import Unit, UnitConfig
 from firmware.unit.seal import FIRMWARE_ROOTS
+from firmware.update import health
+from firmware.update.runtime import HEALTH_ROUNDS, UnitUpdates
+from firmware.update.service import UpdateMode
 from firmware.visit import Terminal
 
 log = logging.getLogger("opentla.app")
 
 STEP_S = 0.02  # longest wait for the link in one main-loop round
+RESET_DELAY_S = 0.25  # an OS reset waits this long for its answer to leave (Zephyr's
+#                       CONFIG_MCUMGR_GRP_OS_RESET_MS default)
 PRESENCE_EVERY_S = 0.2  # how often card presence is checked
 
 
@@ -91,13 +97,19 @@ class UnitApp:
     """See the module docstring. ``on_event`` sees every link event (pairing
     code, session, clock set...) on the unit's thread; ``seal_base`` is the
     directory the seal roots are relative to (default: the running tree);
-    ``buf_size`` the SMP buffer the unit offers (MCUmgr params)."""
+    ``buf_size`` the SMP buffer the unit offers (MCUmgr params); ``updates`` the
+    boot decision of the update slots (default: made here, over ``state_dir/update``,
+    trusting the built-in key): the slot gives the version the unit reports, the
+    base of its seal, and whether this start is a trial to health-check
+    (docs/update.md). ``reset_requested`` is set when the unit must restart (OS
+    reset, a rolled-back trial): :meth:`run` returns and the launcher starts again."""
 
     def __init__(self, board: Board, state_dir: str | Path, *,
                  on_event: Callable[[Action], None] | None = None,
                  seal_base: str | None = None, idle_timeout_s: float = 900.0,
                  buf_size: int = TRANSFER_BUF_SIZE,
-                 monotonic: Callable[[], float] = time.monotonic):
+                 monotonic: Callable[[], float] = time.monotonic,
+                 updates: UnitUpdates | None = None):
         self.board = board
         self.state_dir = Path(state_dir)
         self.on_event = on_event
@@ -107,10 +119,18 @@ class UnitApp:
         self._present = {"vitale": False, "cps": False}
         self._presence_at = float("-inf")
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.reset_requested = False
+        self._reset_at: float | None = None
+        self._rounds = 0
+        roots = FIRMWARE_ROOTS + tuple(board.sealed)
+        self.updates = updates or UnitUpdates.start(self.state_dir, roots, board=board.kind,
+                                                    seal_base=seal_base,
+                                                    mode=UpdateMode(clock=monotonic))
         self.unit = Unit(
-            UnitConfig(store_path=str(self.state_dir / "unit.db"),
-                       seal_roots=FIRMWARE_ROOTS + tuple(board.sealed), seal_base=seal_base,
-                       board=board.kind, idle_timeout_s=idle_timeout_s),
+            UnitConfig(store_path=str(self.state_dir / "unit.db"), seal_roots=roots,
+                       seal_base=self.updates.seal_base or seal_base, board=board.kind,
+                       idle_timeout_s=idle_timeout_s, version=self.updates.version,
+                       migrate=not self.updates.trial),
             vitale_slot=board.vitale.connect, cps_slot=board.cps.connect,
             clock=board.clock, gauge=board.gauge, monotonic=monotonic)
         try:
@@ -118,13 +138,16 @@ class UnitApp:
                                       self.unit)
             device = DeviceIdentity(self.unit.serial, self.unit.device_public_key())
             groups = traced_groups(data_groups(self.unit.store, device, buf_size), self.unit)
+            groups.append(ImageGroup(self.updates.service))
             self.server = SMPServer(load_identity(self.state_dir / "unit_identity.json"),
-                                    trust, self.unit, groups=groups, buf_size=buf_size)
+                                    trust, self.unit, groups=groups, buf_size=buf_size,
+                                    reset_open=self.updates.service.mode.active)
             self.terminal = Terminal(self.unit)
             self.tracer = LinkTracer(self.unit)  # pairing, sessions, link errors as traces
             self.runner = LinkRunner(self.server, board.link, clock=monotonic,
                                      on_event=self._event)
             self.ui = UiHost(Ui(self.terminal), board, self.runner, monotonic)
+            self.ui.ui.update_mode = self.updates.service.mode
         except BaseException:
             self.unit.close()
             raise
@@ -144,12 +167,39 @@ class UnitApp:
             self.check_cards()
         self.ui.step(now)
         self._run_calls()
+        if self._reset_at is not None and now >= self._reset_at:
+            self.reset_requested = True
+        if not self.updates.decided:
+            self._rounds += 1
+            if self._rounds >= HEALTH_ROUNDS:
+                self.health_check()
+
+    def health_check(self) -> list[str]:
+        """The trial's health check (firmware/update/health.py): confirm, then run the
+        store's deferred migrations; or roll back and ask for a reset."""
+        problems = health.run_checks({
+            "store": health.store_check(self.unit.store),
+            "card_vitale": health.reader_check(self.board.vitale),
+            "card_cps": health.reader_check(self.board.cps),
+            "display": self._show_frame,
+            "link": health.link_check(self.server, self.monotonic),
+        })
+        if self.updates.health(problems):
+            self.unit.store.migrate()
+        else:
+            self.reset_requested = True
+        return problems
+
+    def _show_frame(self) -> None:
+        if self.board.display is not None:
+            self.board.display.show(self.ui.ui.render())
 
     def run(self, stop: threading.Event) -> None:
-        """Step until ``stop`` is set, then close the unit and the board."""
+        """Step until ``stop`` is set or a reset is requested, then close the unit
+        and the board."""
         self._thread = threading.get_ident()
         try:
-            while not stop.is_set():
+            while not stop.is_set() and not self.reset_requested:
                 self.step()
         finally:
             self.close()
@@ -205,6 +255,8 @@ class UnitApp:
 
     def _event(self, action: Action) -> None:
         self.tracer.observe(action)
+        if isinstance(action, ResetRequested) and self._reset_at is None:
+            self._reset_at = self.monotonic() + RESET_DELAY_S
         if isinstance(action, (PairingRequested, PairingEnded)):
             self.ui.feed(action)  # the code screen; its Valider / Annuler answer the runner
         if self.on_event is not None:

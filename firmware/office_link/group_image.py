@@ -162,7 +162,6 @@ class ImageGroup:
                 raise MgmtError(MgmtErr.EINVAL, "'hash' is required to test an image")
             else:
                 self.service.test(image_hash)
-                self.service.mode.close()  # the update is handed to the reset
         except SlotError as exc:
             raise refusal(exc) from None
         return {"images": self.images()}

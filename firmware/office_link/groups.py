@@ -8,7 +8,7 @@ group or command.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any
@@ -71,10 +71,12 @@ class OsGroup:
 
     group_id = GROUP_OS
 
-    def __init__(self, services: UnitServices, buf_size: int, buf_count: int = 1) -> None:
+    def __init__(self, services: UnitServices, buf_size: int, buf_count: int = 1,
+                 reset_open: Callable[[float], bool] | None = None) -> None:
         self.services = services
         self.buf_size = buf_size
         self.buf_count = buf_count
+        self.reset_open = reset_open  # also allows reset without a session (update mode)
 
     def routes(self) -> Iterable[Route]:
         return [
@@ -82,7 +84,7 @@ class OsGroup:
             Route(OsCommand.PARAMS, Op.READ, self.params, Access.PUBLIC),
             Route(OsCommand.DATETIME, Op.READ, self.datetime_read),
             Route(OsCommand.DATETIME, Op.WRITE, self.datetime_write),
-            Route(OsCommand.RESET, Op.WRITE, self.reset),
+            Route(OsCommand.RESET, Op.WRITE, self.reset, Access.PUBLIC),
         ]
 
     def echo(self, request: Request, ctx: Context) -> dict[str, Any]:
@@ -111,6 +113,10 @@ class OsGroup:
         return {}
 
     def reset(self, request: Request, ctx: Context) -> dict[str, Any]:
+        # a session route, except while the update mode is open (docs/update.md §Access):
+        # smpmgr's upgrade ends with a reset, and it cannot open our session
+        if ctx.session is None and not (self.reset_open is not None and self.reset_open(ctx.now)):
+            raise MgmtError(MgmtErr.EACCESSDENIED, "pair and open a session first")
         boot_mode = request.body.get("boot_mode", 0)
         if boot_mode != 0:
             raise MgmtError(MgmtErr.ENOTSUP, "only the normal boot mode exists")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import cbor2
@@ -64,12 +64,14 @@ class SMPServer:
         buf_size: int = DEFAULT_BUF_SIZE,
         line_max: int = LINE_MAX,
         random_bytes: RandomSource = os.urandom,
+        reset_open: Callable[[float], bool] | None = None,
     ) -> None:
         self.security = LinkSecurity(identity, trust, random_bytes)
         self._decoder = FrameDecoder(buf_size, line_max)
         self._line_max = line_max
         self.dispatcher = Dispatcher()
-        self.dispatcher.add_group(OsGroup(services, buf_size))  # type: ignore[arg-type]
+        self.dispatcher.add_group(OsGroup(services, buf_size,  # type: ignore[arg-type]
+                                          reset_open=reset_open))
         self.dispatcher.add_group(SecurityGroup(self.security))
         if services is not None:
             self.dispatcher.add_group(UnitGroup(services))
@@ -106,6 +108,11 @@ class SMPServer:
         self._decoder.reset()
         self.security.close_session("reset")
         return self._drain()
+
+    def answer(self, packet: bytes, now: float) -> list[Action]:
+        """One SMP packet handed in without the line's framing (the update health
+        check's loopback echo); the line's partial frame, if any, is left alone."""
+        return self._handle_packet(packet, now)
 
     # ---- one request -----------------------------------------------------------------
     def _drain(self) -> list[Action]:

@@ -21,7 +21,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -44,13 +44,14 @@ from .errors import (
     StoreCorrupted,
     StoreIOError,
     StoreLocked,
+    StoreTooNew,
     StoreUsageError,
     WrongCardProof,
 )
 from .fse import FseMixin
 from .records import RecordsMixin, check_code
 from .salvage import export_readable
-from .schema import apply_migrations
+from .schema import MIGRATIONS, Migration, apply_migrations
 
 log = logging.getLogger("opentla.store")
 
@@ -88,10 +89,14 @@ class Store(RecordsMixin, FseMixin):
     def open(cls, path: str, *, clock: Callable[[], float] = time.monotonic,
              wall_clock: Callable[[], float] = time.time, budget_bytes: int = DEFAULT_BUDGET,
              reserve_bytes: int | None = None, idle_timeout_s: float = 900.0,
-             export_dir: str | None = None, full_check: bool = False) -> Store:
+             export_dir: str | None = None, full_check: bool = False,
+             migrations: Sequence[Migration] = MIGRATIONS, migrate: bool = True) -> Store:
         """Open (creating if needed), check integrity, migrate, recover.
         A damaged database is exported for the office first, then
-        :class:`StoreCorrupted` is raised with the export's path."""
+        :class:`StoreCorrupted` is raised with the export's path.
+        ``migrate=False`` (a new firmware on trial, docs/update.md §Store) leaves an
+        existing database at its schema, so the previous firmware still opens it if
+        the trial fails; :meth:`migrate` applies the rest once the new one is confirmed."""
         if reserve_bytes is None:
             reserve_bytes = min(DEFAULT_RESERVE, budget_bytes // 8)
         existed = os.path.exists(path)
@@ -113,13 +118,18 @@ class Store(RecordsMixin, FseMixin):
             log.error("store_corrupted problems=%d export=%s", len(problems), export)
             raise StoreCorrupted("; ".join(problems[:5]), export_path=export)
         try:
-            apply_migrations(conn)
+            current = conn.execute("PRAGMA user_version").fetchone()[0]
+            if current > len(migrations):
+                raise StoreTooNew(f"database schema {current} > supported {len(migrations)}")
+            if migrate or current == 0:
+                apply_migrations(conn, migrations)
             with transaction(conn):
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('unit_id', ?)", (os.urandom(16),))
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('salt', ?)", (os.urandom(16),))
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('id_key', ?)", (os.urandom(32),))
             store = cls(conn, path, clock=clock, wall_clock=wall_clock, budget_bytes=budget_bytes,
                         reserve_bytes=reserve_bytes, idle_timeout_s=idle_timeout_s)
+            store._migrations = tuple(migrations)
             store._recover()
             store._rekey_legacy()
         except BaseException:
@@ -130,6 +140,30 @@ class Store(RecordsMixin, FseMixin):
     def close(self) -> None:
         self.lock("close")
         self._conn.close()
+
+    # ---- schema across firmware versions (docs/update.md §Store) ------------------
+    _migrations: tuple[Migration, ...] = MIGRATIONS
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    @property
+    def pending_migrations(self) -> int:
+        """Migrations this firmware knows that the database has not had yet."""
+        return len(self._migrations) - self.schema_version
+
+    def migrate(self) -> int:
+        """Apply the pending migrations (after a new firmware is confirmed); returns
+        the schema version."""
+        if self.pending_migrations > 0:
+            apply_migrations(self._conn, self._migrations)
+            log.info("store_migrated schema=%d", self.schema_version)
+        return self.schema_version
+
+    def quick_check(self) -> list[str]:
+        """SQLite's quick_check now (the update health check); empty when sound."""
+        return check_integrity(self._conn)
 
     @contextmanager
     def _tx(self, critical: bool = False) -> Iterator[sqlite3.Connection]:

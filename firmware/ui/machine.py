@@ -190,6 +190,7 @@ class Ui:
         self.cards: set[str] = set()  # slots holding a card (from the slots' events)
         self._deferred: list[CardRemoved | PairingRequested] = []
         self.status = Status()
+        self.update_mode: Any = None  # firmware.update.service.UpdateMode, set by the app
         self._go(root("start"))
         self.refresh_status()
 

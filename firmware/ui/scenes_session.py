@@ -231,8 +231,11 @@ class Home(Menu):
             count = len(ui.terminal.prepared_invoices())
         except VisitError:
             count = 0
-        return [(f"Factures préparées {count}", "invoices"), ("Nouvelle facture", "new"),
-                ("Lecture Vitale seule", "read_only"), ("Informations", "info")]
+        items = [(f"Factures préparées {count}", "invoices"), ("Nouvelle facture", "new"),
+                 ("Lecture Vitale seule", "read_only"), ("Informations", "info")]
+        if ui.update_mode is not None:
+            items.append(("Mise à jour", "update"))
+        return items
 
     def event(self, ui: Ui, ev) -> str | None:
         if isinstance(ev, CardInserted) and ev.slot == "vitale":

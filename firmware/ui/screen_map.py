@@ -10,6 +10,7 @@ screen (``failed``). docs/ui.md prints this table.
 from __future__ import annotations
 
 from .machine import BACK, Move, Scene, back_to, push, replace, root
+from .scene_update import Update
 from .scenes_session import Error, Home, Info, LastFse, Lock, Pairing, Pin, Start
 from .scenes_spot import Acts, KeptReads, NoVitale, Quantity, ReadOnly
 from .scenes_visit import (
@@ -27,7 +28,7 @@ from .scenes_visit import (
 )
 
 SCENES: dict[str, type[Scene]] = {s.name: s for s in (
-    Start, Lock, Pin, LastFse, Home, Info, Error, Pairing,
+    Start, Lock, Pin, LastFse, Home, Info, Error, Pairing, Update,
     Invoices, Detail, InsertVitale, Beneficiaries, Report, Recap, Signing, Signed, Degraded,
     Finding, NoInvoice, Acts, Quantity, ReadOnly, NoVitale, KeptReads,
 )}
@@ -49,6 +50,8 @@ MAP: dict[tuple[str, str], Move] = {
     ("home", "info"): push("info"),
     ("home", "vitale_in"): push("finding"),
     ("info", "back"): BACK,
+    ("home", "update"): push("update"),
+    ("update", "back"): BACK,
     # a prepared invoice, secured
     ("invoices", "detail"): push("detail"),
     ("invoices", "back"): BACK,

@@ -50,7 +50,10 @@ class UnitConfig:
     unit id in hex (stable for the life of the store); ``seal_roots`` and
     ``seal_base`` say what the seal covers (docs/visit.md §Seal; default: the
     running ``firmware`` package alone; the app adds the board's files);
-    ``board`` is the board kind the office sees in the unit's info."""
+    ``board`` is the board kind the office sees in the unit's info; ``version``
+    the firmware version it reports (default: the installed package's; the
+    running update slot's, docs/update.md); ``migrate`` False leaves the store's
+    schema as it is (a new firmware on trial)."""
 
     store_path: str
     key_path: str | None = None
@@ -60,6 +63,8 @@ class UnitConfig:
     board: str | None = None
     idle_timeout_s: float = 900.0
     budget_bytes: int | None = None
+    version: str | None = None
+    migrate: bool = True
 
 
 def trace_code(text: str) -> str:
@@ -87,12 +92,13 @@ class Unit:
         self._vitale_slot = vitale_slot
         self._cps_slot = cps_slot
         self.seal = firmware_seal(config.seal_roots, config.seal_base)
-        self.firmware = firmware_version()
+        self.firmware = config.version or firmware_version()
         self._device_key = device_key.load_or_create(
             config.key_path or config.store_path + ".device-key")
         budget = DEFAULT_BUDGET if config.budget_bytes is None else config.budget_bytes
         self.store = Store.open(config.store_path, clock=monotonic, wall_clock=self._wall,
-                                idle_timeout_s=config.idle_timeout_s, budget_bytes=budget)
+                                idle_timeout_s=config.idle_timeout_s, budget_bytes=budget,
+                                migrate=config.migrate)
         self.serial = config.serial or "TLA-" + self.store.unit_id[:6].hex().upper()
         self._tariff_cache: tuple[tuple, TariffTable] | None = None
         log.info("unit_started serial=%s seal=%s", self.serial, self.seal.hex()[:16])

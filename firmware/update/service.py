@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,14 +40,17 @@ UPDATE_MODE_S = 600.0  # the keypad's update mode lasts 10 minutes at most
 
 
 class UpdateMode:
-    """Opened by a person at the unit; ends at :meth:`close` or after ``duration_s``."""
+    """Opened by a person at the unit; ends at :meth:`close` or after ``duration_s``
+    (``clock``: the unit's monotonic clock, the one the link's requests are timed by)."""
 
-    def __init__(self, duration_s: float = UPDATE_MODE_S):
+    def __init__(self, duration_s: float = UPDATE_MODE_S,
+                 clock: Callable[[], float] = time.monotonic):
         self.duration_s = duration_s
+        self.clock = clock
         self._until: float | None = None
 
-    def open(self, now: float) -> None:
-        self._until = now + self.duration_s
+    def open(self, now: float | None = None) -> None:
+        self._until = (self.clock() if now is None else now) + self.duration_s
         log.info("update_mode_opened duration_s=%g", self.duration_s)
 
     def close(self) -> None:
@@ -54,12 +58,14 @@ class UpdateMode:
             log.info("update_mode_closed")
         self._until = None
 
-    def active(self, now: float) -> bool:
+    def active(self, now: float | None = None) -> bool:
+        now = self.clock() if now is None else now
         if self._until is not None and now >= self._until:
             self.close()
         return self._until is not None
 
-    def left_s(self, now: float) -> float:
+    def left_s(self, now: float | None = None) -> float:
+        now = self.clock() if now is None else now
         return max(0.0, self._until - now) if self.active(now) and self._until else 0.0
 
 

@@ -44,3 +44,19 @@ def make_bundle(tmp: Path, version: str, *, boards=("sim",), key: Path = DEV_KEY
     if done.returncode != 0:
         raise RuntimeError(f"imgtool sign failed: {done.stderr}{done.stdout}")
     return out
+
+
+def make_tree_wheel(version: str) -> tuple[str, bytes]:
+    """A wheel of this tree's ``firmware`` and ``board`` packages (what a real wheel of
+    the new version holds), marked with its version so its seal differs."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for package in ("firmware", "board"):
+            for path in sorted((ROOT / package).rglob("*")):
+                if "__pycache__" in path.parts or not path.is_file() or path.suffix == ".pyc":
+                    continue
+                z.write(path, path.relative_to(ROOT).as_posix())
+        z.writestr("firmware/release.txt", f"{version}\n")
+        z.writestr(f"opentla-{version}.dist-info/METADATA",
+                   f"Metadata-Version: 2.1\nName: opentla\nVersion: {version}\n")
+    return f"opentla-{version}-py3-none-any.whl", out.getvalue()
