@@ -32,3 +32,15 @@ def built(tmp_path_factory) -> Built:
                   "-o", str(work / f"opentla-{VERSION}.bundle")])
     assert rc == 0, out.getvalue()
     return Built(work / f"opentla-{VERSION}.bundle", out.getvalue())
+
+
+@pytest.fixture(scope="session")
+def our_wheel(built, tmp_path_factory) -> Path:
+    """The tree's wheel from the shared bundle, to sign other bundles without pip."""
+    from firmware.update import bundle as fmt
+
+    checked = fmt.verify_bundle(built.path.read_bytes(), fmt.builtin_keys())
+    [(name, data)] = checked.wheels().items()
+    path = tmp_path_factory.mktemp("wheel") / name
+    path.write_bytes(data)
+    return path

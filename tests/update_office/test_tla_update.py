@@ -39,16 +39,6 @@ def unit(tmp_path):
     unit.stop()
 
 
-@pytest.fixture(scope="module")
-def our_wheel(built, tmp_path_factory) -> Path:
-    """The tree's wheel from the shared bundle, to sign other bundles without pip."""
-    checked = fmt.verify_bundle(built.path.read_bytes(), fmt.builtin_keys())
-    [(name, data)] = checked.wheels().items()
-    path = tmp_path_factory.mktemp("wheel") / name
-    path.write_bytes(data)
-    return path
-
-
 def other_bundle(tmp_path, our_wheel, *, version=VERSION, boards=("sim",), key=None) -> Path:
     wheel = our_wheel
     if version != VERSION:  # same code under another version's name: refused before install
@@ -224,8 +214,9 @@ def test_smpmgr_uploads_a_tla_bundle_as_an_mcuboot_image_in_update_mode(unit, bu
     """The standard tool inspects the bundle as an MCUboot image (it needs the SHA256 TLV)
     before it uploads it; the unit installs it; tla update --status sees it."""
     unit.call(lambda: unit.service.mode.open(unit.runner.clock()))  # Mise à jour, at the unit
-    done = subprocess.run([SMPMGR, "--port", unit.path, "--timeout", "30", "image", "upload",
-                           str(built.path)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([SMPMGR, "--port", unit.path, "--line-buffers", "256",  # 32 KiB frames
+                           "--timeout", "30", "image", "upload", str(built.path)],
+                          capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     installed = unit.slots.load().slots["b"]
     assert installed is not None and installed.hash == image_hash(built.path).hex()
