@@ -69,6 +69,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     update.add_argument("--status", action="store_true",
                         help="show the unit's slots (versions, active/confirmed/pending)")
     update.add_argument("--json", action="store_true", help="with --status: one JSON object")
+    update.add_argument("--downgrade", action="store_true",
+                        help="install an older version (the unit refuses it unless a "
+                             "technician allowed downgrades in its configuration)")
     update.add_argument("--wait", type=cli.positive_seconds, default=120.0,
                         help="seconds to wait for the unit to restart and confirm (default 120)")
     update.set_defaults(run=cmd_update, interrupted=UPDATE_INTERRUPTED)
@@ -145,7 +148,7 @@ async def _update(args: argparse.Namespace, keys: HostKeys, data: bytes, bundle)
             return 0
         try:
             fmt.verify_bundle(data, fmt.builtin_keys(), board=info.board, running=running,
-                              upgrade=True)
+                              upgrade=not args.downgrade, allow_downgrade=args.downgrade)
         except fmt.BundleError as exc:
             raise cli.UsageError(f"{args.bundle}: {exc} [{exc.code}]") from None
         print(f"Unit {info.serial} ({info.board or 'unknown board'}) runs {info.fw}; "
@@ -194,7 +197,8 @@ async def _upload(client: SMPClient, data: bytes, args: argparse.Namespace) -> N
             bar.update(task, completed=off)
 
         try:
-            started = await img.upload(client, data, upgrade=True, answer_s=args.timeout,
+            started = await img.upload(client, data, upgrade=not args.downgrade,
+                                       answer_s=args.timeout,
                                        progress=show)
         except (TimeoutError, OSError, SMPTransportDisconnected) as exc:
             why = "no answer" if isinstance(exc, TimeoutError) else "the port went away"

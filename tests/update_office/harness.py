@@ -57,8 +57,9 @@ def _header(data: bytes) -> tuple[int, int] | None:
 
 class ImageUnit(UnitPort):
     def __init__(self, tmp, *, board: str = "sim", health_ok: bool = True,
-                 down_s: float = DOWN_S) -> None:
+                 down_s: float = DOWN_S, allow_downgrade: bool = False) -> None:
         self.board = board
+        self.allow_downgrade = allow_downgrade
         self.down_s = down_s
         self.health_ok = health_ok
         self.identity = Identity.generate()
@@ -81,6 +82,7 @@ class ImageUnit(UnitPort):
         self.boots.append(slot)
         self.service = UpdateService(self.slots, slot, builtin_keys(), board=self.board,
                                      seal_of=self._seal_of,
+                                     allow_downgrade=self.allow_downgrade,
                                      health_passed=lambda: self.health_ok)
         if state.trying == slot:  # a test boot: the health check decides
             if self.health_ok:

@@ -223,3 +223,26 @@ def test_smpmgr_uploads_a_tla_bundle_as_an_mcuboot_image_in_update_mode(unit, bu
     assert cli(tmp_path, "update", "--status", unit.path) == 0
     row = capsys.readouterr().out.splitlines()[2].split()
     assert row == ["0", "1", VERSION, image_hash(built.path).hex()[:16], "bootable"]
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+def test_an_older_version_needs_downgrade_and_the_units_technician_flag(tmp_path, our_wheel,
+                                                                        capsys, allowed):
+    unit = make_unit(tmp_path, allow_downgrade=allowed)
+    try:
+        older = other_bundle(tmp_path, our_wheel, version="0.0.9")
+        assert cli(tmp_path, "update", unit.path, str(older)) == 2  # the office refuses first
+        assert capsys.readouterr().err.endswith("[bundle.not_newer]\n")
+        assert unit.upload_answers == 0
+        rc = cli(tmp_path, "update", "--downgrade", unit.path, str(older))
+        last = capsys.readouterr()
+        if allowed:
+            assert rc == 0 and last.out.rstrip().endswith("now runs 0.0.9, confirmed.")
+        else:  # the unit checks the whole file, then refuses: nothing installed
+            assert rc == 1
+            assert last.err.strip().splitlines()[-1] == (
+                "error: unit refused: group 1, CURRENT_VERSION_IS_NEWER "
+                "[group1.current_version_is_newer]")
+            assert unit.slots.load().slots["b"] is None and unit.boots == ["a"]
+    finally:
+        unit.stop()
