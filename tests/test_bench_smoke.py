@@ -27,6 +27,7 @@ BENCHES = [
     ("load.py", ["--rows", "200", "2000"], {"check_rows_per_s", "peak_rss_mb"}),
     ("update.py", ["--size", "65536"], {"upload_bytes_per_s", "framing_floor_bytes_per_s",
                                          "install_s", "rollback_s"}),
+    ("update_unit.py", [], {"install_s", "rollback_s", "install_floor_s"}),
     ("ui.py", [], {"frame_cpu_p99_ms", "i2c_bytes_per_key_mean", "full_frame_bytes",
                    "keys_prepared_secured", "door_s", "door_ratio"}),
 ]

@@ -1,6 +1,6 @@
 """The "Mise à jour" screen: a person at the unit opens the update mode (docs/update.md
 §Access), in which any host on the link may use the image group (SMP group 1) for
-10 minutes; Annuler closes it. The bundle's signature still decides what installs."""
+10 minutes; Annuler (or leaving the screen: the unit locked) closes it. The bundle's signature still decides what installs."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ class Update(Scene):
             return "back"
         mode.open()
         return None
+
+    def exit(self, ui: Ui) -> None:
+        if ui.update_mode is not None:  # leaving the screen (Annuler, lock) ends the mode
+            ui.update_mode.close()
 
     def event(self, ui: Ui, ev) -> str | None:
         mode = ui.update_mode

@@ -16,8 +16,13 @@ from typing import Protocol
 
 
 class FsOps(Protocol):
-    def write(self, path: Path, data: bytes) -> None:
-        """Create or truncate ``path``, write ``data``, fsync the file."""
+    def write(self, path: Path, data: bytes, durable: bool = True) -> None:
+        """Create or truncate ``path``, write ``data``, fsync the file (``durable``;
+        else the caller makes many files durable at once with :meth:`sync`)."""
+        ...
+
+    def sync(self) -> None:
+        """Everything written so far is on the medium."""
         ...
 
     def append(self, path: Path, data: bytes) -> None:
@@ -39,13 +44,17 @@ class FsOps(Protocol):
 class RealFs:
     """The unit's filesystem (see the module docstring)."""
 
-    def write(self, path: Path, data: bytes) -> None:
+    def write(self, path: Path, data: bytes, durable: bool = True) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         try:
             os.write(fd, data)
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
+
+    def sync(self) -> None:
+        os.sync()  # one sync for a whole unpacked slot instead of one fsync per file
 
     def append(self, path: Path, data: bytes) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
@@ -93,12 +102,18 @@ class CuttingFs(RealFs):
         self.count += 1
         return self.cut_at is not None and self.count == self.cut_at
 
-    def write(self, path: Path, data: bytes) -> None:
+    def write(self, path: Path, data: bytes, durable: bool = True) -> None:
         if self._tick():
-            super().write(path, data[:len(data) // 2])
+            super().write(path, data[:len(data) // 2], durable)
             self.cut = True
             raise PowerCut(f"write {path}")
-        super().write(path, data)
+        super().write(path, data, durable)
+
+    def sync(self) -> None:
+        if self._tick():
+            self.cut = True
+            raise PowerCut("sync")
+        super().sync()
 
     def append(self, path: Path, data: bytes) -> None:
         if self._tick():

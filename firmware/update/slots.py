@@ -246,7 +246,8 @@ class SlotStore:
         self.fs.makedirs(tmp / "site")
         for name in sorted(wheels):
             self._unpack_wheel(wheels[name], tmp / "site", name)
-        self.fs.write(tmp / "image.bin", image)
+        self.fs.write(tmp / "image.bin", image, durable=False)
+        self.fs.sync()  # the whole slot is on the medium before anything names it
         seal = seal_of(tmp / "site") if seal_of is not None else ""
         if expected_seal and seal != expected_seal:
             self.fs.remove(tmp)
@@ -275,5 +276,5 @@ class SlotStore:
                 self.fs.makedirs(target)
                 continue
             self.fs.makedirs(target.parent)
-            self.fs.write(target, archive.read(member))
+            self.fs.write(target, archive.read(member), durable=False)
 

@@ -26,6 +26,8 @@ from firmware.office_link.server import SMPServer
 from firmware.update.bundle import builtin_keys
 from firmware.update.service import UpdateService
 from firmware.update.slots import SlotInfo, SlotStore
+from host_tools.unit_link import client as link
+from host_tools.unit_link.keystore import HostKeys
 from tests.link.helpers import FakeUnit
 from tests.link.pty_unit import PtyUnit
 
@@ -40,7 +42,7 @@ def unit(tmp_path):
     service = UpdateService(slots, "a", builtin_keys(), board="sim")
     server = SMPServer(Identity.generate(), MemoryPairedHosts(), FakeUnit(),
                        groups=[ImageGroup(service)])
-    with PtyUnit(server) as p:
+    with PtyUnit(server, auto_confirm=True) as p:
         p.service, p.slots = service, slots
         yield p
 
@@ -161,3 +163,34 @@ def test_refused_bundles_change_nothing(unit, tmp_path, case, rc):
     assert error_v2(r) and r.err.group == 1 and r.err.rc == rc
     assert unit.slots.load() == before
     assert not unit.slots.staging.exists() and not unit.slots.slot_dir("b").exists()
+
+
+def test_a_paired_host_in_its_session_may_upload_without_update_mode(unit, tmp_path):
+    data = make_bundle(tmp_path, "0.2.0").read_bytes()
+    keys = HostKeys.load_or_create(tmp_path / "keys.json")
+
+    async def body(client: SMPClient):
+        await link.pair(client, keys, lambda code: None, poll_s=0.05)
+        await link.open_session(client, keys)  # every request now carries the session MAC
+        r = await client.request(ImageUploadWrite(off=0, data=data[:1500], len=len(data),
+                                                  sha=hashlib.sha256(data).digest()))
+        offsets = [r.off]
+        while success(r) and r.off < len(data):
+            r = await client.request(ImageUploadWrite(off=r.off, data=data[r.off:r.off + 1500]))
+            offsets.append(r.off)
+        assert r.match is True
+        state = await client.request(ImageStatesRead())
+        await link.close_session(client)
+        after = await client.request(ImageErase())
+        return offsets, state, after
+
+    offsets, state, after = run(asyncio.wait_for(_office(unit.path, body), 60))
+    assert offsets[-1] == len(data) and not unit.service.mode.active()
+    assert {i.slot: i.version for i in state.images} == {0: "0.1.0", 1: "0.2.0"}
+    assert error_v1(after) and after.rc == MGMT_ERR.EACCESSDENIED  # the session ended
+    assert unit.slots.load().slots["b"].version == "0.2.0"
+
+
+async def _office(path, body):
+    async with link.connect(path, 5) as client:
+        return await body(client)

@@ -55,6 +55,9 @@ def test_smpmgr_upgrade_in_update_mode_then_state_read_shows_it_confirmed(tmp_pa
         assert app.unit.seal != factory_seal  # the seal follows the running slot
         info = unit.call(lambda app: app.unit.unit_info())  # what group 81 answers
         assert (info.firmware, info.seal) == ("0.2.0", app.unit.seal.hex())
+        signer = app.unit.device_signer()  # what goes into every FSE's unit signature
+        assert (signer.seal, signer.version) == (app.unit.seal, "0.2.0")
+        assert not app.unit.config.migrate and unit.starts[0].unit.config.migrate
         shown = smpmgr("--port", str(unit.link), "image", "state-read")
         assert shown.returncode == 0, shown.stderr
         images = {i.slot: i for i in state_read(unit.link)}
@@ -88,3 +91,28 @@ def test_a_failing_health_check_rolls_back_by_itself(tmp_path, bundles):
         assert not images[1].bootable and not images[1].active
     state = json.loads((tmp_path / "unit" / "update" / "state.json").read_text())
     assert state["primary"] == "a" and state["last"].startswith("rolled_back b health: display")
+
+
+def test_a_new_version_that_crashes_at_start_gets_three_boots_then_rolls_back(tmp_path, bundles):
+    def make(board, state):
+        app = UnitApp(board, state)
+        if app.updates.trial:
+            app.close()
+            raise RuntimeError("the new version crashes at start")
+        return app
+
+    data = bundles["0.2.0"].read_bytes()
+    with SimUnitLoop(tmp_path / "unit", make=make) as unit:
+        unit.wait_started(1)
+
+        def install_and_test(app):
+            service = app.updates.service
+            service.upload_chunk(0, data, length=len(data))
+            service.test(bytes.fromhex(service.state().slots["b"].hash))
+            app.reset_requested = True
+
+        unit.call(install_and_test)
+        app = unit.wait_started(2)
+        assert app.updates.slot == "a" and len(unit.errors) == 3  # three crashed starts of b
+    state = json.loads((tmp_path / "unit" / "update" / "state.json").read_text())
+    assert state["last"] == "rolled_back b boot_attempts" and state["primary"] == "a"
