@@ -153,7 +153,11 @@ async def _update(args: argparse.Namespace, keys: HostKeys, data: bytes, bundle)
             raise cli.UsageError(f"{args.bundle}: {exc} [{exc.code}]") from None
         print(f"Unit {info.serial} ({info.board or 'unknown board'}) runs {info.fw}; "
               f"installing {bundle.version}.")
-        await _upload(client, data, args)
+        held = next((s for s in states if s.hash == bundle.hash and s.bootable), None)
+        if held is None:
+            await _upload(client, data, args)
+        else:  # a run cut after the install: the unit has verified and installed it
+            print(f"The unit already holds {bundle.version} in slot {held.slot}.")
         await img.mark_test(client, bundle.hash)
         print("Uploaded and verified; the unit restarts to test it.")
         sys.stdout.flush()

@@ -246,3 +246,26 @@ def test_an_older_version_needs_downgrade_and_the_units_technician_flag(tmp_path
             assert unit.slots.load().slots["b"] is None and unit.boots == ["a"]
     finally:
         unit.stop()
+
+
+def test_a_cut_after_the_install_needs_no_second_upload(unit, built, tmp_path, capsys):
+    original = unit.outgoing
+
+    def cut_after_upload(actions):  # the line drops once the last upload answer left
+        kept = original(actions)
+        if unit.slots.load().slots["b"] is not None:
+            unit.cut = True
+        return kept
+
+    unit.outgoing = cut_after_upload
+    assert cli(tmp_path, "update", unit.path, str(built.path), timeout=0.5) == 1
+    assert "no answer from a unit" in capsys.readouterr().err
+    assert unit.slots.load().slots["b"] is not None and unit.boots == ["a"]
+    unit.outgoing = original
+    unit.call(unit.replug)
+    uploads = unit.upload_answers
+    assert cli(tmp_path, "update", unit.path, str(built.path)) == 0
+    out = capsys.readouterr().out
+    assert f"The unit already holds {VERSION} in slot 1." in out
+    assert out.rstrip().endswith(f"now runs {VERSION}, confirmed.")
+    assert unit.upload_answers == uploads  # not one byte sent again
