@@ -11,8 +11,8 @@
   new ``UnitApp`` on the sim board through its first main-loop round.
 
 The bundle is a wheel of this tree's ``firmware`` and ``board`` packages, signed with
-the development key by the real ``imgtool sign``. ``bench/update.py`` (the office side)
-calls :func:`measure` for its ``install_s`` and ``rollback_s``.
+the development key by the real ``imgtool sign``. The office side's update bench calls
+:func:`measure` for its ``install_s`` and ``rollback_s``.
 
     python bench/update_unit.py [--json]
 """

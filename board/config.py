@@ -42,6 +42,7 @@ class BoardConfig:
     keys: str = ""  # sim: "stdin" reads key names (valider, annuler, 0-9...) from stdin
     update_keys: str = ""  # PEM keys trusted for updates ("": the built-in development key)
     allow_downgrade: bool = False  # the technician flag (docs/update.md §Slots)
+    exec_slots: bool = False  # run an update slot's own code (exec), as the Pi does
 
     def state_path(self) -> Path:
         if self.state_dir:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -78,6 +79,36 @@ def main(args: argparse.Namespace) -> int:
         log.info("restarting reason=reset")
 
 
+BOOTED_ENV = "TLA_BOOTED_SLOT"  # set by the launcher for the slot's own process
+
+
+def _exec_slot(site: Any, slot: str, parts: Any, exec_done: bool) -> None:
+    """Run the slot's own code (docs/update.md §Boot): when the code this process runs
+    is not the slot's, exec ``python -P -m board.main run`` with the slot's ``site``
+    first on the path (the factory slot: the installed package, no slot path). ``-P``:
+    the working directory's code must not shadow the slot's."""
+    from pathlib import Path
+
+    from firmware.unit.seal import default_base
+
+    wanted = Path(site).resolve() if site is not None else None
+    running = default_base()
+    inside_slot = running.name == "site" and running.parent.name.startswith("slot-")
+    if (wanted is None and not inside_slot) or wanted == running:
+        return
+    if exec_done:  # exec'd for this slot and still not running its code: never loop
+        log.error("exec_slot_failed slot=%s site=%s running=%s", slot, wanted, running)
+        return
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+             if p and not (Path(p).name == "site" and Path(p).parent.name.startswith("slot-"))]
+    env = {**os.environ, BOOTED_ENV: slot,
+           "PYTHONPATH": os.pathsep.join([str(wanted)] * (wanted is not None) + paths)}
+    log.info("exec_slot slot=%s site=%s", slot, wanted)
+    parts.close()
+    os.execve(sys.executable, [sys.executable, "-P", "-m", "board.main", "run", *sys.argv[2:]],
+              env)
+
+
 def _start_once(config: Any, show: Any, stop: threading.Event) -> int | None:
     """Build the board and the unit, run until stopped (an exit code) or reset (None)."""
     from board import build
@@ -95,16 +126,21 @@ def _start_once(config: Any, show: Any, stop: threading.Event) -> int | None:
         print(f"tla-unit run: the {config.board} board did not start: {exc}", file=sys.stderr)
         return 1
     try:
+        booted = os.environ.pop(BOOTED_ENV, None)
         updates = UnitUpdates.start(config.state_path(), FIRMWARE_ROOTS + tuple(parts.sealed),
                                     board=parts.kind, keys=trusted_keys(config.update_keys),
-                                    allow_downgrade=config.allow_downgrade)
+                                    allow_downgrade=config.allow_downgrade, booted=booted)
+        if config.exec_slots:
+            _exec_slot(updates.site, updates.slot, parts, exec_done=booted is not None)
         app = UnitApp(parts, config.state_path(), on_event=show, updates=updates)
     except BaseException:  # a trial that cannot start spends a boot attempt (the service restarts us)
         log.exception("unit_not_started board=%s", config.board)
         parts.close()
         return 1
-    log.info("running board=%s state=%s slot=%s version=%s", config.board, config.state_path(),
-             updates.slot, updates.version)
+    from firmware.unit.seal import default_base
+
+    log.info("running board=%s state=%s slot=%s version=%s code=%s", config.board,
+             config.state_path(), updates.slot, updates.version, default_base())
     try:
         app.run(stop)
     except KeyboardInterrupt:

@@ -141,7 +141,7 @@ class UnitApp:
             groups.append(ImageGroup(self.updates.service))
             self.server = SMPServer(load_identity(self.state_dir / "unit_identity.json"),
                                     trust, self.unit, groups=groups, buf_size=buf_size,
-                                    reset_open=self.updates.service.mode.active)
+                                    update_open=self.updates.service.mode.active)
             self.terminal = Terminal(self.unit)
             self.tracer = LinkTracer(self.unit)  # pairing, sessions, link errors as traces
             self.runner = LinkRunner(self.server, board.link, clock=monotonic,

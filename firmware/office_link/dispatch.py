@@ -21,6 +21,7 @@ from .pairing import Session
 class Access(Enum):
     PUBLIC = "public"  # answers an unpaired host (echo, params, pairing, session setup)
     SESSION = "session"  # needs an authenticated session
+    UPDATE = "update"  # a session, or the update mode opened at the unit (docs/update.md §Access)
 
 
 @dataclass

@@ -1,14 +1,12 @@
-"""Command groups the unit answers today: OS (0), link security (80), unit (81).
+"""Command groups every unit answers: OS (0), link security (80), unit (81).
 
-The image group (1) is deliberately absent: until signed updates exist, every image
-command gets the general "not supported" error (``{"rc": 8}``), like any unknown
-group or command.
+The image group (1) is ``group_image.py``, added by the unit composition (docs/update.md).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any
@@ -71,12 +69,10 @@ class OsGroup:
 
     group_id = GROUP_OS
 
-    def __init__(self, services: UnitServices, buf_size: int, buf_count: int = 1,
-                 reset_open: Callable[[float], bool] | None = None) -> None:
+    def __init__(self, services: UnitServices, buf_size: int, buf_count: int = 1) -> None:
         self.services = services
         self.buf_size = buf_size
         self.buf_count = buf_count
-        self.reset_open = reset_open  # also allows reset without a session (update mode)
 
     def routes(self) -> Iterable[Route]:
         return [
@@ -84,7 +80,8 @@ class OsGroup:
             Route(OsCommand.PARAMS, Op.READ, self.params, Access.PUBLIC),
             Route(OsCommand.DATETIME, Op.READ, self.datetime_read),
             Route(OsCommand.DATETIME, Op.WRITE, self.datetime_write),
-            Route(OsCommand.RESET, Op.WRITE, self.reset, Access.PUBLIC),
+            # also while the update mode is open: smpmgr's upgrade ends with a reset
+            Route(OsCommand.RESET, Op.WRITE, self.reset, Access.UPDATE),
         ]
 
     def echo(self, request: Request, ctx: Context) -> dict[str, Any]:
@@ -113,10 +110,6 @@ class OsGroup:
         return {}
 
     def reset(self, request: Request, ctx: Context) -> dict[str, Any]:
-        # a session route, except while the update mode is open (docs/update.md §Access):
-        # smpmgr's upgrade ends with a reset, and it cannot open our session
-        if ctx.session is None and not (self.reset_open is not None and self.reset_open(ctx.now)):
-            raise MgmtError(MgmtErr.EACCESSDENIED, "pair and open a session first")
         boot_mode = request.body.get("boot_mode", 0)
         if boot_mode != 0:
             raise MgmtError(MgmtErr.ENOTSUP, "only the normal boot mode exists")

@@ -64,14 +64,14 @@ class SMPServer:
         buf_size: int = DEFAULT_BUF_SIZE,
         line_max: int = LINE_MAX,
         random_bytes: RandomSource = os.urandom,
-        reset_open: Callable[[float], bool] | None = None,
+        update_open: Callable[[float], bool] | None = None,
     ) -> None:
         self.security = LinkSecurity(identity, trust, random_bytes)
         self._decoder = FrameDecoder(buf_size, line_max)
         self._line_max = line_max
         self.dispatcher = Dispatcher()
-        self.dispatcher.add_group(OsGroup(services, buf_size,  # type: ignore[arg-type]
-                                          reset_open=reset_open))
+        self.update_open = update_open  # the update mode: Access.UPDATE routes without a session
+        self.dispatcher.add_group(OsGroup(services, buf_size))  # type: ignore[arg-type]
         self.dispatcher.add_group(SecurityGroup(self.security))
         if services is not None:
             self.dispatcher.add_group(UnitGroup(services))
@@ -180,9 +180,14 @@ class SMPServer:
             session.counter, session.last_use = opened.counter, now
             sealed.key, sealed.counter = session.key, opened.counter
             request = Request(request.header, opened.body)
-        elif route.access is Access.SESSION:
+        elif route.access is Access.SESSION or (
+                route.access is Access.UPDATE
+                and not (self.update_open is not None and self.update_open(now))):
             if session is None:
-                raise MgmtError(MgmtErr.EACCESSDENIED, "pair and open a session first")
+                raise MgmtError(MgmtErr.EACCESSDENIED, "pair and open a session first"
+                                if route.access is Access.SESSION or self.update_open is None
+                                else "open a session, or open the update mode at the unit "
+                                     "(Mise à jour)")
             raise mac.MacError("link.no_mac", "session request without a MAC")
         ctx = Context(now, session if sealed.key else None)
         result = route.handler(request, ctx)

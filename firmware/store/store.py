@@ -122,7 +122,10 @@ class Store(RecordsMixin, FseMixin):
             if current > len(migrations):
                 raise StoreTooNew(f"database schema {current} > supported {len(migrations)}")
             if migrate or current == 0:
-                apply_migrations(conn, migrations)
+                if migrations is MIGRATIONS:
+                    apply_migrations(conn)
+                else:
+                    apply_migrations(conn, migrations)
             with transaction(conn):
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('unit_id', ?)", (os.urandom(16),))
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('salt', ?)", (os.urandom(16),))

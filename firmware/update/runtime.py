@@ -53,13 +53,20 @@ class UnitUpdates:
     def start(cls, state_dir: str | Path, roots: Sequence[str], *, board: str | None,
               seal_base: str | None = None, keys: Sequence[TrustedKey] | None = None,
               allow_downgrade: bool = False, fs: FsOps | None = None,
-              mode: UpdateMode | None = None) -> UnitUpdates:
+              mode: UpdateMode | None = None, booted: str | None = None) -> UnitUpdates:
+        """``booted``: the slot a launcher already decided and exec'd into (its decision
+        is durable; deciding again would spend a second boot attempt)."""
         began = time.monotonic()
         factory = SlotInfo(firmware_version(), firmware_seal(roots, seal_base).hex(),
                            factory=True)
         slots = SlotStore(Path(state_dir) / "update", factory, fs)
-        slot, state = slots.boot()
+        if booted in slot_rules.SLOTS:
+            slot, state = booted, slots.load()
+        else:
+            slot, state = slots.boot()
         info = state.info(slot) or factory
+        if info.factory:  # its version and seal are the running code's
+            info = factory
         site = slots.site(slot)
         trial = state.trying == slot
 

@@ -193,8 +193,15 @@ class UpdateService:
 
     # ---- state write, erase ---------------------------------------------------------------
     def test(self, image_hash: bytes) -> SlotState:
-        """Try the image with that hash at the next reset."""
+        """Try the image with that hash at the next reset; an older version than the
+        running one (going back to the previous slot) needs the technician flag."""
         state = slot_rules.mark_pending(self.state(), image_hash, self.running)
+        target = state.info(state.pending or "")
+        if target is not None and not self.allow_downgrade and \
+                ImageVersion.of_package(target.version) < self.running_version():
+            raise BundleError("bundle.downgrade", f"version {target.version} is older than "
+                              f"the running {self.running_version()}: a technician must allow "
+                              "downgrades")
         self.slots.save(state)
         log.info("update_pending slot=%s", state.pending)
         return state

@@ -223,7 +223,10 @@ class SlotStore:
         return slot, new
 
     def _tidy(self, state: SlotState) -> None:
-        """Leftovers of a cut install: temporary directories, a slot dir no state names."""
+        """Leftovers of a cut install: temporary directories, a slot dir no state names,
+        the upload a restart dropped."""
+        if self.staging.exists():
+            self.fs.remove(self.staging)
         for slot in SLOTS:
             tmp = self.slot_dir(slot).with_name(f"slot-{slot}.new")
             if tmp.exists():

@@ -60,3 +60,10 @@ def make_tree_wheel(version: str) -> tuple[str, bytes]:
         z.writestr(f"opentla-{version}.dist-info/METADATA",
                    f"Metadata-Version: 2.1\nName: opentla\nVersion: {version}\n")
     return f"opentla-{version}-py3-none-any.whl", out.getvalue()
+
+
+def slot_info(state, slot: str):
+    """The slot's info, which the test expects to be there."""
+    found = state.info(slot)
+    assert found is not None, f"slot {slot} is empty"
+    return found

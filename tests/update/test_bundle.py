@@ -35,7 +35,9 @@ def imgtool_digest(path) -> bytes:
     """What `imgtool verify` reports as the image digest (its own parser)."""
     done = imgtool("verify", str(path))
     assert done.returncode == 0, done.stderr
-    return bytes.fromhex(re.search(r"Image digest: ([0-9a-f]{64})", done.stdout)[1])
+    found = re.search(r"Image digest: ([0-9a-f]{64})", done.stdout)
+    assert found is not None, done.stdout
+    return bytes.fromhex(found[1])
 
 
 def test_good_bundle_verifies_and_matches_imgtool(work):

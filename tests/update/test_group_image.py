@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from typing import Any
 
 import pytest
 from smp.error import MGMT_ERR
@@ -18,6 +19,7 @@ from smpclient.requests.image_management import (
     ImageStatesWrite,
     ImageUploadWrite,
 )
+from smpclient.requests.os_management import ResetWrite
 from smpclient.transport.serial import SMPSerialTransport
 
 from firmware.office_link.group_image import ImageGroup
@@ -41,9 +43,9 @@ def unit(tmp_path):
     slots = SlotStore(tmp_path / "update", FACTORY)
     service = UpdateService(slots, "a", builtin_keys(), board="sim")
     server = SMPServer(Identity.generate(), MemoryPairedHosts(), FakeUnit(),
-                       groups=[ImageGroup(service)])
+                       groups=[ImageGroup(service)], update_open=service.mode.active)
     with PtyUnit(server, auto_confirm=True) as p:
-        p.service, p.slots = service, slots
+        p.service, p.slots = service, slots  # type: ignore[attr-defined]
         yield p
 
 
@@ -56,6 +58,13 @@ async def client_do(path, body):
         return await body(client)
 
 
+def test_only_state_read_and_slot_info_are_public():
+    group = ImageGroup(None)  # type: ignore[arg-type]
+    routes = {(r.command, r.op): r.access.value for r in group.routes()}
+    assert routes == {(0, 0): "public", (6, 0): "public", (0, 2): "update", (1, 2): "update",
+                      (5, 2): "update"}
+
+
 def test_state_read_is_open_and_writes_need_session_or_update_mode(unit, tmp_path):
     data = make_bundle(tmp_path, "0.2.0").read_bytes()
 
@@ -66,9 +75,10 @@ def test_state_read_is_open_and_writes_need_session_or_update_mode(unit, tmp_pat
         assert (image.slot, image.version, image.hash) == (0, "0.1.0", bytes.fromhex("11" * 32))
         assert image.active and image.confirmed and image.permanent and not image.pending
         for request in (ImageUploadWrite(off=0, data=data[:100], len=len(data), image=0),
-                        ImageStatesWrite(hash=bytes(32)), ImageErase()):
-            refused = await client.request(request)
+                        ImageStatesWrite(hash=bytes(32)), ImageErase(), ResetWrite()):
+            refused: Any = await client.request(request)
             assert error_v1(refused) and refused.rc == MGMT_ERR.EACCESSDENIED
+            assert refused.rsn and "update mode" in refused.rsn
 
     run(client_do(unit.path, body))
     assert not unit.slots.staging.exists() and unit.slots.load().slots["b"] is None
@@ -153,8 +163,8 @@ def test_refused_bundles_change_nothing(unit, tmp_path, case, rc):
 
     async def body(client: SMPClient):
         upgrade = case == "not_newer_upgrade"
-        r = await client.request(ImageUploadWrite(off=0, data=data[:200], len=len(data),
-                                                  upgrade=upgrade))
+        r: Any = await client.request(ImageUploadWrite(off=0, data=data[:200], len=len(data),
+                                                       upgrade=upgrade))
         while success(r) and r.off < len(data):
             r = await client.request(ImageUploadWrite(off=r.off, data=data[r.off:r.off + 1500]))
         return r
@@ -172,8 +182,8 @@ def test_a_paired_host_in_its_session_may_upload_without_update_mode(unit, tmp_p
     async def body(client: SMPClient):
         await link.pair(client, keys, lambda code: None, poll_s=0.05)
         await link.open_session(client, keys)  # every request now carries the session MAC
-        r = await client.request(ImageUploadWrite(off=0, data=data[:1500], len=len(data),
-                                                  sha=hashlib.sha256(data).digest()))
+        r: Any = await client.request(ImageUploadWrite(off=0, data=data[:1500], len=len(data),
+                                                       sha=hashlib.sha256(data).digest()))
         offsets = [r.off]
         while success(r) and r.off < len(data):
             r = await client.request(ImageUploadWrite(off=r.off, data=data[r.off:r.off + 1500]))
@@ -194,3 +204,26 @@ def test_a_paired_host_in_its_session_may_upload_without_update_mode(unit, tmp_p
 async def _office(path, body):
     async with link.connect(path, 5) as client:
         return await body(client)
+
+
+def test_erase_takes_the_other_slot_only_and_slot_info_answers(unit, tmp_path):
+    data = make_bundle(tmp_path, "0.2.0").read_bytes()
+    unit.call(lambda: unit.service.mode.open(unit.runner.clock()))
+
+    async def body(client: SMPClient):
+        r: Any = await client.request(ImageUploadWrite(off=0, data=data[:1500], len=len(data)))
+        while r.off < len(data):
+            r = await client.request(ImageUploadWrite(off=r.off, data=data[r.off:r.off + 1500]))
+        running: Any = await client.request(ImageErase(slot=0))
+        other = await client.request(ImageErase())
+        state: Any = await client.request(ImageStatesRead())
+        return running, other, state
+
+    running, other, state = run(client_do(unit.path, body))
+    assert error_v2(running) and running.err.rc == IMG_MGMT_ERR.INVALID_SLOT
+    assert success(other) and [i.slot for i in state.images] == [0]
+    assert not unit.slots.slot_dir("b").exists() and unit.slots.load().slots["b"] is None
+    # slot info (cmd 6; neither smp nor smpclient has a request for it): both slots
+    info = ImageGroup(unit.service).slot_info(None, None)
+    assert info == {"images": [{"image": 0, "max_image_size": 64 << 20, "slots": [
+        {"slot": 0, "size": 64 << 20}, {"slot": 1, "size": 64 << 20}]}]}

@@ -3,7 +3,7 @@
 starts on a good version -- every file of the slot it boots is there -- and every
 unsent FSE is still in the store. The runs and their outcomes are printed.
 
-The default suite cuts every operation of an update whose wheel holds 6 files (35
+The default suite cuts every operation of an update whose wheel holds 6 files (36
 operations); ``TLA_UPDATE_CUTS=full`` does it with a wheel of the whole ``firmware``
 and ``board`` tree (hundreds of files, one cut per file written)."""
 

@@ -13,6 +13,7 @@ from firmware.store.schema import MIGRATIONS
 from firmware.update.slots import SlotInfo, confirm, factory_state, installed, mark_pending, reject
 from firmware.update.slots import boot as boot_slot
 
+from .helpers import slot_info
 from .store_fixture import PS, read_fses, store_with_fses
 
 # the next version's schema: a new column and a new table (docs/store.md)
@@ -38,7 +39,7 @@ def test_schema_update_with_fses_waiting_then_forced_rollback(tmp_path):
     # its health check fails: forced rollback, the previous version opens the same store
     state = reject(state, "health: display")
     slot, state = boot_slot(state)
-    assert slot == "a" and not state.slots["b"].bootable
+    assert slot == "a" and not slot_info(state, "b").bootable
     assert read_fses(db, proof) == fses
 
     # installed again and confirmed this time: only now the schema moves on
