@@ -93,7 +93,8 @@ class ImageUnit(UnitPort):
                 self.outcomes.append("rolled_back")
                 self.down_until = -1.0  # restart again, into the primary
         return SMPServer(self.identity, self.hosts, BoardUnit(self), buf_size=BUF,
-                         groups=[ImageGroup(self.service)])
+                         groups=[ImageGroup(self.service)],
+                         update_open=self.service.mode.active)  # as firmware/app.py
 
     def _seal_of(self, site) -> str:
         return firmware_seal(sealed_roots(self.board), site).hex()
