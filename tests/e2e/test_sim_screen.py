@@ -76,7 +76,7 @@ def test_the_pin_typed_on_the_keypad_opens_the_home_screen(state, tmp_path):
     assert home[0] == "ok screen home"
     assert "ouvert" in home[1] and "verrouillé" not in home[1]  # the status bar's padlock
     assert _body(answers[8]) == ["> Factures préparées 1", "Nouvelle facture",
-                                 "Lecture Vitale seule", "Informations"]
+                                 "Lecture Vitale seule", "Informations", "Mise à jour"]
     assert answers[9:] == ["stopped"]
 
 

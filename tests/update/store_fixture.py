@@ -7,7 +7,7 @@ import os
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from firmware.store import Store
-from tests.store.helpers import card_proof, open_provisioned
+from tests.store.helpers import open_provisioned
 
 PS = "10101010101"
 
@@ -34,5 +34,3 @@ def read_fses(path: str, proof: bytes, **open_args) -> dict[str, bytes]:
     finally:
         store.close()
 
-
-__all__ = ["card_proof", "read_fses", "store_with_fses"]
