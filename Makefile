@@ -6,8 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_STAMP := $(VENV)/.installed-demo
 TEST_STAMP := $(VENV)/.installed-test
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml | head -n 1)
 
-.PHONY: demo demo-gif test bench lint typecheck test-deps clean screens
+.PHONY: demo demo-gif test bench lint typecheck test-deps clean screens bundle
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +38,12 @@ test: $(TEST_STAMP)
 bench: $(TEST_STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
+# The signed update bundle of this tree at its version (docs/update-office.md); the
+# development key unless KEY=path/to/key.pem.
+bundle: $(DEMO_STAMP)
+	$(VENV)/bin/tla bundle build --version $(VERSION) $(if $(KEY),--key $(KEY)) \
+		-o dist/opentla-$(VERSION).bundle
+
 # Golden screens of the keypad UI (docs/screens/*.png) and the README's GIF of the
 # demo's day (docs/screens/day.gif), after a deliberate change.
 screens: $(TEST_STAMP) demo-gif
@@ -55,4 +62,4 @@ typecheck: $(TEST_STAMP)
 	$(VENV)/bin/mypy firmware board host_tools
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis .ruff_cache .mypy_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis .ruff_cache .mypy_cache

@@ -13,6 +13,9 @@
     tla traces report [--db] [--unit U] [--json]   per operation: count, errors, p50/p90/p99
     tla lots make|list|show             lots of imported FSEs, signed with the CPS (PC/SC)
     tla seal add VERSION SEAL | list    the office's reference firmware seals
+    tla seal add --bundle FILE          ... taken from an update bundle (its manifest)
+    tla bundle build --version V -o F   a signed update bundle of this tree (imgtool)
+    tla update PORT BUNDLE | --status   update a unit (resumable upload, test, confirm)
     tla arl import FILE...              returns of the lots: accepted / rejected, with reasons
     tla duplicata FSE --reason R [-o F] the duplicata of an FSE as a PDF
     tla udev install                    Linux: the unit's USB port without root (udev rule)
@@ -55,6 +58,7 @@ from . import (
     cmd_traces,
     cmd_transfer,
     cmd_udev,
+    cmd_update,
 )
 from .cli_common import HELP_FORMAT, UsageError, positive_seconds
 from .unit_link import client as link
@@ -62,7 +66,7 @@ from .unit_link.keystore import HostKeys, KeyFileError
 
 # each module adds its subcommands with register(subparsers), as in card_cli.py
 COMMAND_MODULES = (cmd_link, cmd_transfer, cmd_records, cmd_fse, cmd_traces, cmd_lots, cmd_arl,
-                   cmd_duplicata, cmd_udev, cmd_report, cmd_doctor, cmd_pj)
+                   cmd_duplicata, cmd_udev, cmd_report, cmd_doctor, cmd_pj, cmd_update)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -49,8 +49,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     seal_sub = seal.add_subparsers(dest="seal_command", required=True)
     add = seal_sub.add_parser("add", help="record the reference seal of a firmware version "
                               "(releases the lots on hold that carry it)", **h)
-    add.add_argument("version", help="firmware version, e.g. 0.1.0")
-    add.add_argument("seal", type=_seal, help="the seal, 64 hex digits (tla info shows it)")
+    add.add_argument("version", nargs="?", help="firmware version, e.g. 0.1.0")
+    add.add_argument("seal", nargs="?", type=_seal,
+                     help="the seal, 64 hex digits (tla info shows it)")
+    add.add_argument("--bundle", type=Path, metavar="FILE",
+                     help="take version and seal from this update bundle instead")
+    add.add_argument("--board", choices=("sim", "pi", "pc"),
+                     help="with --bundle: the board whose seal to take (when it has several)")
     seal_sub.add_parser("list", help="the reference seals", **h)
 
 
@@ -71,6 +76,22 @@ def _seal(text: str) -> bytes:
         raise argparse.ArgumentTypeError(f"a seal is {SEAL_BYTES} bytes "
                                          f"({2 * SEAL_BYTES} hex digits), got {len(raw)}")
     return raw
+
+
+def _seal_source(args: argparse.Namespace) -> None:
+    """VERSION SEAL, or --bundle FILE [--board B] (host_tools/seals.py): one of the two."""
+    if args.bundle is None:
+        if args.version is None or args.seal is None or args.board is not None:
+            raise cli.UsageError("tla seal add: give VERSION SEAL, or --bundle FILE [--board B]")
+        return
+    if args.version is not None:
+        raise cli.UsageError("tla seal add: give VERSION SEAL or --bundle FILE, not both")
+    from .seals import SealSourceError, seal_from_bundle
+
+    try:
+        args.version, args.seal = seal_from_bundle(args.bundle, args.board)
+    except SealSourceError as exc:
+        raise cli.UsageError(str(exc)) from None
 
 
 def open_reader(name: str | None) -> CardConnection:
@@ -201,6 +222,8 @@ def _iso(ts: float) -> str:
 
 
 async def cmd_seal(args: argparse.Namespace, keys: HostKeys) -> int:
+    if args.seal_command == "add":
+        _seal_source(args)  # bad arguments or bundle: nothing opened
     with cli.open_db(args.db) as db:
         if args.seal_command == "add":
             released = office_lots.add_seal(db, args.version, args.seal)

@@ -112,6 +112,9 @@ async def cmd_unload(args: argparse.Namespace, keys: HostKeys) -> int:
             print(f"Unit {report.unit_id}: {len(report.imported)} FSEs imported, "
                   f"{len(report.already)} already imported, {report.acked} acknowledged, "
                   f"{report.vitale_imported} Vitale reads imported.")
+            for flag in report.flagged:
+                print(f"FLAGGED {flag.fse_id}: {flag.message} [{flag.code}] (imported; its lot "
+                      "will wait on hold)", file=sys.stderr)
             for fse_id, code, message in report.rejected:
                 print(f"REJECTED {fse_id}: {message} [{code}] (left on the unit)", file=sys.stderr)
             return 1 if report.rejected else 0

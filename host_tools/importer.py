@@ -37,6 +37,7 @@ from firmware.loaded.schema import FseRange
 from firmware.store.office_sig import sign_load
 
 from .office_db import NewFse, OfficeDb, OfficeDbError
+from .seals import SealFlag, SealFlags
 from .transfer_messages import (
     FseAck,
     FseDevice,
@@ -71,6 +72,7 @@ class UnloadReport:
     rejected: list[tuple[str, str, str]] = field(default_factory=list)  # (id, code, message)
     acked: int = 0
     vitale_imported: int = 0
+    flagged: list[SealFlag] = field(default_factory=list)  # imported, seal matches no reference
     payload_bytes: int = 0
 
 
@@ -141,6 +143,7 @@ async def unload(client: SMPClient, db: OfficeDb, trust: CardAuthorities, *,
     report.unit_id = unit_id = device.unit_id
     db.remember_unit(unit_id, device.key)
     verifier = FseVerifier(trust, {unit_id: device.key}, reference_seals=reference_seals)
+    seal_flags = SealFlags(db)
     pending = await _list_all(client, FseList)
     _settle_lost_acks(db, "fses", unit_id, {rid for rid, *_ in pending})
     acks: list[list[str]] = []
@@ -169,6 +172,10 @@ async def unload(client: SMPClient, db: OfficeDb, trust: CardAuthorities, *,
             else:
                 (report.already if result.duplicate else report.imported).append(item.fse_id)
                 acks.append([item.fse_id, result.import_id])
+                flag = None if result.duplicate else seal_flags.check(item.fse_id, item.cose,
+                                                                       item.seal)
+                if flag is not None:
+                    report.flagged.append(flag)
         batch.clear()
 
     async def take(rid: str, cose: bytes) -> None:

@@ -29,6 +29,8 @@ BENCHES = [
                                     "import_fse_per_s_postgresql", "lots_make_s"}),
     ("load.py", ["--rows", "200", "2000"], {"check_rows_per_s", "peak_rss_mb"}),
     ("report.py", ["--traces", "300", "--fse", "12"], {"report_s", "read_floor_s", "traces"}),
+    ("update.py", ["--size", "65536"], {"upload_bytes_per_s", "framing_floor_bytes_per_s",
+                                         "install_s", "rollback_s"}),
     ("update_unit.py", [], {"install_s", "rollback_s", "install_floor_s"}),
     ("ui.py", [], {"frame_cpu_p99_ms", "i2c_bytes_per_key_mean", "full_frame_bytes",
                    "keys_prepared_secured", "door_s", "door_ratio"}),

@@ -60,7 +60,8 @@ class LinkTransport(SMPSerialTransport):
 
     @property
     def max_unencoded_size(self) -> int:
-        """What smpclient may hand us, leaving room for the MAC entries we add."""
+        """What smpclient may hand us, leaving room for the MAC entries we add (the
+        sealed packet itself may then use the whole room: see :meth:`send`)."""
         return super().max_unencoded_size - mac.OVERHEAD
 
     # ---- the line -------------------------------------------------------------------
@@ -84,7 +85,15 @@ class LinkTransport(SMPSerialTransport):
                             header.group, header.seq, header.command)
             data = header.pack() + payload
         self._expect = (header, self._counter)
-        await super().send(data)
+        room = super().max_unencoded_size  # the sealed packet may fill the unit's buffer
+        if len(data) > room:
+            raise ValueError(f"Data size {len(data)} exceeds maximum unencoded size {room}")
+        # the base class writes each 127-byte line with its own write (one syscall, one
+        # select each: 360 for a 32 KiB frame); the frame's lines go out in one write
+        frame = b"".join(smppacket.encode(data, line_length=self._line_length))
+        with self._serial_exception_to_disconnected():
+            self._conn.write(frame)
+            await self._drain_tx()
 
     async def receive(self) -> bytes:
         decoder: Generator[None, bytes, bytes] | None = None
