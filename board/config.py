@@ -39,7 +39,8 @@ class BoardConfig:
     vitale_reader: str = ""  # pc: PC/SC reader name (or its start) of the Vitale slot
     cps_reader: str = ""  # pc: PC/SC reader name (or its start) of the CPS slot
     battery_percent: float = 87.0  # sim: the fuel gauge twin's charge at start
-    keys: str = ""  # sim: "stdin" reads key names (valider, annuler, 0-9...) from stdin
+    keys: str = ""  # sim: "stdin" reads key names (valider, annuler, 0-9...) from stdin,
+    #                 a path from that file or device (the QEMU image's virtio port)
 
     def state_path(self) -> Path:
         if self.state_dir:

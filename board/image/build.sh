@@ -85,9 +85,9 @@ git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$WORK/src"
 ROOT="$OUT/rootfs"
 say "Debian $SUITE arm64 root (mmdebstrap; several minutes under qemu-user)"
 excludes=()
-for p in /usr/share/doc/* /usr/share/man/* /usr/share/info/* /usr/share/locale/* \
-         /usr/share/lintian/* /usr/share/bash-completion/* /usr/share/zsh/* \
-         /usr/share/fish/* /usr/include/* /usr/share/gitweb/* /usr/share/bug/*; do
+for p in '/usr/share/doc/*' '/usr/share/man/*' '/usr/share/info/*' '/usr/share/locale/*' \
+         '/usr/share/lintian/*' '/usr/share/bash-completion/*' '/usr/share/zsh/*' \
+         '/usr/share/fish/*' '/usr/include/*' '/usr/share/gitweb/*' '/usr/share/bug/*'; do
     excludes+=("--dpkgopt=path-exclude=$p")
 done
 for p in '/usr/share/doc/*/copyright' '/usr/share/locale/fr/*' '/usr/share/locale/en/*' \

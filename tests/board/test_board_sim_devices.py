@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import os
 import select
+import time
+
+import pytest
 
 from board import build
-from board.config import load_config
-from firmware.parts import LineUp, Received
+from board.config import ConfigError, load_config
+from firmware.parts import Key, LineUp, Received
 
 
 def _events(port, want, rounds=50):
@@ -51,3 +54,25 @@ def test_sim_board_link_that_is_no_device_is_still_a_symlink_to_its_pty(tmp_path
     finally:
         board.close()
     assert not path.is_symlink()
+
+
+def test_sim_board_reads_key_names_from_the_file_named_by_keys(tmp_path):
+    keys = tmp_path / "keys"
+    keys.write_text("valider\n\n5\nannuler\n", encoding="utf-8")
+    board = build(load_config(board="sim", env={}, state_dir=str(tmp_path), keys=str(keys)))
+    try:
+        pressed = []
+        for _ in range(100):
+            pressed += [e.key for e in board.keypad.events() if e.down]
+            if len(pressed) == 3:
+                break
+            time.sleep(0.02)
+        assert pressed == [Key.VALIDER, Key.D5, Key.ANNULER]
+    finally:
+        board.close()
+
+
+def test_sim_board_keys_naming_no_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="keys must be"):
+        build(load_config(board="sim", env={}, state_dir=str(tmp_path),
+                          keys=str(tmp_path / "missing")))
