@@ -99,7 +99,7 @@ export OPENTLA_WHEELS="$WHEELS" OPENTLA_TOOLS="$WORK/tools" OPENTLA_OS_DIR="$OS_
 mmdebstrap --variant=essential --architectures=arm64 --components=main,non-free-firmware \
     --aptopt='APT::Install-Recommends "false"' \
     "${excludes[@]}" \
-    --include=systemd,systemd-sysv,udev,kmod,initramfs-tools,zstd,linux-image-arm64,raspi-firmware,python3 \
+    --include=usr-is-merged,systemd,systemd-sysv,udev,kmod,initramfs-tools,zstd,linux-image-arm64,raspi-firmware,python3 \
     --setup-hook="$IMG_DIR/setup-hook.sh \"\$1\"" \
     --customize-hook="$IMG_DIR/customize.sh \"\$1\"" \
     "$SUITE" "$ROOT" "deb $MIRROR $SUITE main non-free-firmware" \

@@ -108,6 +108,8 @@ in_root depmod -a "$kver"
 rm -rf "$root/var/cache/"* "$root/var/lib/apt/lists/"* "$root/var/log/"* \
     "$root/etc/kernel/postinst.d/z50-raspi-firmware" \
     "$root/etc/initramfs/post-update.d/z50-raspi-firmware"
+# glibc's iconv converters: Python has its own codecs, nothing else on the unit converts
+find "$root/usr/lib/aarch64-linux-gnu/gconv" -name '*.so' -delete
 # udev's hardware database describes PC peripherals: not needed to boot or run the unit
 rm -f "$root/usr/lib/udev/hwdb.bin" "$root/etc/udev/hwdb.bin"
 rm -rf "$root/usr/lib/udev/hwdb.d"
