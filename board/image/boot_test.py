@@ -42,7 +42,8 @@ REPO = Path(__file__).resolve().parents[2]
 READY_TARGET_S = 60.0
 RSS_TARGET_MB = 80.0
 BIN = Path(sys.executable).parent
-SERVICE_STARTED = re.compile(r"Started opentla-unit\.service|Started OpenTLA unit")
+SERVICE_STARTED = re.compile(r"Started opentla-unit\.service")
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 class Boot:
@@ -56,6 +57,7 @@ class Boot:
         cmdline = (REPO / "board/os/cmdline.txt").read_text(encoding="utf-8").split()
         cmdline = [a for a in cmdline if not a.startswith(("console=", "quiet", "loglevel="))]
         cmdline += ["console=ttyAMA0", "systemd.show_status=1", "panic=-1",
+                    "systemd.status_unit_format=name",
                     "systemd.setenv=TLA_CONFIG=/etc/opentla/qemu.toml"]
         self.argv = [
             "qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a53", "-smp", str(smp),
@@ -117,7 +119,7 @@ class Boot:
 
     def console_text(self) -> str:
         try:
-            return self.console.read_text(encoding="utf-8", errors="replace")
+            return ANSI.sub("", self.console.read_text(encoding="utf-8", errors="replace"))
         except FileNotFoundError:
             return ""
 

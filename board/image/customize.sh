@@ -73,6 +73,9 @@ for unit in "$os"/*.service; do
         in_root systemctl enable -q "$(basename "$unit")"
     fi
 done
+# no text consoles to log in on (the Pi's screen is the OLED): getty-static would start
+# gettys on tty2-6 for want of logind
+in_root systemctl mask -q getty-static.service
 echo opentla > "$root/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\topentla\n' > "$root/etc/hosts"
 # empty: systemd makes a transient machine id at each boot (read-only root)
