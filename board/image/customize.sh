@@ -56,7 +56,9 @@ if [ -f "$os/opentla.sysusers" ]; then
 fi
 # Under QEMU only (make image-test): the link's virtio port, the diagnostics service.
 install -m 0644 "$img/61-opentla-qemu.rules" "$root/usr/lib/udev/rules.d/"
-install -m 0644 "$img/opentla-diag.service" "$root/usr/lib/systemd/system/"
+install -m 0644 "$img/opentla-diag.service" "$img/opentla-qemu-ports.service" \
+    "$root/usr/lib/systemd/system/"
+in_root systemctl enable -q opentla-qemu-ports.service
 install -m 0755 "$img/opentla-diag.sh" "$root/usr/lib/opentla/opentla-diag.sh"
 install -m 0644 "$img/qemu.toml" "$root/etc/opentla/qemu.toml"
 mkdir -p "$root/etc/systemd/journald.conf.d"
