@@ -276,7 +276,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="make image's output directory (default build/image)")
     parser.add_argument("--limit", type=float, default=120.0,
                         help="seconds from QEMU's start for every check (default 120)")
-    parser.add_argument("--smp", type=int, default=4, help="emulated CPUs (the Pi has 4)")
+    parser.add_argument("--smp", type=int, default=min(4, os.cpu_count() or 1),
+                        help="emulated CPUs (the Pi has 4; default: 4 or this PC's cores if "
+                             "fewer, each vCPU is a host thread under TCG)")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     build: Path = args.build
