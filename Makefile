@@ -8,7 +8,7 @@ DEMO_STAMP := $(VENV)/.installed-demo
 TEST_STAMP := $(VENV)/.installed-test
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml | head -n 1)
 
-.PHONY: demo demo-gif test bench lint typecheck test-deps clean screens bundle
+.PHONY: demo demo-gif test bench lint typecheck test-deps clean screens bundle image image-test
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,14 @@ lint: $(TEST_STAMP)
 
 typecheck: $(TEST_STAMP)
 	$(VENV)/bin/mypy firmware board host_tools
+
+# The unit's SD-card image and its boot test under QEMU (docs/image.md). Slow (minutes)
+# and need root, mmdebstrap, qemu-user-static and qemu-system-arm: not part of make test.
+image: | $(PY)
+	PYTHON=$(PY) bash board/image/build.sh build/image
+
+image-test: $(TEST_STAMP)
+	PYTHONPATH=$(CURDIR) $(PY) board/image/boot_test.py build/image
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis .ruff_cache .mypy_cache

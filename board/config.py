@@ -45,7 +45,8 @@ class BoardConfig:
     vitale_reader: str = ""  # pc: PC/SC reader name (or its start) of the Vitale slot
     cps_reader: str = ""  # pc: PC/SC reader name (or its start) of the CPS slot
     battery_percent: float = 87.0  # sim: the fuel gauge twin's charge at start
-    keys: str = ""  # sim: "stdin" reads key names (valider, annuler, 0-9...) from stdin
+    keys: str = ""  # sim: "stdin" reads key names (valider, annuler, 0-9...) from stdin,
+    #                 a path from that file or device (the QEMU image's virtio port)
     serial: str = ""  # all: the unit's serial (SERIAL_PATTERN); "": TLA- + the store's id
     office: str = ""  # all: the office the unit was provisioned for (log, USB gadget name)
     update_keys: str = ""  # PEM keys trusted for updates ("": the built-in development key)

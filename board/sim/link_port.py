@@ -32,13 +32,24 @@ READ_SIZE = 4096
 
 
 class PtyLinkPort:
-    """A :class:`firmware.parts.LinkPort` on a fresh pty; ``path`` is what hosts open."""
+    """A :class:`firmware.parts.LinkPort` on a fresh pty; ``path`` is what hosts open.
 
-    def __init__(self) -> None:
-        self.master, slave = os.openpty()
-        tty.setraw(slave)  # no echo, no newline translation: a plain byte pipe
-        self.path = os.ttyname(slave)
-        os.close(slave)  # see the module docstring: the host's open and close show
+    ``PtyLinkPort(device)`` opens an existing character device instead (under QEMU the
+    virtio serial port ``/dev/virtio-ports/opentla.link``, docs/image.md): the host
+    is on the other side of it, and the device reports ``POLLHUP`` while no host
+    holds that side open, as the pty does."""
+
+    def __init__(self, device: str | None = None) -> None:
+        if device is None:
+            self.master, slave = os.openpty()
+            tty.setraw(slave)  # no echo, no newline translation: a plain byte pipe
+            self.path = os.ttyname(slave)
+            os.close(slave)  # see the module docstring: the host's open and close show
+        else:
+            self.master = os.open(device, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+            self.path = device
+            if os.isatty(self.master):
+                tty.setraw(self.master)
         os.set_blocking(self.master, False)
         self._poller = select.poll()
         self._poller.register(self.master, select.POLLIN | select.POLLHUP | select.POLLERR)

@@ -125,18 +125,25 @@ class SimBoard(Board):
 def build(config: BoardConfig) -> SimBoard:
     state = config.state_path()
     state.mkdir(parents=True, exist_ok=True)
-    if config.keys not in ("", "stdin"):
-        raise ConfigError(f"keys must be \"stdin\" or empty, not {config.keys!r}")
+    if config.keys not in ("", "stdin") and not Path(config.keys).exists():
+        raise ConfigError(f"keys must be \"stdin\", a file or device to read key names "
+                          f"from, or empty, not {config.keys!r}")
     slots = {"vitale": SimCardSlot(), "ps": SimCardSlot()}
-    link = PtyLinkPort()
+    # link: a character device to open (a virtio port under QEMU), else a symlink to make
+    device = config.link if config.link and Path(config.link).is_char_device() else None
+    link = PtyLinkPort(device)
     keypad = SimKeypad()
     board = SimBoard(
         kind="sim", vitale=DirectReader(slots["vitale"]), cps=DirectReader(slots["ps"]),
         link=link, clock=SavedClock(state / "clock.json"),
         gauge=SimMax17048(soc=config.battery_percent), display=SimDisplay(), keypad=keypad,
         buzzer=SimBuzzer(), sealed=SEALED, slots=slots)
-    if config.link:
+    if config.link and device is None:
         board.closers.append(link_symlink(Path(config.link), link.path))
     if config.keys == "stdin":
         keypad.read_lines(sys.stdin)
+    elif config.keys:  # e.g. the virtio port the QEMU boot test presses keys on
+        keys = open(config.keys, encoding="utf-8")
+        board.closers.append(keys.close)
+        keypad.read_lines(keys)
     return board
