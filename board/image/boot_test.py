@@ -58,7 +58,11 @@ class Boot:
         cmdline = [a for a in cmdline if not a.startswith(("console=", "quiet", "loglevel="))]
         cmdline += ["console=ttyAMA0", "systemd.show_status=1", "panic=-1",
                     "systemd.status_unit_format=name",
-                    "systemd.setenv=TLA_CONFIG=/etc/opentla/qemu.toml"]
+                    "systemd.setenv=TLA_CONFIG=/etc/opentla/qemu.toml",
+                    # the service is Type=notify: systemd says "Started" only at READY=1,
+                    # after the console's getty has stopped its status lines; the journal
+                    # forwarded to the console still carries it (and the unit's own log)
+                    "systemd.journald.forward_to_console=1"]
         self.argv = [
             "qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a53", "-smp", str(smp),
             "-m", "512", "-display", "none", "-monitor", "none", "-no-reboot",
