@@ -36,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     att.add_argument("--list", type=Path, metavar="CSV", help="many documents: a CSV with "
                      "the columns fse,type,file (file paths relative to the CSV)")
     att.add_argument("--replace", action="store_true", help="replace a document attached before")
+    cli.add_progress_option(att)
     paper = pj_sub.add_parser("paper", help="record that an FSE's document went to the "
                               "organism on paper (it is no longer missing; no scan kept)", **h)
     paper.add_argument("fse", metavar="FSE", help="import id or FSE id (tla fse list)")
@@ -102,14 +103,11 @@ def _requests(args: argparse.Namespace) -> list[tuple[str, str, Path, str]]:
 
 
 def _attach(db, args: argparse.Namespace) -> int:
-    from rich.progress import Progress
-
     from .pj import Attach, PjFileError, attach, check_file
 
     requests = _requests(args)
     checked = []
-    with Progress(transient=True, console=_stderr(), disable=len(requests) < 2) as bar:
-        task = bar.add_task("checking documents", total=len(requests))
+    with cli.progress_bar(args, "documents checked") as step:
         for fse, pj_type, path, where in requests:
             try:
                 checked.append(Attach(fse, pj_type, check_file(path)))
@@ -117,7 +115,7 @@ def _attach(db, args: argparse.Namespace) -> int:
                 if where != str(path):  # name the CSV row too
                     raise cli.UsageError(f"{where}: {exc}") from None
                 raise
-            bar.advance(task)
+            step(len(checked), len(requests))
     stored = attach(db, checked, replace=args.replace)
     for item, fse_id in zip(checked, stored, strict=True):
         dpi = "vector" if item.file.dpi is None else f"{item.file.dpi} dpi"
@@ -125,12 +123,6 @@ def _attach(db, args: argparse.Namespace) -> int:
               f"{item.file.pages} page(s), {dpi})")
     print(f"{len(stored)} document(s) attached", file=sys.stderr)
     return 0
-
-
-def _stderr():
-    from rich.console import Console
-
-    return Console(file=sys.stderr)
 
 
 def _missing(db) -> int:
