@@ -135,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.getLogger("smpclient").setLevel(logging.CRITICAL)  # we report errors ourselves
     try:
-        keys = HostKeys.load_or_create(args.keys)
+        # a command that never talks to a unit (udev install, run under sudo) must not
+        # create a host key in root's home
+        keys = HostKeys.load_or_create(args.keys) if getattr(args, "host_key", True) else None
         _check_port(getattr(args, "port", None))
         return asyncio.run(args.run(args, keys))
     except KeyboardInterrupt:

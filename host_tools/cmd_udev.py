@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                   "print the sudo command that does", **cli.OFFICE_HELP)
     install.add_argument("--rules-dir", type=Path, default=RULES_DIR,
                          help=f"where udev reads rules (default {RULES_DIR})")
-    udev.set_defaults(run=cmd_udev)
+    udev.set_defaults(run=cmd_udev, host_key=False)
 
 
 def rule_text() -> str:
@@ -40,7 +40,7 @@ def rule_text() -> str:
     return (resources.files("board") / "os" / RULE_NAME).read_text(encoding="utf-8")
 
 
-async def cmd_udev(args: argparse.Namespace, keys: HostKeys) -> int:
+async def cmd_udev(args: argparse.Namespace, keys: HostKeys | None) -> int:
     target = args.rules_dir / RULE_NAME
     text = rule_text()
     if target.is_file() and target.read_text(encoding="utf-8") == text:

@@ -197,6 +197,8 @@ def test_tla_udev_install_writes_the_rule_once(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
     assert tla([*keys, "udev", "install", "--rules-dir", str(tmp_path)]) == 0
     assert "already installed, unchanged" in capsys.readouterr().out
+    # run under sudo, it must not leave a host key in root's home: it never creates one
+    assert not (tmp_path / "host.json").exists()
 
 
 def test_tla_udev_install_without_rights_prints_the_sudo_command(tmp_path, capsys):
