@@ -64,16 +64,43 @@ def changed_runs(old: list[bytes], new: list[bytes]) -> list[tuple[int, int, int
     return runs
 
 
-def runs_cost(runs: list[tuple[int, int, int]], block: int) -> int:
-    """Bytes on the bus for ``runs`` sent with data writes of ``block`` bytes."""
-    return sum(WINDOW_COST + (x1 - x0 + 1) + DATA_COST * -(-(x1 - x0 + 1) // block)
-               for _, x0, x1 in runs)
+Window = tuple[int, int, int, int]  # first page, last page, first column, last column
 
 
-def full_frame_cost(block: int) -> int:
-    """Bytes on the bus for the whole frame in one window."""
-    size = PAGES * DISPLAY_WIDTH
+def window_cost(window: Window, block: int) -> int:
+    """Bytes on the bus for one window: its address command, then its bytes
+    (page after page, horizontal addressing) in data writes of ``block`` bytes."""
+    p0, p1, x0, x1 = window
+    size = (p1 - p0 + 1) * (x1 - x0 + 1)
     return WINDOW_COST + size + DATA_COST * -(-size // block)
+
+
+def windows(old: list[bytes], new: list[bytes], block: int) -> list[Window]:
+    """The cheapest set of windows found to send what changed: each page's runs
+    (``changed_runs``), or a band of adjacent pages sent as one rectangle (the
+    span of their runs: one address command for several pages, and the data
+    writes' blocks filled), chosen page band by page band (a shortest path over
+    the 8 pages). All pages changed alike: one window for the whole frame."""
+    by_page: dict[int, list[Window]] = {}
+    for page, x0, x1 in changed_runs(old, new):
+        by_page.setdefault(page, []).append((page, page, x0, x1))
+    best: list[tuple[int, list[Window]]] = [(0, [])]  # best[p]: pages 0..p-1 sent
+    for last in range(PAGES):
+        options = []
+        if last not in by_page:
+            options.append((best[last][0], best[last][1]))
+        else:
+            runs = by_page[last]
+            options.append((best[last][0] + sum(window_cost(w, block) for w in runs),
+                            best[last][1] + runs))
+        for first in range(last + 1):
+            band = [w for p in range(first, last + 1) for w in by_page.get(p, [])]
+            if not band or first not in by_page or last not in by_page:
+                continue  # a band starts and ends on a changed page
+            rect = (first, last, min(w[2] for w in band), max(w[3] for w in band))
+            options.append((best[first][0] + window_cost(rect, block), best[first][1] + [rect]))
+        best.append(min(options, key=lambda o: o[0]))
+    return best[PAGES][1]
 
 
 class Ssd1306Display:
@@ -95,14 +122,9 @@ class Ssd1306Display:
             raise ValueError(f"the display is {DISPLAY_WIDTH}x{DISPLAY_HEIGHT}, "
                              f"not {image.size[0]}x{image.size[1]}")
         ram = gddram(image.convert("1"))
-        runs = changed_runs(self.ram, ram)
-        if runs and runs_cost(runs, self.block) >= full_frame_cost(self.block):
-            self.device.command(COLUMNADDR, 0, DISPLAY_WIDTH - 1, PAGEADDR, 0, PAGES - 1)
-            self.device.data(list(b"".join(ram)))
-        else:
-            for page, x0, x1 in runs:
-                self.device.command(COLUMNADDR, x0, x1, PAGEADDR, page, page)
-                self.device.data(list(ram[page][x0:x1 + 1]))
+        for p0, p1, x0, x1 in windows(self.ram, ram, self.block):
+            self.device.command(COLUMNADDR, x0, x1, PAGEADDR, p0, p1)
+            self.device.data([b for row in ram[p0:p1 + 1] for b in row[x0:x1 + 1]])
         self.ram = ram
 
     def contrast(self, level: int) -> None:
