@@ -16,6 +16,7 @@ class Line:
     text: str
     big: bool = False
     selected: bool = False
+    bold: bool = False  # the body face's bold (a confirmation: "FSE signée")
 
 
 @dataclass(frozen=True)
