@@ -280,11 +280,11 @@ class Signing(Scene):
 
     def view(self, ui: Ui) -> View:
         """The recap stays (patient, total); its AMO / AMC and "À régler" lines
-        give way to the signature's progress and what not to do."""
+        give way to the signature's progress and what not to do (pull a card)."""
         r = ui.ctx.need_report()
         return View(clip(patient_name(ui)), (Line(euros(r.total_cents), big=True),
                                              Line("Signature en cours…"),
-                                             Line("Ne pas retirer cartes")))
+                                             Line("Laisser les cartes")))
 
 
 class Signed(Scene):
