@@ -17,9 +17,10 @@ Figures printed beside their bounds:
   this machine, over every event of the day (card jobs excluded: they run off the
   key path); target < 20 ms;
 - ``i2c_bytes_per_key_mean``: the bytes the unit's display driver
-  (board/pi/display.py: the changed runs of the SSD1306's RAM, each with its
-  address window, the real luma ``ssd1306`` and its I2C serial interface
-  under it) puts on the bus for one key press (and the screens its card jobs
+  (board/pi/display.py: the changed runs of the SSD1306's RAM, adjacent pages
+  joined into one window where cheaper, each window with the part of its
+  address the controller does not hold, the real luma ``ssd1306`` and its I2C
+  serial interface under it) puts on the bus for one key press (and the screens its card jobs
   lead to), against ``full_frame_bytes`` (what luma's ``ssd1306.display``
   sends for one image, counted on the fake bus: COLUMNADDR/PAGEADDR, then 1,024
   bytes in 32-byte SMBus blocks, each with the address and the control byte);

@@ -159,7 +159,7 @@ def draw_view(d: ImageDraw.ImageDraw, v: View) -> None:
         if line.big:
             text(d, (x, y - 2), line.text, BIG_PX, bold=True)
         else:
-            text(d, (x, y - 1), line.text)
+            text(d, (x, y - 1), line.text, bold=line.bold)
         y += h
     if v.offset > 0:
         _more(d, down=False)

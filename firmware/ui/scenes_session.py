@@ -140,15 +140,19 @@ class Pin(Scene):
         return STAY if key is not None else None
 
     def view(self, ui: Ui) -> View:
-        if self.busy:
-            return view("Code porteur", "", "Vérification…")
+        if self.busy:  # the code typed stays masked; the line below says it is checked
+            return View(self.title(), (Line(" ".join(MASK_ON * PIN_LENGTH), big=True),
+                                       Line("Vérification…")))
         mask = " ".join(MASK_ON * len(self.digits) + MASK_OFF * (PIN_LENGTH - len(self.digits)))
         lines = [Line(mask, big=True)]
         if self.message:
             lines += [Line(t) for t in wrap(self.message)]
         else:
             lines.append(Line("Corriger efface"))
-        return View("DERNIER ESSAI !" if self.tries == 1 else "Code porteur", tuple(lines))
+        return View(self.title(), tuple(lines))
+
+    def title(self) -> str:
+        return "DERNIER ESSAI !" if self.tries == 1 else "Code porteur"
 
 
 class LastFse(Scene):

@@ -221,8 +221,8 @@ class ReadOnly(Scene):
         return "back" if key == Key.ANNULER else None
 
     def view(self, ui: Ui) -> View:
-        if self.busy:
-            return view("Lecture Vitale", "", "Lecture en cours…")
+        if self.busy:  # the screen stays, its words say the card is being read
+            return view("Lecture Vitale", "Lecture de la carte", "Vitale…")
         if self.result is None:
             return view("Lecture Vitale", "Insérer la carte", "Vitale")
         names = [clip(f"{b.first_name} {b.name}") for b in self.result.beneficiaries]
@@ -289,6 +289,6 @@ class KeptReads(Menu):
         return outcome
 
     def view(self, ui: Ui) -> View:
-        if self.busy:
-            return view("Lecture gardée", "", "Contrôles…")
-        return super().view(ui)
+        v = super().view(ui)
+        # checking: the list stays (the cursor on the read chosen), the title says so
+        return View("Contrôles…", v.lines, v.offset) if self.busy else v

@@ -122,9 +122,11 @@ class InsertVitale(Scene):
         return None
 
     def view(self, ui: Ui) -> View:
-        if self.busy:
-            return view("Carte Vitale", "", "Lecture en cours…")
-        return view("Carte Vitale", "Insérer la carte", "Vitale", "Menu: sans la carte")
+        inv = ui.ctx.invoice
+        title = clip(inv.patient_name) if inv is not None and inv.patient_name else "Carte Vitale"
+        if self.busy:  # the screen stays, its words say the card is being read
+            return view(title, "Lecture de la carte", "Vitale…")
+        return view(title, "Insérer la carte", "Vitale", "Menu: sans la carte")
 
 
 def _cancel(ui: Ui) -> None:
@@ -180,9 +182,9 @@ class Beneficiaries(Menu):
         return outcome
 
     def view(self, ui: Ui) -> View:
-        if self.busy:
-            return view("Bénéficiaire", "", "Contrôles…")
-        return super().view(ui)
+        v = super().view(ui)
+        # checking: the list stays (the cursor on the one chosen), the title says so
+        return View("Contrôles…", v.lines, v.offset) if self.busy else v
 
 
 class Report(Scene):
@@ -221,7 +223,7 @@ class Recap(Scene):
     def event(self, ui: Ui, ev) -> str | None:
         key = key_of(ev)
         if key == Key.DOWN:
-            self.offset = min(self.offset + 1, max(0, len(self.lines(ui)) - 4))
+            self.offset = min(self.offset + 1, max(0, len(self.lines(ui)) - 3))
             return STAY
         if key == Key.UP:
             self.offset = max(0, self.offset - 1)
@@ -237,9 +239,9 @@ class Recap(Scene):
 
     def lines(self, ui: Ui) -> list[Line]:
         r = ui.ctx.need_report()
-        out = [Line(clip(patient_name(ui))), Line(euros(r.total_cents), big=True),
+        out = [Line(euros(r.total_cents), big=True),
                Line(clip(f"AMO {euros(r.amo_cents)[:-2]} AMC {euros(r.amc_cents)[:-2]}")),
-               Line(clip(f"À régler {euros(r.due_now_cents)}")),
+               Line(due_now(r.due_now_cents)),
                Line(clip(f"Part patient {euros(r.patient_cents)}"))]
         out += [Line(t) for w in r.warnings for t in wrap("! " + w.message_fr)]
         if ui.battery is not None and ui.battery < BATTERY_WARN:
@@ -247,7 +249,14 @@ class Recap(Scene):
         return [*out, Line("Valider: signer")]
 
     def view(self, ui: Ui) -> View:
-        return View("", tuple(self.lines(ui)), self.offset)
+        """The patient as the title (as on the invoice's detail, "signature en
+        cours" and "signée": it stays while the visit goes on)."""
+        return View(clip(patient_name(ui)), tuple(self.lines(ui)), self.offset)
+
+
+def due_now(cents: int | None) -> str:
+    """What the patient pays now: the recap's line, kept in place on "signée"."""
+    return clip(f"À régler {euros(cents)}")
 
 
 class Signing(Scene):
@@ -270,7 +279,12 @@ class Signing(Scene):
         return STAY if key_of(ev) is not None else None
 
     def view(self, ui: Ui) -> View:
-        return view("Signature en cours", "", "Ne pas retirer", "les cartes")
+        """The recap stays (patient, total); its AMO / AMC and "À régler" lines
+        give way to the signature's progress and what not to do (pull a card)."""
+        r = ui.ctx.need_report()
+        return View(clip(patient_name(ui)), (Line(euros(r.total_cents), big=True),
+                                             Line("Signature en cours…"),
+                                             Line("Laisser les cartes")))
 
 
 class Signed(Scene):
@@ -278,7 +292,14 @@ class Signed(Scene):
 
     name = "signed"
 
+    def enter(self, ui: Ui) -> None:
+        self.offset = 0
+
     def event(self, ui: Ui, ev) -> str | None:
+        if key_of(ev) in (Key.DOWN, Key.UP):  # degraded: the paper sheet's line below
+            self.offset = min(max(0, len(self.lines(ui)) - 3),
+                              max(0, self.offset + (1 if key_of(ev) == Key.DOWN else -1)))
+            return STAY
         if key_of(ev) in (Key.VALIDER, Key.ANNULER):
             ui.ctx.visit = None
             try:
@@ -290,13 +311,19 @@ class Signed(Scene):
             return "vitale_in"
         return None
 
-    def view(self, ui: Ui) -> View:
+    def lines(self, ui: Ui) -> list[Line]:
+        """The recap's layout: the patient as the title, the FSE's number where the
+        total was (large), "FSE signée", what the patient pays now (degraded:
+        the paper sheet below, down scrolls)."""
         s = ui.ctx.need_signed()
-        lines = [Line(f"n° {s.fse_number}", big=True), Line(clip(patient_name(ui))),
-                 Line(clip(f"À régler {euros(s.due_now_cents)}"))]
+        lines = [Line(f"n° {s.fse_number}", big=True),
+                 Line("FSE signée", bold=True), Line(due_now(s.due_now_cents))]
         if s.paper_sheet:
-            lines.append(Line("Feuille papier à faire"))
-        return View("FSE signée", tuple(lines))
+            lines.append(Line("Faire feuille papier"))
+        return lines
+
+    def view(self, ui: Ui) -> View:
+        return View(clip(patient_name(ui)), tuple(self.lines(ui)), self.offset)
 
 
 class Degraded(Scene):
@@ -328,10 +355,8 @@ class Degraded(Scene):
         return "back" if key == Key.ANNULER else None
 
     def view(self, ui: Ui) -> View:
-        if self.busy:
-            return view("Mode dégradé", "", "Contrôles…")
-        return view("Mode dégradé ?", "Sans carte Vitale:", "feuille papier à",
-                    "faire signer.")
+        return view("Contrôles…" if self.busy else "Mode dégradé ?", "Sans carte Vitale:",
+                    "feuille papier à", "faire signer.")
 
 
 @dataclass(frozen=True)
@@ -453,9 +478,8 @@ class CardInvoices(Menu):
         return outcome
 
     def view(self, ui: Ui) -> View:
-        if self.busy:
-            return view("Carte Vitale", "", "Contrôles…")
-        return super().view(ui)
+        v = super().view(ui)
+        return View("Contrôles…", v.lines, v.offset) if self.busy else v
 
 
 class NoInvoice(Scene):

@@ -1,8 +1,9 @@
 """What a screen shows, as plain data (the renderer draws it, tests read it).
 
 A :class:`View` is the body of one screen: a title and lines, each line normal
-(DejaVu Sans Mono 10 px, 21 characters), ``big`` (the larger face, for amounts
-and FSE numbers, 13 characters) or ``selected`` (drawn inverted: the list cursor).
+(DejaVu Sans Mono 10 px, 21 characters), ``bold`` (its bold face: "FSE signée"),
+``big`` (the larger face, for amounts and FSE numbers, 15 characters) or
+``selected`` (the list cursor, a small triangle before it).
 The status bar (:class:`Status`) is drawn above every view.
 """
 
@@ -16,6 +17,7 @@ class Line:
     text: str
     big: bool = False
     selected: bool = False
+    bold: bool = False  # the body face's bold (a confirmation: "FSE signée")
 
 
 @dataclass(frozen=True)

@@ -157,3 +157,41 @@ def test_the_display_driver_sends_only_what_changed_and_the_screen_is_right():
     before = bus.display.data_bytes
     display.show(frames[5])
     assert bus.display.data_bytes == before  # the same image: nothing sent
+
+
+def test_a_text_line_over_two_pages_goes_as_one_window():
+    """The runs of adjacent pages cheaper as one rectangle are sent so: one
+    address command for both pages, their bytes one after the other."""
+    from board.pi.display import gddram, windows
+
+    blank = gddram(Image.new("1", (128, 64)))
+    image = Image.new("1", (128, 64))
+    for x in range(10, 70):  # rows 12-19: pages 1 and 2, columns 10-69
+        for y in range(12, 20):
+            image.putpixel((x, y), 1)
+    # one window: 8 + 120 + 4 x 2 = 136 bytes; each page alone: 2 x (8 + 60 + 2 x 2) = 144
+    assert windows(blank, gddram(image), 32) == [(1, 2, 10, 69)]
+
+
+def test_the_display_driver_sends_only_the_address_the_controller_does_not_hold():
+    """A window written to its end leaves the controller's pointer at its start:
+    the next PIN digit, on the same pages, needs only its columns (COLUMNADDR);
+    the screen still shows each image."""
+    from firmware.ui.render import render
+    from firmware.ui.view import Line, Status, View
+
+    bus = SimI2CBus()
+    display = Ssd1306Display(bus)
+    status = Status(87, "10:30", True, 0, 3)
+    masks = ("○ ○ ○ ○", "● ○ ○ ○", "● ● ○ ○", "● ● ● ○")
+    sent = []
+    for mask in masks:
+        image = render(status, View("Code porteur", (Line(mask, big=True),)))
+        before = len(bus.display.commands)
+        display.show(image)
+        sent.append(bus.display.commands[before:])
+        assert _shown(bus.display) == bytes(image.getpixel((x, y)) for y in range(64)
+                                            for x in range(128))
+    assert sent[1][0] == 0x21 and sent[1][3] == 0x22  # the first digit: columns and pages
+    assert sent[2][0] == 0x21 and len(sent[2]) == 3  # the next ones: their columns only
+    assert sent[3][0] == 0x21 and len(sent[3]) == 3

@@ -94,7 +94,7 @@ def test_a_vitale_on_the_home_screen_is_signed_with_keys_only(state, tmp_path, p
         assert execute(sim, "key valider") == "ok valider pressed"
         signed = execute(sim, "screen")
         assert signed.splitlines()[0] == "ok screen signed"
-        assert _body(signed)[:3] == ["FSE signée", "n° 1", "ESSAI PAUL"]
+        assert _body(signed)[:3] == ["ESSAI PAUL", "n° 1", "FSE signée"]
         fses = sim.call(lambda: [(f.professional_id, f.fse_number, f.status, f.invoice_key)
                                  for f in sim.unit.store.list_fses()])
         assert [f[:3] for f in fses] == [(MEDECIN_BN, 1, "signed")]  # stored, then "signée"

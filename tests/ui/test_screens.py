@@ -88,3 +88,20 @@ def test_every_screen_line_fits_the_width():
     too_long = [line for text in driver.SEEN for line in text.splitlines()
                 if body.getlength(line.removeprefix("> ")) > 128]
     assert too_long == []
+
+
+@pytest.mark.parametrize(("before", "after", "kept"), [
+    ("detail", "insert_vitale", [(0, 10, 128, 23)]),  # the patient, the title
+    ("insert_vitale", "vitale_reading", [(0, 10, 128, 23)]),  # reading: the words change
+    ("beneficiaries", "beneficiary_checking", [(0, 23, 128, 64)]),  # checks: the list stays
+    ("recap", "signing", [(0, 10, 128, 39)]),  # signing: the patient and the total stay
+    # signed: the patient, "À régler" (the recap's "more below" mark aside)
+    ("recap", "signed", [(0, 10, 128, 23), (0, 51, 120, 64)]),
+])
+def test_a_step_of_the_visit_keeps_the_rows_that_do_not_change(shots, before, after, kept):
+    """Screens of one task share their layout (docs/ui.md): a step redraws only
+    what it changes, on the screen and on the I2C bus."""
+    a, b = shots[before], shots[after]
+    for box in kept:
+        assert a.crop(box).tobytes() == b.crop(box).tobytes(), box
+    assert a.crop((0, 10, 128, 64)).tobytes() != b.crop((0, 10, 128, 64)).tobytes()

@@ -36,7 +36,8 @@ def test_prepared_invoice_from_the_list_secured(home: Driver):
     home.key("valider")
     assert home.screen == "signed"
     assert home.jobs == ["unlock", "read_vitale", "choose", "sign"]
-    assert home.text().splitlines()[:3] == ["FSE signée", "n° 1", "ESSAI PAUL"]
+    # the recap's layout: the patient stays the title, the number where the total was
+    assert home.text().splitlines() == ["ESSAI PAUL", "n° 1", "FSE signée", "À régler 47,32 €"]
     assert home.sounds[-1] == Beep.DONE
     fses = home.board.unit.store.list_fses()
     store = home.board.unit.store
@@ -187,7 +188,11 @@ def test_degraded_is_an_explicit_choice_with_the_paper_sheet(home: Driver):
     assert home.screen == "recap"
     assert "! Feuille papier signée à envoyer" in home.flat()
     home.key("valider")
-    assert home.screen == "signed" and "Feuille papier" in home.text()
+    signed = home.ui.view()
+    assert home.screen == "signed" and signed.lines[-1].text == "Faire feuille papier"
+    assert signed.offset == 0  # below the four lines the screen holds: down shows it
+    home.key("down")
+    assert home.screen == "signed" and home.ui.view().offset == 1
     fse = home.board.unit.store.list_fses()[0]
     verified = home.board.verifier().verify(home.board.unit.store.get_fse(fse.fse_id))
     assert verified.mode == "degraded"
