@@ -28,7 +28,7 @@ import tty
 
 from firmware.parts import LineDown, LineUp, LinkEvent, Received
 
-READ_SIZE = 4096
+READ_SIZE = 1 << 16  # what the pty holds, at most, in one read
 
 
 class PtyLinkPort:
