@@ -49,13 +49,10 @@ def encode_packet(packet: bytes, line_max: int = LINE_MAX) -> bytes:
     if len(packet) + _CRC.size > 0xFFFF:
         raise ValueError(f"packet of {len(packet)} bytes does not fit a 16-bit length")
     body = _LENGTH.pack(len(packet) + _CRC.size) + packet + _CRC.pack(crc16_xmodem(packet))
-    text = base64.b64encode(body)
+    text = binascii.b2a_base64(body, newline=False)  # RFC 4648 §4, padded
     per_line = ((line_max - len(START) - len(NEWLINE)) // 4) * 4
-    lines = []
-    for offset in range(0, len(text), per_line):
-        delimiter = START if offset == 0 else CONTINUATION
-        lines.append(delimiter + text[offset : offset + per_line] + NEWLINE)
-    return b"".join(lines)
+    lines = [text[offset : offset + per_line] for offset in range(0, len(text), per_line)]
+    return START + (NEWLINE + CONTINUATION).join(lines) + NEWLINE
 
 
 @dataclass(frozen=True)
@@ -162,8 +159,7 @@ class FrameDecoder:
     def _take_run(self, raw: bytearray, pos: int) -> int | None:
         """Whole continuation lines of the frame in progress from ``pos``, as the
         encoder writes them (each as long as a line can be): checked and decoded at
-        once, returns the bytes taken; 0 when fewer than two such lines are there yet,
-        None when the run is irregular (the line-by-line rules then take it).
+        once, returns the bytes taken; 0 when no such line is there yet, None when the run is irregular (the line-by-line rules then take it).
 
         Same result as line by line: every line sits where it must, has its delimiter
         and newline, and their text decodes as one strict base64 string only when each
@@ -174,7 +170,7 @@ class FrameDecoder:
             return None
         lines = min((len(raw) - pos) // stride,
                     (self._expected - len(frame)) // (self._per_line // 4 * 3))
-        if lines < 2:
+        if lines < 1:
             return 0
         block = bytes(raw[pos : pos + lines * stride])
         if (block[0::stride] != CONTINUATION[:1] * lines

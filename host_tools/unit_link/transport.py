@@ -52,14 +52,16 @@ class LinkTransport(SMPSerialTransport):
         self._expect: tuple[Header, int] | None = None  # the request in flight, its counter
         self._decoder = FrameDecoder(REPLY_MAX)  # the unit's rules for the line's frames
         self._frames: deque[bytes] = deque()  # decoded, not yet taken by receive
+        # the next request, sealed and framed ahead (prepare): its bytes, header, counter, frame
+        self._prepared: tuple[bytes, Header, int, bytes] | None = None
 
     # ---- session ------------------------------------------------------------------
     def start_session(self, key: bytes) -> None:
         """From now on seal every request under ``key`` (counters restart at 1)."""
-        self._key, self._counter = key, 0
+        self._key, self._counter, self._prepared = key, 0, None
 
     def end_session(self) -> None:
-        self._key, self._counter = b"", 0
+        self._key, self._counter, self._prepared = b"", 0, None
 
     @property
     def in_session(self) -> bool:
@@ -79,7 +81,25 @@ class LinkTransport(SMPSerialTransport):
         self.end_session()
         self._expect = None
 
+    def prepare(self, data: bytes) -> None:
+        """Seal and frame ``data``, the request that goes out next, now (while the unit
+        still works on the one in flight): :meth:`send` then only writes it. A prepared
+        request that is never sent costs its counter (gaps are allowed)."""
+        self._prepared = (data, *self._frame(data))
+
     async def send(self, data: bytes) -> None:
+        prepared, self._prepared = self._prepared, None
+        if prepared is not None and prepared[0] == data:
+            _, header, counter, frame = prepared
+        else:
+            header, counter, frame = self._frame(data)
+        self._expect = (header, counter)
+        with self._serial_exception_to_disconnected():
+            self._conn.write(frame)
+            await self._drain_tx()
+
+    def _frame(self, data: bytes) -> tuple[Header, int, bytes]:
+        """``data`` sealed with the next counter (in a session) and framed for the line."""
         header = Header.parse(data)
         if self._key:
             self._counter += 1
@@ -89,7 +109,6 @@ class LinkTransport(SMPSerialTransport):
             header = Header(header.op, header.version, header.flags, len(payload),
                             header.group, header.seq, header.command)
             data = header.pack() + payload
-        self._expect = (header, self._counter)
         room = super().max_unencoded_size  # the sealed packet may fill the unit's buffer
         if len(data) > room:
             raise ValueError(f"Data size {len(data)} exceeds maximum unencoded size {room}")
@@ -97,10 +116,7 @@ class LinkTransport(SMPSerialTransport):
         # select each: 360 for a 32 KiB frame); the frame's lines go out in one write.
         # The same lines as smp.packet.encode(data, line_length): it puts
         # (line_length - 4) // 4 quanta on a line, a line of line_length - 1 bytes.
-        frame = encode_packet(data, self._line_length - 1)
-        with self._serial_exception_to_disconnected():
-            self._conn.write(frame)
-            await self._drain_tx()
+        return header, self._counter, encode_packet(data, self._line_length - 1)
 
     async def receive(self) -> bytes:
         """The reply to the request just sent: frames that do not decode (garbled, cut,
