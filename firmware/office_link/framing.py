@@ -126,8 +126,9 @@ class FrameDecoder:
                         if done is not None:
                             out.append(done)
                         continue
-                    if taken is None:  # irregular: line by line to the end of this feed
-                        runs = False
+                    if taken == 0:
+                        break  # a whole line is on its way: it is taken with the next bytes
+                    runs = False  # not a run: line by line to the end of this feed
                 found = _DELIMITER.search(raw, pos)
                 if found is None:
                     # keep a last byte that may be the first half of a delimiter
@@ -159,7 +160,9 @@ class FrameDecoder:
     def _take_run(self, raw: bytearray, pos: int) -> int | None:
         """Whole continuation lines of the frame in progress from ``pos``, as the
         encoder writes them (each as long as a line can be): checked and decoded at
-        once, returns the bytes taken; 0 when no such line is there yet, None when the run is irregular (the line-by-line rules then take it).
+        once, returns the bytes taken; 0 when the next such line is still arriving
+        (the frame needs a whole line more and no newline is there yet); None when
+        what follows is not such a run (a short last line, anything irregular).
 
         Same result as line by line: every line sits where it must, has its delimiter
         and newline, and their text decodes as one strict base64 string only when each
@@ -168,18 +171,21 @@ class FrameDecoder:
         frame = self._frame
         if frame is None or not self._per_line:
             return None
-        lines = min((len(raw) - pos) // stride,
-                    (self._expected - len(frame)) // (self._per_line // 4 * 3))
+        whole = self._per_line // 4 * 3  # decoded bytes of a whole line
+        needed = self._expected - len(frame)
+        lines = min((len(raw) - pos) // stride, needed // whole)
         if lines < 1:
-            return 0
-        block = bytes(raw[pos : pos + lines * stride])
+            return 0 if needed >= whole and raw.find(NEWLINE, pos) < 0 else None
+        block = raw[pos : pos + lines * stride]
         if (block[0::stride] != CONTINUATION[:1] * lines
                 or block[1::stride] != CONTINUATION[1:] * lines
                 or block[stride - 1 :: stride] != NEWLINE * lines):
             return None
+        text = block.replace(NEWLINE + CONTINUATION, b"")
+        if len(text) != len(block) - (lines - 1) * (len(NEWLINE) + len(CONTINUATION)):
+            return None  # a line's own text holds a newline and a delimiter
         try:
-            chunk = binascii.a2b_base64(block[2:-1].replace(NEWLINE + CONTINUATION, b""),
-                                        strict_mode=True)
+            chunk = binascii.a2b_base64(memoryview(text)[2:-1], strict_mode=True)
         except binascii.Error:
             return None
         frame.extend(chunk)
