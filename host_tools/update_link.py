@@ -103,20 +103,24 @@ def _next_seq() -> int:
 
 
 # ---- upload ------------------------------------------------------------------------------
-def _packet(client: SMPClient, image: bytes, off: int, sha: bytes, upgrade: bool
-            ) -> ImageUploadWrite:
+def _packet(client: SMPClient, image: bytes, off: int, sha: bytes, upgrade: bool,
+            rooms: dict[tuple[bool, int], int]) -> ImageUploadWrite:
     """The upload request at ``off``, as much data as the unit's buffer takes.
 
     At ``off`` 0 (a new upload, or the unit asking to start over) the request carries
     ``image``, ``len``, ``sha`` and ``upgrade``, as the Zephyr spec wants; later ones
-    only ``off`` and ``data``."""
+    only ``off`` and ``data``. ``rooms`` keeps the room for data per kind of request
+    (first or not, and the CBOR size of ``off``: all that changes it on one link)."""
     def request(data: bytes) -> ImageUploadWrite:
         if off == 0:
             return ImageUploadWrite(off=0, data=data, image=0, len=len(image), sha=sha,
                                     upgrade=upgrade)
         return ImageUploadWrite(off=off, data=data)
 
-    _, room = client.get_max_cbor_and_data_size(request(b""))
+    kind = (off == 0, len(cbor2.dumps(off)))
+    if kind not in rooms:
+        rooms[kind] = client.get_max_cbor_and_data_size(request(b""))[1]
+    room = rooms[kind]
     if room <= 0:
         raise LinkRefused("update.buffer_too_small",
                           "the unit's SMP buffer leaves no room for upload data")
@@ -135,7 +139,8 @@ async def upload(client: SMPClient, image: bytes, *, upgrade: bool = True,
     refuse a version that is not newer than the running one."""
     sha = hashlib.sha256(image).digest()
     off, started, same = 0, -1, 0
-    request = _packet(client, image, off, sha, upgrade)
+    rooms: dict[tuple[bool, int], int] = {}
+    request = _packet(client, image, off, sha, upgrade, rooms)
     while True:
         end = off + len(request.data) >= len(image)
         timeout: float | None = (FIRST_PACKET_TIMEOUT_S if off == 0
@@ -145,7 +150,8 @@ async def upload(client: SMPClient, image: bytes, *, upgrade: bool = True,
             on_packet(request)
         answer, following = await _request_ahead(
             client, request, timeout, None if end else
-            functools.partial(_packet, client, image, off + len(request.data), sha, upgrade))
+            functools.partial(_packet, client, image, off + len(request.data), sha, upgrade,
+                              rooms))
         answer = link.check(answer)
         got = answer.off
         if got is None or not 0 <= got <= len(image):
@@ -165,7 +171,7 @@ async def upload(client: SMPClient, image: bytes, *, upgrade: bool = True,
                                   "bundle's SHA-256 (run tla update again)")
             return started
         request = (following if following is not None and following.off == off
-                   else _packet(client, image, off, sha, upgrade))
+                   else _packet(client, image, off, sha, upgrade, rooms))
 
 
 async def _request_ahead(client: SMPClient, request: ImageUploadWrite, timeout: float,
