@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import struct
 from collections.abc import Callable
@@ -102,20 +103,24 @@ def _next_seq() -> int:
 
 
 # ---- upload ------------------------------------------------------------------------------
-def _packet(client: SMPClient, image: bytes, off: int, sha: bytes, upgrade: bool
-            ) -> ImageUploadWrite:
+def _packet(client: SMPClient, image: bytes, off: int, sha: bytes, upgrade: bool,
+            rooms: dict[tuple[bool, int], int]) -> ImageUploadWrite:
     """The upload request at ``off``, as much data as the unit's buffer takes.
 
     At ``off`` 0 (a new upload, or the unit asking to start over) the request carries
     ``image``, ``len``, ``sha`` and ``upgrade``, as the Zephyr spec wants; later ones
-    only ``off`` and ``data``."""
+    only ``off`` and ``data``. ``rooms`` keeps the room for data per kind of request
+    (first or not, and the CBOR size of ``off``: all that changes it on one link)."""
     def request(data: bytes) -> ImageUploadWrite:
         if off == 0:
             return ImageUploadWrite(off=0, data=data, image=0, len=len(image), sha=sha,
                                     upgrade=upgrade)
         return ImageUploadWrite(off=off, data=data)
 
-    _, room = client.get_max_cbor_and_data_size(request(b""))
+    kind = (off == 0, len(cbor2.dumps(off)))
+    if kind not in rooms:
+        rooms[kind] = client.get_max_cbor_and_data_size(request(b""))[1]
+    room = rooms[kind]
     if room <= 0:
         raise LinkRefused("update.buffer_too_small",
                           "the unit's SMP buffer leaves no room for upload data")
@@ -134,15 +139,20 @@ async def upload(client: SMPClient, image: bytes, *, upgrade: bool = True,
     refuse a version that is not newer than the running one."""
     sha = hashlib.sha256(image).digest()
     off, started, same = 0, -1, 0
+    rooms: dict[tuple[bool, int], int] = {}
+    request = _packet(client, image, off, sha, upgrade, rooms)
     while True:
-        request = _packet(client, image, off, sha, upgrade)
         end = off + len(request.data) >= len(image)
         timeout: float | None = (FIRST_PACKET_TIMEOUT_S if off == 0
                                  else LAST_PACKET_TIMEOUT_S if end else None)
         timeout = answer_s if timeout is None else max(timeout, answer_s)
         if on_packet is not None:
             on_packet(request)
-        answer = link.check(await client.request(request, timeout_s=timeout))
+        answer, following = await _request_ahead(
+            client, request, timeout, None if end else
+            functools.partial(_packet, client, image, off + len(request.data), sha, upgrade,
+                              rooms))
+        answer = link.check(answer)
         got = answer.off
         if got is None or not 0 <= got <= len(image):
             raise LinkRefused("update.bad_offset", f"the unit answered offset {got!r} for an "
@@ -160,6 +170,29 @@ async def upload(client: SMPClient, image: bytes, *, upgrade: bool = True,
                 raise LinkRefused("update.sha_mismatch", "the unit's copy does not match the "
                                   "bundle's SHA-256 (run tla update again)")
             return started
+        request = (following if following is not None and following.off == off
+                   else _packet(client, image, off, sha, upgrade, rooms))
+
+
+async def _request_ahead(client: SMPClient, request: ImageUploadWrite, timeout: float,
+                         ahead: Callable[[], ImageUploadWrite] | None
+                         ) -> tuple[object, ImageUploadWrite | None]:
+    """``request``'s answer, and the request ``ahead`` makes, sealed and framed by the
+    transport while the unit reads and answers this one (the unit and the office then
+    work at the same time; SMP over serial still has one request on the line)."""
+    pending = asyncio.ensure_future(client.request(request, timeout_s=timeout))
+    try:
+        following = None
+        if ahead is not None:
+            await asyncio.sleep(0)  # the request runs until it waits for the answer
+            following = ahead()
+            prepare = getattr(client._transport, "prepare", None)
+            if prepare is not None and not pending.done():
+                prepare(following.BYTES)
+        return await pending, following
+    finally:
+        if not pending.done():
+            pending.cancel()
 
 
 async def mark_test(client: SMPClient, image_hash: bytes) -> list[SlotState]:

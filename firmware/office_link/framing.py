@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import struct
 from dataclasses import dataclass
 
@@ -33,6 +34,7 @@ LINE_MAX = 127  # bytes per line on the wire, delimiter and newline included
 _LENGTH = struct.Struct(">H")
 _CRC = struct.Struct(">H")
 HEADER_SIZE = 8
+_DELIMITER = re.compile(re.escape(START) + b"|" + re.escape(CONTINUATION))
 
 
 def crc16_xmodem(data: bytes) -> int:
@@ -47,13 +49,10 @@ def encode_packet(packet: bytes, line_max: int = LINE_MAX) -> bytes:
     if len(packet) + _CRC.size > 0xFFFF:
         raise ValueError(f"packet of {len(packet)} bytes does not fit a 16-bit length")
     body = _LENGTH.pack(len(packet) + _CRC.size) + packet + _CRC.pack(crc16_xmodem(packet))
-    text = base64.b64encode(body)
+    text = binascii.b2a_base64(body, newline=False)  # RFC 4648 §4, padded
     per_line = ((line_max - len(START) - len(NEWLINE)) // 4) * 4
-    lines = []
-    for offset in range(0, len(text), per_line):
-        delimiter = START if offset == 0 else CONTINUATION
-        lines.append(delimiter + text[offset : offset + per_line] + NEWLINE)
-    return b"".join(lines)
+    lines = [text[offset : offset + per_line] for offset in range(0, len(text), per_line)]
+    return START + (NEWLINE + CONTINUATION).join(lines) + NEWLINE
 
 
 @dataclass(frozen=True)
@@ -90,6 +89,8 @@ class FrameDecoder:
         self._line_kind: bytes | None = None  # delimiter of the line being collected
         self._frame: bytearray | None = None  # decoded bytes after the length field
         self._expected = 0  # the length field of the frame in progress
+        # base64 characters on a whole line, as encode_packet fills it
+        self._per_line = ((line_max - len(START) - len(NEWLINE)) // 4) * 4
 
     @property
     def busy(self) -> bool:
@@ -103,38 +104,92 @@ class FrameDecoder:
         self._frame = None
 
     def feed(self, data: bytes) -> list[Packet | FrameError]:
-        """Take bytes from the line; return the packets and errors they complete."""
+        """Take bytes from the line; return the packets and errors they complete.
+
+        Every search starts where the last one stopped and looks no further than one
+        line, so a feed costs time in proportion to its bytes. Inside a frame, a run
+        of whole continuation lines is checked and decoded in one piece
+        (:meth:`_take_run`); anything irregular in it goes through the line-by-line
+        rules, which decide alone what a broken line means."""
         out: list[Packet | FrameError] = []
-        self._raw.extend(data)
         raw = self._raw
-        while raw:
+        raw.extend(data)
+        room = self.line_max - len(START) - len(NEWLINE)
+        pos, size, runs = 0, len(raw), True
+        while pos < size:
             if self._line_kind is None:
-                found = [i for i in (raw.find(START), raw.find(CONTINUATION)) if i >= 0]
-                if not found:
+                if runs and self._frame is not None and raw.startswith(CONTINUATION, pos):
+                    taken = self._take_run(raw, pos)
+                    if taken:
+                        pos += taken
+                        done = self._check(self._frame)
+                        if done is not None:
+                            out.append(done)
+                        continue
+                    if taken == 0:
+                        break  # a whole line is on its way: it is taken with the next bytes
+                    runs = False  # not a run: line by line to the end of this feed
+                found = _DELIMITER.search(raw, pos)
+                if found is None:
                     # keep a last byte that may be the first half of a delimiter
-                    keep = raw[-1:] if raw[-1] in (START[0], CONTINUATION[0]) else b""
-                    raw[:] = keep
+                    pos = size - 1 if raw[-1] in (START[0], CONTINUATION[0]) else size
                     break
-                at = min(found)
-                self._line_kind = bytes(raw[at : at + 2])
-                del raw[: at + 2]
+                at = found.start()
+                self._line_kind = START if raw[at] == START[0] else CONTINUATION
+                pos = at + len(START)
                 continue
-            end = raw.find(NEWLINE)
-            room = self.line_max - len(START) - len(NEWLINE)
+            end = raw.find(NEWLINE, pos, pos + room + 1)  # a longer line is refused anyway
             if end < 0:
-                if len(raw) > room:
-                    out.append(self._drop("line.too_long", f"line longer than {self.line_max} bytes"))
-                    raw.clear()
-                    self._line_kind = None
-                break
-            text = bytes(raw[:end])
-            del raw[: end + 1]
-            kind, self._line_kind = self._line_kind, None
-            if len(text) > room:
+                if size - pos <= room:
+                    break  # the rest of the line is still on its way
+                end = raw.find(NEWLINE, pos)
                 out.append(self._drop("line.too_long", f"line longer than {self.line_max} bytes"))
+                self._line_kind = None
+                if end < 0:
+                    pos = size
+                    break
+                pos = end + 1
                 continue
+            text = bytes(raw[pos:end])
+            pos = end + 1
+            kind, self._line_kind = self._line_kind, None
             out.extend(self._take_line(kind, text))
+        del raw[:pos]
         return out
+
+    def _take_run(self, raw: bytearray, pos: int) -> int | None:
+        """Whole continuation lines of the frame in progress from ``pos``, as the
+        encoder writes them (each as long as a line can be): checked and decoded at
+        once, returns the bytes taken; 0 when the next such line is still arriving
+        (the frame needs a whole line more and no newline is there yet); None when
+        what follows is not such a run (a short last line, anything irregular).
+
+        Same result as line by line: every line sits where it must, has its delimiter
+        and newline, and their text decodes as one strict base64 string only when each
+        line's text would alone (whole quanta, no padding but at the very end)."""
+        stride = len(CONTINUATION) + self._per_line + len(NEWLINE)
+        frame = self._frame
+        if frame is None or not self._per_line:
+            return None
+        whole = self._per_line // 4 * 3  # decoded bytes of a whole line
+        needed = self._expected - len(frame)
+        lines = min((len(raw) - pos) // stride, needed // whole)
+        if lines < 1:
+            return 0 if needed >= whole and raw.find(NEWLINE, pos) < 0 else None
+        block = raw[pos : pos + lines * stride]
+        if (block[0::stride] != CONTINUATION[:1] * lines
+                or block[1::stride] != CONTINUATION[1:] * lines
+                or block[stride - 1 :: stride] != NEWLINE * lines):
+            return None
+        text = block.replace(NEWLINE + CONTINUATION, b"")
+        if len(text) != len(block) - (lines - 1) * (len(NEWLINE) + len(CONTINUATION)):
+            return None  # a line's own text holds a newline and a delimiter
+        try:
+            chunk = binascii.a2b_base64(memoryview(text)[2:-1], strict_mode=True)
+        except binascii.Error:
+            return None
+        frame.extend(chunk)
+        return len(block)
 
     def _drop(self, code: str, detail: str) -> FrameError:
         self._frame = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import random
 import struct
 
 import pytest
@@ -156,3 +157,66 @@ def test_too_short_length_bad_base64_long_line_and_orphan_continuation():
     assert codes(d.feed(b"\x06\x09" + b"A" * 200 + b"\n")) == ["line.too_long"]
     assert codes(d.feed(line(b"\x04\x14", b"abc"))) == ["frame.orphan_continuation"]
     assert codes(d.feed(line(b"\x06\x09", b"\x00"))) == ["frame.bad_length"]
+
+
+# ---- long frames: whole continuation lines are taken a run at a time ---------------------
+TRANSFER = 32 * 1024  # the unit's buffer for uploads (TRANSFER_BUF_SIZE)
+
+
+def long_packet(seed: int, size: int = TRANSFER - 4) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(min_value=0, max_value=2**32), st.integers(min_value=8, max_value=TRANSFER - 4),
+       st.lists(st.integers(min_value=0, max_value=50_000), max_size=12))
+def test_long_frames_round_trip_in_any_chunking_and_the_smp_package_agrees(seed, size, cuts):
+    packet = long_packet(seed, size)
+    wire = encode_packet(packet)
+    assert wire == b"".join(smppacket.encode(packet, line_length=128))
+    assert feed_in_chunks(FrameDecoder(TRANSFER), wire, cuts) == [Packet(packet)]
+
+
+def corrupt_line(wire: bytes, index: int, at: int, text: bytes) -> bytes:
+    """``wire`` with the base64 text of line ``index`` overwritten from ``at`` by ``text``."""
+    lines = split_lines(wire)
+    start = 2 + at
+    lines[index] = lines[index][:start] + text + lines[index][start + len(text):]
+    return b"".join(lines)
+
+
+SPLIT = b"\n\x04\x14"  # a newline and a delimiter inside a line's text: two lines
+
+
+@pytest.mark.parametrize("text, whole", [
+    (b"!", True), (b"AB==", True), (SPLIT, True), (SPLIT + b"AAA" + SPLIT * 3, False)],
+    ids=["not base64", "padding mid-frame", "split in two", "split in five"])
+def test_a_broken_line_inside_a_long_frame_drops_it_as_line_by_line(text, whole):
+    good = long_packet(1)
+    wire = encode_packet(good)
+    broken = corrupt_line(wire, 100, 61 if not whole else 60, text)
+    items = feed_in_chunks(FrameDecoder(TRANSFER), broken + encode_packet(good), [4096, 9000])
+    errors = codes(items)
+    # line by line: the broken line does not decode alone (a split one: 60 characters that
+    # do, then 61 that do not; split in five: 61 characters first), its frame is dropped
+    assert errors[0] == "frame.bad_base64"
+    if whole:  # and each line after it belongs to no frame
+        assert errors[1:] == ["frame.orphan_continuation"] * (len(split_lines(wire)) - 101)
+    assert [x for x in items if isinstance(x, Packet)] == [Packet(good)]
+
+
+def test_a_long_frame_cut_by_a_new_one_is_reported_and_the_new_one_passes():
+    first = split_lines(encode_packet(long_packet(2)))
+    second = long_packet(3)
+    items = FrameDecoder(TRANSFER).feed(b"".join(first[:150]) + encode_packet(second))
+    assert codes(items) == ["frame.interrupted"]
+    assert items[-1] == Packet(second)
+
+
+def test_a_long_frame_with_a_bad_crc_is_refused():
+    packet = long_packet(4)
+    wire = bytearray(encode_packet(packet))
+    last = wire.rindex(b"\n", 0, len(wire) - 1) + 3  # the last line's first base64 character
+    wire[last] = ord("B") if wire[last] != ord("B") else ord("C")
+    assert codes(FrameDecoder(TRANSFER).feed(bytes(wire))) in (["frame.bad_crc"],
+                                                               ["frame.length_mismatch"])

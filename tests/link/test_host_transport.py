@@ -9,6 +9,7 @@ import asyncio
 import cbor2
 import pytest
 from smp.exceptions import SMPBadStartDelimiter
+from smpclient.requests.os_management import EchoWrite
 
 from firmware.office_link.events import Send
 from firmware.office_link.framing import FrameDecoder, encode_packet
@@ -116,3 +117,33 @@ def test_tla_reports_a_garbled_answer_in_one_line(tmp_path, capsys, monkeypatch)
     assert code == 1 and "Traceback" not in err
     assert err.strip().splitlines() == [
         f"error: unexpected answer on {unit.path}: SMPBadStartDelimiter: Bad start delimiter 0a0d"]
+
+
+def test_a_prepared_request_goes_out_sealed_as_prepared_and_an_unused_one_costs_a_counter(
+        tmp_path):
+    keys = HostKeys.load_or_create(tmp_path / "keys.json")
+    inner = SMPServer(Identity.generate(), MemoryPairedHosts(), FakeUnit())
+    counters: list[int] = []
+
+    def note_counter(action: Send) -> Send:  # the counter each sealed reply answers
+        [packet] = FrameDecoder(1 << 16).feed(action.data)
+        counters.append(cbor2.loads(packet.data[8:]).get("_n", 0))
+        return action
+
+    async def body(path):
+        async with link.connect(path, 5) as client:
+            await link.pair(client, keys, lambda code: None, poll_s=0.05)
+            await link.open_session(client, keys)
+            transport = link._transport(client)
+            counters.clear()
+            unused, used = EchoWrite(d="jamais"), EchoWrite(d="prête")
+            transport.prepare(unused.BYTES)  # then another request goes out instead
+            answers = [link.check(await client.request(EchoWrite(d="un"))).r]
+            transport.prepare(used.BYTES)
+            answers.append(link.check(await client.request(used)).r)
+            return answers
+
+    with PtyUnit(Line(inner, note_counter), auto_confirm=True) as unit:
+        assert run(body(unit.path)) == ["un", "prête"]
+    # "un" went out with counter 2 (1 was the unused one's), the prepared one with 3
+    assert counters == [2, 3]

@@ -52,6 +52,21 @@ def test_pty_port_sees_the_host_open_write_and_close():
         os.close(again)
 
 
+def test_pty_port_takes_all_the_line_holds_in_one_poll():
+    """A pty hands over 4 KiB a read: one poll still takes everything waiting (a 32 KiB
+    upload frame in one or two link rounds, not eleven)."""
+    with PtyLinkPort() as port:
+        host = os.open(port.path, os.O_RDWR | os.O_NOCTTY)
+        tty.setraw(host)
+        try:
+            data = os.urandom(11_000)  # what a pty holds unread, about
+            assert os.write(host, data) == len(data)
+            first = poll_until(port, Received)
+            assert [e for e in first if isinstance(e, Received)] == [Received(data)]
+        finally:
+            os.close(host)
+
+
 def test_pty_port_write_never_blocks_when_the_host_does_not_read():
     with PtyLinkPort() as port:
         host = os.open(port.path, os.O_RDWR | os.O_NOCTTY)
