@@ -128,8 +128,7 @@ def _packet(client: SMPClient, image: bytes, off: int, sha: bytes, upgrade: bool
 
 
 async def upload(client: SMPClient, image: bytes, *, upgrade: bool = True,
-                 answer_s: float = 2.5, progress: Progress | None = None,
-                 on_packet: Callable[[ImageUploadWrite], None] | None = None) -> int:
+                 answer_s: float = 2.5, progress: Progress | None = None) -> int:
     """Upload ``image`` to the unit's other slot; returns the offset the unit started
     from (0 for a fresh upload, more when it resumed an upload a cut cable stopped).
 
@@ -146,8 +145,6 @@ async def upload(client: SMPClient, image: bytes, *, upgrade: bool = True,
         timeout: float | None = (FIRST_PACKET_TIMEOUT_S if off == 0
                                  else LAST_PACKET_TIMEOUT_S if end else None)
         timeout = answer_s if timeout is None else max(timeout, answer_s)
-        if on_packet is not None:
-            on_packet(request)
         answer, following = await _request_ahead(
             client, request, timeout, None if end else
             functools.partial(_packet, client, image, off + len(request.data), sha, upgrade,
