@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -101,7 +100,11 @@ def _bstr(data: bytes) -> bytes:
     n = len(data)
     if n < 24:
         return bytes((0x40 | n,)) + data
-    for first, size in ((0x58, 1), (0x59, 2), (0x5A, 4), (0x5B, 8)):
+    if n < 0x100:
+        return bytes((0x58, n)) + data
+    if n < 0x10000:
+        return bytes((0x59, n >> 8, n & 0xFF)) + data
+    for first, size in ((0x5A, 4), (0x5B, 8)):
         if n < 1 << (8 * size):
             return bytes((first,)) + n.to_bytes(size, "big") + data
     raise ValueError("byte string too long for CBOR")
@@ -139,8 +142,7 @@ def sign(payload: bytes, content_type: str, signers: list[tuple[str, Signer]]) -
     return TAG_PREFIX + body
 
 
-@dataclass(frozen=True)
-class ParsedSignature:
+class ParsedSignature(NamedTuple):  # a NamedTuple: three per FSE in a batch verify
     protected_bytes: bytes
     protected: dict
     signature: bytes
@@ -163,8 +165,7 @@ class ParsedSignature:
         raise FseFormatError("missing or bad x5chain", code="cose_x5chain")
 
 
-@dataclass(frozen=True)
-class ParsedCoseSign:
+class ParsedCoseSign(NamedTuple):
     body_protected_bytes: bytes
     content_type: str
     payload: bytes

@@ -65,6 +65,11 @@ class FseVerifier:
         self.vitale_trust = vitale_trust or trust
         self._unit_keys = {u: Ed25519PublicKey.from_public_bytes(k) for u, k in unit_keys.items()}
         self._seals = None if reference_seals is None else frozenset(reference_seals)
+        # leaf certificate DER -> its SHA-256, and its public key once its chain checked
+        # (what every FSE of a card repeats; the chain itself is checked for each FSE
+        # against its signing date, through the trust store's window cache)
+        self._digests: dict[bytes, bytes] = {}
+        self._keys: dict[bytes, object] = {}
 
     def verify(self, data: bytes) -> VerifiedFse:
         msg = cose.parse(data)
@@ -120,11 +125,14 @@ class FseVerifier:
         if payload["date_of_care"] > signed_at.date().isoformat():
             raise _bad("care dated after the signature", "fse_care_after_signing")
         amounts = payload["amounts"]
-        lines = amounts["lines"]
-        for key in ("amount_cents", "amo_cents", "amc_cents"):
-            total = "total_cents" if key == "amount_cents" else key
-            if sum(line[key] for line in lines) != amounts[total]:
-                raise _bad(f"{total} is not the sum of the lines", "fse_amounts")
+        total = amo = amc = 0
+        for line in amounts["lines"]:
+            total += line["amount_cents"]
+            amo += line["amo_cents"]
+            amc += line["amc_cents"]
+        for name, value in (("total_cents", total), ("amo_cents", amo), ("amc_cents", amc)):
+            if value != amounts[name]:
+                raise _bad(f"{name} is not the sum of the lines", "fse_amounts")
         if amounts["patient_cents"] != (amounts["total_cents"] - amounts["amo_cents"]
                                         - amounts["amc_cents"]):
             raise _bad("patient part inconsistent", "fse_amounts")
@@ -137,17 +145,29 @@ class FseVerifier:
     def _card_signature(self, msg, sig: cose.ParsedSignature, named: bytes,
                         signed_at: datetime, trust: CardAuthorities) -> None:
         chain = sig.chain()
-        if not isinstance(named, bytes) or hashlib.sha256(chain[0]).digest() != named:
+        der = chain[0]
+        digest = self._digests.get(der)
+        if digest is None:
+            digest = hashlib.sha256(der).digest()
+            if len(self._digests) > 4096:
+                self._digests.clear()
+            self._digests[der] = digest
+        if not isinstance(named, bytes) or digest != named:
             raise _bad(f"{sig.role} certificate is not the card named in the payload",
                        "fse_wrong_card")
         if sig.alg != cose.ALG_RS256:
             raise _bad(f"{sig.role}: algorithm {sig.alg} not allowed", "fse_alg")
-        leaf = trust.verify_chain(chain, signed_at)
-        key = leaf.public_key()
+        leaf = trust.verify_chain(chain, signed_at)  # every FSE: its own signing date
+        key = self._keys.get(der)
+        if key is None:
+            key = leaf.public_key()
+            if len(self._keys) > 4096:
+                self._keys.clear()
+            self._keys[der] = key
         if not isinstance(key, rsa.RSAPublicKey):
             raise _bad("card key is not RSA", "fse_alg")
-        digest = hashlib.sha256(msg.to_be_signed(sig)).digest()
-        if not digest_signature_valid(key, digest, sig.signature):  # the unit's rule too
+        tbs_digest = hashlib.sha256(msg.to_be_signed(sig)).digest()
+        if not digest_signature_valid(key, tbs_digest, sig.signature):  # the unit's rule too
             raise _bad(f"{sig.role} signature does not verify", "fse_bad_signature")
 
     def _unit_signature(self, msg, sig: cose.ParsedSignature, unit_id: str) -> bytes:
