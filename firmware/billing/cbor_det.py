@@ -113,10 +113,12 @@ def _no_tag(_content: bytes) -> object:
     raise ValueError("tag 42 not allowed in FSE data")
 
 
-def _no_float(value: object) -> None:
+def _no_float(value: object, may_float: bool = True) -> None:
     """Raise ValueError on a float anywhere in ``value`` (a cbrrr-decoded item), or on a
     container nested deeper than the reference allows (:func:`_check_order`'s rule: the
     top level is depth 0, a container deeper than ``_MAX_DEPTH`` is refused).
+    ``may_float=False`` when the encoded bytes cannot hold a float: then only the depth
+    is checked.
 
     Breadth first, one level of nesting per step, in C: ``gc.get_referents`` of the
     containers of one level is the list of their items (a list's elements, a map's
@@ -127,11 +129,12 @@ def _no_float(value: object) -> None:
     level = [value]
     depth = 0
     while level:
-        types = set(map(type, level))
-        if float in types:
-            raise ValueError("floats are not allowed in deterministic FSE data")
-        if depth > _MAX_DEPTH and (dict in types or list in types):
-            raise ValueError("nesting too deep for an FSE payload")
+        if may_float or depth > _MAX_DEPTH:
+            types = set(map(type, level))
+            if float in types:
+                raise ValueError("floats are not allowed in deterministic FSE data")
+            if depth > _MAX_DEPTH and (dict in types or list in types):
+                raise ValueError("nesting too deep for an FSE payload")
         level = _referents(*level)
         depth += 1
 
@@ -163,7 +166,10 @@ def _decode_fast(data: bytes) -> object:
         value, length = _dag_cbor.decode_dag_cbor(data, _no_tag, False)
         if length != len(data):
             return _PASS
-        _no_float(value)
+        # a float cbrrr accepts is a float64, head byte fb (RFC 8949 §3.3): without an
+        # fb byte anywhere (it also occurs inside byte strings and integer arguments,
+        # then the types are checked) the data holds no float
+        _no_float(value, b"\xfb" in data)
     except (ValueError, RecursionError, MemoryError):  # CbrrrDecodeError is a ValueError
         return _PASS
     return value
