@@ -60,7 +60,7 @@ from .transfer_messages import (
 from .unit_link.client import LinkRefused, check
 
 ACK_BATCH = 128
-IMPORT_BATCH = 200  # verified FSEs stored per transaction (one fsync), all before any ACK
+IMPORT_BATCH = 1000  # verified FSEs stored per transaction (one fsync), all before any ACK
 CHUNK_MARGIN = 160  # request header + map keys around a CHUNK's data
 
 
