@@ -33,6 +33,7 @@ try:  # optional accelerator: the reference proof below runs without it
     from cbrrr import _cbrrr as _dag_cbor
 except ImportError:  # pragma: no cover - the unit's image ships cbor2 only
     _dag_cbor = None
+FAST_PATH = _dag_cbor is not None  # shown by bench/fse.py
 
 _SCALARS = (type(None), bool, int, str, bytes)
 _SCALAR_SET = frozenset(_SCALARS)
