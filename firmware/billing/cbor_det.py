@@ -23,14 +23,17 @@ the error code are the reference's.
 from __future__ import annotations
 
 import gc
+import importlib
 from collections.abc import Mapping
+from types import ModuleType
 
 import cbor2
 
 from .errors import FseFormatError
 
+_dag_cbor: ModuleType | None
 try:  # optional accelerator: the reference proof below runs without it
-    from cbrrr import _cbrrr as _dag_cbor
+    _dag_cbor = importlib.import_module("cbrrr._cbrrr")
 except ImportError:  # pragma: no cover - the unit's image ships cbor2 only
     _dag_cbor = None
 FAST_PATH = _dag_cbor is not None  # shown by bench/fse.py
