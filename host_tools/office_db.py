@@ -288,12 +288,16 @@ class OfficeDb:
         return out
 
     def _insert_new(self, c: Connection, unit_id: str, ordered: list[dict]) -> set[str]:
-        """Insert what is not stored yet; returns the import ids this transaction stored."""
+        """Insert what is not stored yet; returns the import ids this transaction stored.
+        When the driver counts as many rows inserted as were sent, all of them are this
+        transaction's (a row skipped on a conflict is not counted: sqlite3 and psycopg
+        sum the rows of an executemany); otherwise they are found as below."""
         if self.dialect == "postgresql":
             # other office PCs insert meanwhile: the rows this transaction wrote are those
             # whose xmin is its own transaction id (a plain executemany, pipelined by
             # psycopg, is several times cheaper than an INSERT ... RETURNING of a batch)
-            self._insert_fses(c, ordered)
+            if self._insert_fses(c, ordered) == len(ordered):
+                return {r["import_id"] for r in ordered}
             return set(c.execute(_MINE, {"unit": unit_id,
                                          "ids": [r["fse_id"] for r in ordered]}).scalars())
         # SQLite: BEGIN IMMEDIATE holds the only write lock, so what is not there before
@@ -301,24 +305,26 @@ class OfficeDb:
         # executemany is several times cheaper than an INSERT ... RETURNING of a batch)
         before = self._stored(c, unit_id, [r["fse_id"] for r in ordered])
         fresh = [r for r in ordered if r["fse_id"] not in before]
-        if fresh:
-            self._insert_fses(c, fresh)
+        if not fresh:
+            return set()
+        if self._insert_fses(c, fresh) == len(fresh):
+            return {r["import_id"] for r in fresh}
         after = self._stored(c, unit_id, [r["fse_id"] for r in fresh])
         return {r["import_id"] for r in fresh if r["fse_id"] in after}
 
-    def _insert_fses(self, c: Connection, rows: list[dict]) -> None:
+    def _insert_fses(self, c: Connection, rows: list[dict]) -> int:
         """``INSERT ... ON CONFLICT DO NOTHING`` of FSE rows as one executemany handed
         straight to the driver: SQLAlchemy compiles the statement once for this
         dialect; its per-row parameter processing (most of the CPU of storing a batch)
         is left out, the values being the driver's own types already (str, int,
-        float, bytes, None: ``_fse_row``)."""
+        float, bytes, None: ``_fse_row``). Returns the rows the driver counts inserted."""
         if self._fse_insert is None:
             compiled = self.insert_ignore(s.fses).compile(dialect=self.engine.dialect,
                                                           column_keys=list(rows[0]))
             order = itemgetter(*compiled.positiontup) if compiled.positiontup else None
             self._fse_insert = (str(compiled), order)
         sql, order = self._fse_insert
-        c.exec_driver_sql(sql, list(map(order, rows)) if order else rows)
+        return c.exec_driver_sql(sql, list(map(order, rows)) if order else rows).rowcount
 
     def _import_rows(self, c: Connection, unit_id: str, rows: list[dict],
                      ordered: list[dict]) -> list[Imported | OfficeDbError]:

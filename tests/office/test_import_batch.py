@@ -8,7 +8,7 @@ import gc
 from billing.conftest import UNIT_ID
 from billing.fse_helpers import verifier
 
-from host_tools.office_db import NewFse, stored_part
+from host_tools.office_db import Imported, NewFse, OfficeDbError, stored_part
 
 from .helpers import nurse_fse
 
@@ -45,3 +45,27 @@ def test_the_stored_part_holds_nothing_the_garbage_collector_tracks(pki, tariffs
     assert [key for key, value in part.items() if gc.is_tracked(value)] == []
     assert set(part) == {"billing_number", "fse_number", "mode", "signed_at", "date_of_care",
                          "amounts", "beneficiary"}
+
+
+def test_a_batch_with_a_number_clash_stores_the_others_once(db, pki, tariffs):
+    # the driver then counts fewer rows inserted than sent: the rows are found one by one
+    fses = {n: nurse_fse(pki, tariffs, n) for n in (1, 2, 3)}
+    ver = verifier(pki, seals=None)
+
+    def item(fse_id, n):
+        v = ver.verify(fses[n].encoded)
+        return NewFse(fse_id, fses[n].encoded, stored_part(v.payload), v.seal)
+
+    [first] = db.import_fses(UNIT_ID, [item("F-1", 1)])
+    new, clash, other = db.import_fses(UNIT_ID, [item("F-2", 2), item("F-9", 1),
+                                                 item("F-3", 3)])
+    assert isinstance(new, Imported) and isinstance(other, Imported)
+    assert not new.duplicate and not other.duplicate and new.import_id != other.import_id
+    assert isinstance(clash, OfficeDbError) and clash.code == "fse_number_conflict"
+    assert sorted((r["fse_id"], r["fse_number"]) for r in db.fses()) == [
+        ("F-1", 1), ("F-2", 2), ("F-3", 3)]
+    assert {r["import_id"] for r in db.fses()} == {first.import_id, new.import_id,
+                                                   other.import_id}
+    # the same FSE again, alone: nothing inserted, the stored row's import id
+    [again] = db.import_fses(UNIT_ID, [item("F-2", 2)])
+    assert again.duplicate and again.import_id == new.import_id
