@@ -168,7 +168,7 @@ def main(argv=None) -> int:
         "signature_checks_per_fse": 3,
         "chain_cache_hits": verifier.trust.cache_hits,
         "chain_cache_misses": verifier.trust.cache_misses,
-        "cbor_fast_path": cbor_det.FAST_PATH,  # cbrrr installed (the host extra)
+        "cbor_fast_path": cbor_det.FAST_PATH,  # cbrrr installed (the fast extra)
     }
     if args.json:
         print(json.dumps(result))

@@ -13,7 +13,7 @@ are what cbor2 always does (§4.2.1 first two bullets). Floats are refused: the
 FSE payload has none (amounts are integer cents, factors are text).
 
 Decoding (:func:`decode_deterministic`) has a fast path when the optional ``cbrrr``
-package (a strict DAG-CBOR decoder in C, the office's ``host`` extra) is installed:
+package (a strict DAG-CBOR decoder in C, the ``fast`` extra) is installed:
 see :func:`_decode_fast` for why what it accepts is exactly what the reference proof
 (:func:`_decode_reference`, decode + order/type walk + re-encode) accepts, with the
 same value; whatever it refuses goes through the reference proof, so the verdict and

@@ -113,7 +113,7 @@ def test_the_fast_path_is_installed_and_taken_for_an_fse_payload():
     # text keys, no float: what an FSE payload is (docs/fse.md §Payload)
     payload = cbor_det.encode({"format": "opentla-fse/1", "amounts": {"lines": [
         {"code": "AMI", "amo_cents": 284}]}, "vitale": None, "ok": True, "cert": b"\x00" * 32})
-    assert cbor_det._dag_cbor is not None  # cbrrr (dev and host extras)
+    assert cbor_det._dag_cbor is not None  # cbrrr (the dev and fast extras)
     assert cbor_det._decode_fast(payload) == cbor2.loads(payload)
 
 
