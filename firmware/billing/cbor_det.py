@@ -14,10 +14,10 @@ FSE payload has none (amounts are integer cents, factors are text).
 
 Decoding (:func:`decode_deterministic`) has a fast path when the optional ``cbrrr``
 package (a strict DAG-CBOR decoder in C, the ``fast`` extra) is installed:
-see :func:`_decode_fast` for why what it accepts is exactly what the reference proof
-(:func:`_decode_reference`, decode + order/type walk + re-encode) accepts, with the
-same value; whatever it refuses goes through the reference proof, so the verdict and
-the error code are the reference's.
+see :func:`_decode_fast` for why whatever it accepts the reference proof
+(:func:`_decode_reference`, decode + order/type walk + re-encode) accepts too, with
+the same value; whatever it does not accept goes through the reference proof, so the
+verdict and the error code are always the reference's.
 """
 
 from __future__ import annotations
