@@ -6,9 +6,7 @@ Build = checks + pricing + deterministic CBOR + 3 signatures (CPS and Vitale RS2
 with software RSA-2048 keys standing in for the cards, unit Ed25519). On the unit
 the card signatures happen in the cards: their time belongs to the card link bench.
 Verify = structure + deterministic-CBOR proof + 2 RSA + 1 Ed25519 verifications +
-chain check (cached after the first FSE of a card) + mode rules. The proof runs on
-cbrrr when it is installed (``cbor_fast_path``; firmware/billing/cbor_det.py), else
-on cbor2 alone (the reference proof: decode, walk, re-encode; slower).
+chain check (cached after the first FSE of a card) + mode rules.
 Rates use the process CPU time (one core, whatever else the machine runs);
 the wall-clock verify rate is printed too. Bound compared against: the batch target of >= 2,000 FSE/s verified on one core
 (10,000 FSEs in <= 5 s).
@@ -36,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils  #
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 from cryptography.x509.oid import NameOID  # noqa: E402
 
-from firmware.billing import cbor_det, cose  # noqa: E402
+from firmware.billing import cose  # noqa: E402
 from firmware.billing.checks import CheckContext  # noqa: E402
 from firmware.billing.cose import CardSigner, DeviceSigner  # noqa: E402
 from firmware.billing.fse import build_fse  # noqa: E402
@@ -168,7 +166,6 @@ def main(argv=None) -> int:
         "signature_checks_per_fse": 3,
         "chain_cache_hits": verifier.trust.cache_hits,
         "chain_cache_misses": verifier.trust.cache_misses,
-        "cbor_fast_path": cbor_det.FAST_PATH,  # cbrrr installed (the fast extra)
     }
     if args.json:
         print(json.dumps(result))
@@ -183,8 +180,7 @@ def main(argv=None) -> int:
               f"(target >= {TARGET_FLOOR_RATIO}x)")
         print(f"size  : payload {result['payload_bytes']} B, FSE {result['fse_bytes']} B; "
               f"chain cache {result['chain_cache_hits']} hits / "
-              f"{result['chain_cache_misses']} misses; CBOR fast path "
-              f"{'on (cbrrr)' if cbor_det.FAST_PATH else 'off (cbrrr not installed)'}")
+              f"{result['chain_cache_misses']} misses")
     return 0
 
 

@@ -11,38 +11,20 @@ So we sort map keys ourselves and let cbor2 (``canonical=False``, which keeps di
 order) write the rest: preferred (shortest) argument encoding and definite lengths
 are what cbor2 always does (§4.2.1 first two bullets). Floats are refused: the
 FSE payload has none (amounts are integer cents, factors are text).
-
-Decoding (:func:`decode_deterministic`) has a fast path when the optional ``cbrrr``
-package (a strict DAG-CBOR decoder in C, the ``fast`` extra) is installed:
-see :func:`_decode_fast` for why whatever it accepts the reference proof
-(:func:`_decode_reference`, decode + order/type walk + re-encode) accepts too, with
-the same value; whatever it does not accept goes through the reference proof, so the
-verdict and the error code are always the reference's.
 """
 
 from __future__ import annotations
 
-import gc
-import importlib
 from collections.abc import Mapping
-from types import ModuleType
 
 import cbor2
 
 from .errors import FseFormatError
 
-_dag_cbor: ModuleType | None
-try:  # optional accelerator: the reference proof below runs without it
-    _dag_cbor = importlib.import_module("cbrrr._cbrrr")
-except ImportError:  # pragma: no cover - the unit's image ships cbor2 only
-    _dag_cbor = None
-FAST_PATH = _dag_cbor is not None  # shown by bench/fse.py
-
 _SCALARS = (type(None), bool, int, str, bytes)
 _SCALAR_SET = frozenset(_SCALARS)
 _MAX_DEPTH = 32
 _key_cache: dict[object, bytes] = {}
-_referents = gc.get_referents
 
 
 def _key_bytes(key: object) -> bytes:
@@ -113,86 +95,11 @@ def encode(value: object) -> bytes:
     return cbor2.dumps(_prepare(value))
 
 
-def _no_tag(_content: bytes) -> object:
-    raise ValueError("tag 42 not allowed in FSE data")
-
-
-def _no_float(value: object, may_float: bool = True) -> None:
-    """Raise ValueError on a float anywhere in ``value`` (a cbrrr-decoded item), or on a
-    container nested deeper than the reference allows (:func:`_check_order`'s rule: the
-    top level is depth 0, a container deeper than ``_MAX_DEPTH`` is refused).
-    ``may_float=False`` when the encoded bytes cannot hold a float: then only the depth
-    is checked.
-
-    Breadth first, one level of nesting per step, in C: ``gc.get_referents`` of the
-    containers of one level is the list of their items (a list's elements, a map's
-    values and keys: what ``tp_traverse`` of list and dict visits, every one of them);
-    text, bytes, int, bool and None have no referents, so each level is exactly the
-    items one level deeper. tests/billing/test_cbor_det.py feeds floats nested in maps
-    and arrays at several depths: it fails if a CPython ever visits fewer items."""
-    level = [value]
-    depth = 0
-    while level:
-        if may_float or depth > _MAX_DEPTH:
-            types = set(map(type, level))
-            if float in types:
-                raise ValueError("floats are not allowed in deterministic FSE data")
-            if depth > _MAX_DEPTH and (dict in types or list in types):
-                raise ValueError("nesting too deep for an FSE payload")
-        level = _referents(*level)
-        depth += 1
-
-
-_PASS = object()  # what _decode_fast returns when it leaves the verdict to the reference
-
-
-def _decode_fast(data: bytes) -> object:
-    """The value of ``data`` if cbrrr's strict DAG-CBOR decoder accepts it, it holds no
-    float and nests no deeper than the reference allows; else ``_PASS`` (no verdict).
-
-    Why acceptance here implies acceptance by :func:`_decode_reference`, with an equal
-    value (tests/billing/test_cbor_det.py checks it on mutated encodings): cbrrr
-    refuses non-shortest integer and length arguments, indefinite lengths, trailing
-    bytes, invalid UTF-8, every tag but 42 (and ``_no_tag`` refuses 42), every simple
-    value but false/true/null and float64 (``_no_float`` refuses floats), map keys
-    that are not text, duplicate keys, and text keys not in (length, bytes) order.
-    For text keys that order *is* RFC 8949 §4.2.1's bytewise order of the encoded
-    keys: a key's head (major type 3, shortest argument = its UTF-8 length) grows
-    with the length and is the same for equal lengths, so comparing encodings
-    bytewise compares lengths first, then the UTF-8 bytes. What is left is plain data
-    (null, bool, int of major type 0/1, text, bytes, array, map), each item in its one
-    shortest definite form, keys in the reference's order: the reference's re-encode
-    gives back ``data``. Maps with integer keys (COSE headers), bignums and anything
-    invalid return ``_PASS`` and take the reference path."""
-    if _dag_cbor is None:
-        return _PASS
-    try:
-        value, length = _dag_cbor.decode_dag_cbor(data, _no_tag, False)
-        if length != len(data):
-            return _PASS
-        # a float cbrrr accepts is a float64, head byte fb (RFC 8949 §3.3): without an
-        # fb byte anywhere (it also occurs inside byte strings and integer arguments,
-        # then the types are checked) the data holds no float
-        _no_float(value, b"\xfb" in data)
-    except (ValueError, RecursionError, MemoryError):  # CbrrrDecodeError is a ValueError
-        return _PASS
-    return value
-
-
 def decode_deterministic(data: bytes) -> object:
     """Decode ``data`` and prove it is the deterministic encoding of what it holds.
 
     Raises :class:`FseFormatError` (code ``cbor_invalid`` or ``cbor_not_deterministic``).
-    The fast path (:func:`_decode_fast`) answers when it accepts; otherwise the
-    reference proof (:func:`_decode_reference`) decides."""
-    value = _decode_fast(data)
-    if value is not _PASS:
-        return value
-    return _decode_reference(data)
-
-
-def _decode_reference(data: bytes) -> object:
-    """The reference proof of :func:`decode_deterministic` (cbor2 only): map keys are in bytewise order (checked on the decoded maps, which keep
+    Proof: map keys are in bytewise order (checked on the decoded maps, which keep
     wire order), and re-encoding in that same order gives back exactly ``data`` --
     so indefinite lengths, non-shortest arguments, duplicate keys (collapsed by the
     decoder), floats, tags and trailing bytes all fail.
