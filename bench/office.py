@@ -43,7 +43,7 @@ from firmware.billing.verify import FseVerifier  # noqa: E402
 from host_tools import importer, office_lots  # noqa: E402
 from host_tools.cmd_report import report_seconds  # noqa: E402
 from host_tools.lot_maker import make_lots  # noqa: E402
-from host_tools.office_db import NewFse, OfficeDb  # noqa: E402
+from host_tools.office_db import NewFse, OfficeDb, stored_part  # noqa: E402
 
 BILLING = "699999025"  # board/sim/cards/cps_infirmier.yaml
 PIN = "4321"
@@ -94,7 +94,7 @@ def verify_and_import(fses, verifier: FseVerifier, db: OfficeDb) -> tuple[float,
     stored = 0
     for fse_id, cose in fses:
         v = verifier.verify(cose)
-        batch.append(NewFse(fse_id, cose, v.payload, v.seal))
+        batch.append(NewFse(fse_id, cose, stored_part(v.payload), v.seal))
         if len(batch) >= importer.IMPORT_BATCH:
             stored += sum(not isinstance(r, Exception) for r in db.import_fses(UNIT, batch))
             batch = []

@@ -36,7 +36,7 @@ from firmware.billing.verify import FseVerifier
 from firmware.loaded.schema import FseRange
 from firmware.store.office_sig import sign_load
 
-from .office_db import NewFse, OfficeDb, OfficeDbError
+from .office_db import NewFse, OfficeDb, OfficeDbError, stored_part
 from .seals import SealFlag, SealFlags
 from .transfer_messages import (
     FseAck,
@@ -60,7 +60,7 @@ from .transfer_messages import (
 from .unit_link.client import LinkRefused, check
 
 ACK_BATCH = 128
-IMPORT_BATCH = 200  # verified FSEs stored per transaction (one fsync), all before any ACK
+IMPORT_BATCH = 1000  # verified FSEs stored per transaction (one fsync), all before any ACK
 CHUNK_MARGIN = 160  # request header + map keys around a CHUNK's data
 
 
@@ -188,7 +188,7 @@ async def unload(client: SMPClient, db: OfficeDb, trust: CardAuthorities, *,
         except (BillingError, OfficeDbError) as exc:
             report.rejected.append((rid, exc.code, str(exc)))
         else:
-            batch.append(NewFse(rid, cose, verified.payload, verified.seal))
+            batch.append(NewFse(rid, cose, stored_part(verified.payload), verified.seal))
             if len(batch) >= IMPORT_BATCH:
                 store()
         if progress is not None:

@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -96,14 +95,18 @@ class DeviceSigner:
 _SIG_STRUCTURE_HEAD = b"\x85\x69Signature"  # array(5), text(9) "Signature"
 
 
-def _bstr(data: bytes) -> bytes:
-    """``data`` as a CBOR byte string, shortest length argument (RFC 8949 §3, §4.2.1)."""
-    n = len(data)
+def _bstr_head(n: int) -> bytes:
+    """The head of a CBOR byte string of ``n`` bytes, shortest argument (RFC 8949 §3,
+    §4.2.1)."""
     if n < 24:
-        return bytes((0x40 | n,)) + data
-    for first, size in ((0x58, 1), (0x59, 2), (0x5A, 4), (0x5B, 8)):
+        return bytes((0x40 | n,))
+    if n < 0x100:
+        return bytes((0x58, n))
+    if n < 0x10000:
+        return bytes((0x59, n >> 8, n & 0xFF))
+    for first, size in ((0x5A, 4), (0x5B, 8)):
         if n < 1 << (8 * size):
-            return bytes((first,)) + n.to_bytes(size, "big") + data
+            return bytes((first,)) + n.to_bytes(size, "big")
     raise ValueError("byte string too long for CBOR")
 
 
@@ -111,8 +114,9 @@ def sig_structure(body_protected: bytes, sign_protected: bytes, payload: bytes) 
     """ToBeSigned of RFC 9052 §4.4: ["Signature", body_protected, sign_protected,
     external_aad = h'', payload], deterministically encoded (written out directly: the
     batch verifier builds three per FSE; tests/billing check it against cbor_det)."""
-    return b"".join((_SIG_STRUCTURE_HEAD, _bstr(body_protected), _bstr(sign_protected),
-                     b"\x40", _bstr(payload)))
+    return b"".join((_SIG_STRUCTURE_HEAD, _bstr_head(len(body_protected)), body_protected,
+                     _bstr_head(len(sign_protected)), sign_protected, b"\x40",
+                     _bstr_head(len(payload)), payload))
 
 
 def signer_protected(role: str, signer: Signer) -> bytes:
@@ -139,8 +143,7 @@ def sign(payload: bytes, content_type: str, signers: list[tuple[str, Signer]]) -
     return TAG_PREFIX + body
 
 
-@dataclass(frozen=True)
-class ParsedSignature:
+class ParsedSignature(NamedTuple):  # a NamedTuple: three per FSE in a batch verify
     protected_bytes: bytes
     protected: dict
     signature: bytes
@@ -163,8 +166,7 @@ class ParsedSignature:
         raise FseFormatError("missing or bad x5chain", code="cose_x5chain")
 
 
-@dataclass(frozen=True)
-class ParsedCoseSign:
+class ParsedCoseSign(NamedTuple):
     body_protected_bytes: bytes
     content_type: str
     payload: bytes
@@ -172,6 +174,15 @@ class ParsedCoseSign:
 
     def to_be_signed(self, sig: ParsedSignature) -> bytes:
         return sig_structure(self.body_protected_bytes, sig.protected_bytes, self.payload)
+
+    def to_be_signed_all(self) -> tuple[bytes, ...]:
+        """:meth:`to_be_signed` of each signature, in order (the parts every
+        Sig_structure shares are written once)."""
+        body = self.body_protected_bytes
+        head = b"".join((_SIG_STRUCTURE_HEAD, _bstr_head(len(body)), body))
+        tail = b"".join((b"\x40", _bstr_head(len(self.payload)), self.payload))
+        return tuple(b"".join((head, _bstr_head(len(s.protected_bytes)), s.protected_bytes,
+                               tail)) for s in self.signatures)
 
 
 def _fmt(detail: str, code: str = "cose_structure") -> FseFormatError:

@@ -37,7 +37,7 @@ class CardAuthorities:
         for der in intermediates:
             self._pool[hashlib.sha256(der).digest()] = x509.load_der_x509_certificate(der)
         self._certs: dict[bytes, x509.Certificate] = {}
-        self._cache: dict[tuple[bytes, ...], tuple[datetime, datetime]] = {}
+        self._cache: dict[tuple[bytes, ...], tuple[datetime, datetime]] = {}  # DER chain
         self.cache_hits = 0
         self.cache_misses = 0
 
@@ -58,7 +58,7 @@ class CardAuthorities:
         """Return the leaf certificate if ``chain`` (leaf first, then any
         intermediates) leads to a root of this store and every certificate on the
         path is valid at ``at`` (timezone-aware). Raises FseVerificationError."""
-        key = tuple(hashlib.sha256(d).digest() for d in chain)
+        key = tuple(chain)  # the DER bytes themselves: equal bytes, the same chain
         window = self._cache.get(key)
         leaf = self.certificate(chain[0])
         if window is not None:
@@ -67,7 +67,7 @@ class CardAuthorities:
                 raise _fail("certificate not valid at the date of signing", "cert_expired")
             return leaf
         self.cache_misses += 1
-        extra = {k: self.certificate(d) for k, d in zip(key[1:], chain[1:], strict=True)}
+        extra = {hashlib.sha256(d).digest(): self.certificate(d) for d in chain[1:]}
         pool = {**self._pool, **extra}
         path = [leaf]
         current = leaf
@@ -81,6 +81,8 @@ class CardAuthorities:
         end = min(c.not_valid_after_utc for c in path)
         if not start <= at <= end:
             raise _fail("certificate not valid at the date of signing", "cert_expired")
+        if len(self._cache) > 4096:
+            self._cache.clear()
         self._cache[key] = (start, end)
         return leaf
 

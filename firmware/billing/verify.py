@@ -46,6 +46,10 @@ class VerifiedFse:
     signed_at: datetime
 
 
+_SIGNERS = frozenset(("cps", "unit"))
+_SIGNERS_WITH_VITALE = frozenset(("cps", "unit", "vitale"))
+
+
 def _bad(detail: str, code: str) -> FseVerificationError:
     return FseVerificationError(detail, code=code)
 
@@ -65,6 +69,11 @@ class FseVerifier:
         self.vitale_trust = vitale_trust or trust
         self._unit_keys = {u: Ed25519PublicKey.from_public_bytes(k) for u, k in unit_keys.items()}
         self._seals = None if reference_seals is None else frozenset(reference_seals)
+        # leaf certificate DER -> its SHA-256, and its public key once its chain checked
+        # (what every FSE of a card repeats; the chain itself is checked for each FSE
+        # against its signing date, through the trust store's window cache)
+        self._digests: dict[bytes, bytes] = {}
+        self._keys: dict[bytes, rsa.RSAPublicKey] = {}
 
     def verify(self, data: bytes) -> VerifiedFse:
         msg = cose.parse(data)
@@ -86,24 +95,25 @@ class FseVerifier:
         if msg.content_type != rules.content_type:
             raise _bad("content type does not match the mode", "fse_mode_mismatch")
         signed_at = datetime.fromtimestamp(payload["signed_at"], UTC)
-        by_role: dict[str, cose.ParsedSignature] = {}
-        for sig in msg.signatures:
-            if sig.role in by_role:
-                raise _bad(f"two {sig.role} signatures", "fse_signers")
-            by_role[sig.role] = sig
-        expected = {"cps", "unit"} | ({"vitale"} if rules.vitale_signs else set())
-        if set(by_role) != expected:
+        by_role: dict[str, tuple[cose.ParsedSignature, bytes]] = {}
+        for sig, tbs in zip(msg.signatures, msg.to_be_signed_all(), strict=True):
+            role = sig.role
+            if role in by_role:
+                raise _bad(f"two {role} signatures", "fse_signers")
+            by_role[role] = (sig, tbs)
+        expected = _SIGNERS_WITH_VITALE if rules.vitale_signs else _SIGNERS
+        if by_role.keys() != expected:
             raise _bad(f"mode {mode} needs signers {sorted(expected)}", "fse_signers")
 
-        self._card_signature(msg, by_role["cps"], payload["ps"]["cert_sha256"], signed_at,
-                             self.trust)
+        cps = by_role["cps"]
+        self._card_signature(*cps, payload["ps"]["cert_sha256"], signed_at, self.trust)
         if rules.vitale_signs:
             vitale = payload["vitale"]
-            if by_role["vitale"].chain()[0] == by_role["cps"].chain()[0]:
+            card = by_role["vitale"]
+            if card[0].chain()[0] == cps[0].chain()[0]:
                 raise _bad("the same card signed as CPS and as Vitale", "fse_signers")
-            self._card_signature(msg, by_role["vitale"], vitale["cert_sha256"], signed_at,
-                                 self.vitale_trust)
-        seal = self._unit_signature(msg, by_role["unit"], payload["unit_id"])
+            self._card_signature(*card, vitale["cert_sha256"], signed_at, self.vitale_trust)
+        seal = self._unit_signature(*by_role["unit"], payload["unit_id"])
 
         if payload["ps"]["situation"]["billing_number"] != payload["billing_number"]:
             raise _bad("FSE billed under another situation", "fse_situation_mismatch")
@@ -120,11 +130,14 @@ class FseVerifier:
         if payload["date_of_care"] > signed_at.date().isoformat():
             raise _bad("care dated after the signature", "fse_care_after_signing")
         amounts = payload["amounts"]
-        lines = amounts["lines"]
-        for key in ("amount_cents", "amo_cents", "amc_cents"):
-            total = "total_cents" if key == "amount_cents" else key
-            if sum(line[key] for line in lines) != amounts[total]:
-                raise _bad(f"{total} is not the sum of the lines", "fse_amounts")
+        total = amo = amc = 0
+        for line in amounts["lines"]:
+            total += line["amount_cents"]
+            amo += line["amo_cents"]
+            amc += line["amc_cents"]
+        for name, value in (("total_cents", total), ("amo_cents", amo), ("amc_cents", amc)):
+            if value != amounts[name]:
+                raise _bad(f"{name} is not the sum of the lines", "fse_amounts")
         if amounts["patient_cents"] != (amounts["total_cents"] - amounts["amo_cents"]
                                         - amounts["amc_cents"]):
             raise _bad("patient part inconsistent", "fse_amounts")
@@ -134,23 +147,35 @@ class FseVerifier:
         return VerifiedFse(payload, mode, number, payload["billing_number"],
                            payload["unit_id"], seal, signed_at)
 
-    def _card_signature(self, msg, sig: cose.ParsedSignature, named: bytes,
+    def _card_signature(self, sig: cose.ParsedSignature, tbs: bytes, named: bytes,
                         signed_at: datetime, trust: CardAuthorities) -> None:
         chain = sig.chain()
-        if not isinstance(named, bytes) or hashlib.sha256(chain[0]).digest() != named:
+        der = chain[0]
+        digest = self._digests.get(der)
+        if digest is None:
+            digest = hashlib.sha256(der).digest()
+            if len(self._digests) > 4096:
+                self._digests.clear()
+            self._digests[der] = digest
+        if not isinstance(named, bytes) or digest != named:
             raise _bad(f"{sig.role} certificate is not the card named in the payload",
                        "fse_wrong_card")
         if sig.alg != cose.ALG_RS256:
             raise _bad(f"{sig.role}: algorithm {sig.alg} not allowed", "fse_alg")
-        leaf = trust.verify_chain(chain, signed_at)
-        key = leaf.public_key()
-        if not isinstance(key, rsa.RSAPublicKey):
-            raise _bad("card key is not RSA", "fse_alg")
-        digest = hashlib.sha256(msg.to_be_signed(sig)).digest()
-        if not digest_signature_valid(key, digest, sig.signature):  # the unit's rule too
+        leaf = trust.verify_chain(chain, signed_at)  # every FSE: its own signing date
+        key = self._keys.get(der)  # only RSA keys are kept
+        if key is None:
+            leaf_key = leaf.public_key()
+            if not isinstance(leaf_key, rsa.RSAPublicKey):
+                raise _bad("card key is not RSA", "fse_alg")
+            if len(self._keys) > 4096:
+                self._keys.clear()
+            key = self._keys[der] = leaf_key
+        tbs_digest = hashlib.sha256(tbs).digest()
+        if not digest_signature_valid(key, tbs_digest, sig.signature):  # the unit's rule too
             raise _bad(f"{sig.role} signature does not verify", "fse_bad_signature")
 
-    def _unit_signature(self, msg, sig: cose.ParsedSignature, unit_id: str) -> bytes:
+    def _unit_signature(self, sig: cose.ParsedSignature, tbs: bytes, unit_id: str) -> bytes:
         if sig.alg != cose.ALG_EDDSA:
             raise _bad("unit signature must be EdDSA", "fse_alg")
         kid = sig.protected.get(cose.H_KID)
@@ -165,7 +190,7 @@ class FseVerifier:
         if self._seals is not None and seal not in self._seals:
             raise _bad("seal differs from the reference seals", "fse_seal")
         try:
-            key.verify(sig.signature, msg.to_be_signed(sig))
+            key.verify(sig.signature, tbs)
         except InvalidSignature:
             raise _bad("unit signature does not verify", "fse_bad_signature") from None
         return seal

@@ -57,12 +57,16 @@ def card_public_key(certificate: bytes | x509.Certificate) -> rsa.RSAPublicKey:
     return key
 
 
+_PKCS1 = padding.PKCS1v15()
+_PREHASHED_SHA256 = Prehashed(hashes.SHA256())
+
+
 def digest_signature_valid(key: rsa.RSAPublicKey, sha256_digest: bytes,
                            signature: bytes) -> bool:
     """True if ``signature`` is the RSASSA-PKCS1-v1_5 signature under ``key`` of the
     message whose SHA-256 is ``sha256_digest``."""
     try:
-        key.verify(signature, sha256_digest, padding.PKCS1v15(), Prehashed(hashes.SHA256()))
+        key.verify(signature, sha256_digest, _PKCS1, _PREHASHED_SHA256)
     except InvalidSignature:
         return False
     return True

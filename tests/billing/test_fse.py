@@ -271,3 +271,29 @@ def test_signers_satisfy_the_protocol(pki):
     assert isinstance(device_signer(pki), cose.Signer)
     assert card_signer(pki.cps_cert, pki.cps_key).alg == -257
     assert device_signer(pki).alg == -8
+
+
+def test_a_card_key_that_is_not_rsa_is_refused_every_time(pki, tariffs):
+    # an EC card certificate that chains to a trusted root: refused for its key, on the
+    # first FSE and on the next one too (the verifier keeps only RSA keys per card)
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from firmware.billing.cose import CardSigner
+    from firmware.billing.trust import CardAuthorities
+    from firmware.billing.verify import FseVerifier
+
+    from .conftest import SEAL, UNIT_ID, _cert, _dt, device_public
+    root_key, card_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(
+        ec.SECP256R1())
+    root = _cert("EC Root", root_key, "EC Root", root_key, _dt(2020, 1, 1), _dt(2040, 1, 1),
+                 True)
+    card = _cert("CPS EC", card_key, "EC Root", root_key, _dt(2024, 1, 1), _dt(2028, 12, 31),
+                 False)
+    fse = secured(pki, tariffs, cps=CardSigner(card, lambda digest: bytes(256)))
+    ver = FseVerifier(CardAuthorities([root, pki.root], [pki.intermediate]),
+                      {UNIT_ID: device_public(pki)}, reference_seals=[SEAL])
+    for _ in range(2):
+        with pytest.raises(FseVerificationError) as exc:
+            ver.verify(fse.encoded)
+        assert exc.value.code == "fse_alg"
+    ver.verify(secured(pki, tariffs).encoded)  # the RSA cards of the same store: fine

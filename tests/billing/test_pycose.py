@@ -49,9 +49,10 @@ def test_pycose_verifies_every_signature(pki, tariffs, build):
     assert msg.payload == fse.payload_bytes
     ours = cose.parse(fse.encoded)
     assert len(msg.signers) == len(ours.signatures)
-    for signer, mine in zip(msg.signers, ours.signatures, strict=True):
+    every = ours.to_be_signed_all()  # what FseVerifier checks the signatures over
+    for signer, mine, tbs in zip(msg.signers, ours.signatures, every, strict=True):
         # pycose builds the ToBeSigned itself: it must equal ours byte for byte
-        assert signer._create_sig_structure() == ours.to_be_signed(mine)
+        assert signer._create_sig_structure() == ours.to_be_signed(mine) == tbs
         signer.key = _unit_key(pki) if mine.role == "unit" else _card_key(mine.chain()[0])
         assert signer.verify_signature() is True
 
