@@ -2,8 +2,8 @@
 
     python board/image/boot_test.py [BUILD_DIR] [--limit S] [--smp N] [--json FILE]
 
-``qemu-system-aarch64 -M virt -cpu cortex-a53 -m 512`` (TCG: the Pi Zero 2 W's CPU,
-emulated) boots the Debian kernel and initrd that ``make image`` took from the boot
+``qemu-system-aarch64 -M virt -cpu cortex-a53 -m 512 -nic none`` (TCG: the Pi Zero 2 W's
+CPU, emulated) boots the Debian kernel and initrd that ``make image`` took from the boot
 partition (``-kernel``/``-initrd``: the virt machine has no Pi boot firmware) with the
 image as a virtio disk (``snapshot=on``: the image itself is left as built). The kernel
 command line is the image's ``cmdline.txt`` with the console on QEMU's serial port and
@@ -15,7 +15,10 @@ Checked within ``--limit`` seconds of QEMU's start: systemd starts the unit's se
 ``smpmgr --port PTY os echo hello`` and ``tla pair`` (Valider pressed on the keypad
 port) then ``tla info`` answer over the pty. Printed beside their targets: the
 boot-to-ready time (QEMU start to the first answer on the link), the unit's idle RSS,
-the root file system's and the image's sizes (``make image``'s sizes.json).
+the root file system's and the image's sizes (``make image``'s sizes.json). Printed to
+find where the time goes: the QEMU settings and the host's load, the breakdown from the
+console's timestamps, and from the guest ``systemd-analyze`` (time, the unit's critical
+chain, blame) and the CPU time of PID 1, udevd, journald and the unit.
 
 Exit codes: 0 every check passed and every target met, 1 a check failed or a target
 was missed, 2 the image, QEMU, tla or smpmgr missing.
@@ -263,8 +266,12 @@ def run(build: Path, limit: float, smp: int) -> dict[str, Any]:
             results["rss_mb"] = round(int(diag.get("rss_kb", "0")) / 1000, 1)
             results["hwm_mb"] = round(int(diag.get("hwm_kb", "0")) / 1000, 1)
             results["ok"] = diag.get("unit") == "active" and results["info"].get("board") == "sim"
-            results["analysis"] = boot.analyze()
-            print("boot-test: systemd-analyze in the guest:\n" + results["analysis"], flush=True)
+            try:  # a diagnosis: its failure fails no check
+                results["analysis"] = boot.analyze()
+                print("boot-test: systemd-analyze in the guest:\n" + results["analysis"],
+                      flush=True)
+            except (RuntimeError, OSError) as exc:
+                print(f"boot-test: no systemd-analyze from the guest: {exc}", flush=True)
         except (RuntimeError, TimeoutError, OSError, subprocess.TimeoutExpired) as exc:
             results["ok"] = False
             results["error"] = str(exc)
