@@ -127,12 +127,16 @@ class UnitApp:
         self.updates = updates or UnitUpdates.start(self.state_dir, roots, board=board.kind,
                                                     seal_base=seal_base,
                                                     mode=UpdateMode(clock=monotonic))
+        unit_seal_base = self.updates.seal_base or seal_base
+        known = self.updates.factory_seal  # the running tree's, hashed by the boot decision
         self.unit = Unit(
             UnitConfig(store_path=str(self.state_dir / "unit.db"), serial=serial or None,
                        seal_roots=roots,
-                       seal_base=self.updates.seal_base or seal_base, board=board.kind,
+                       seal_base=unit_seal_base, board=board.kind,
                        idle_timeout_s=idle_timeout_s, version=self.updates.version,
-                       migrate=not self.updates.trial),
+                       migrate=not self.updates.trial,
+                       seal=known[2] if known and known[:2] == (roots, unit_seal_base)
+                       else None),
             vitale_slot=board.vitale.connect, cps_slot=board.cps.connect,
             clock=board.clock, gauge=board.gauge, monotonic=monotonic)
         try:

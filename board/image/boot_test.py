@@ -2,8 +2,8 @@
 
     python board/image/boot_test.py [BUILD_DIR] [--limit S] [--smp N] [--json FILE]
 
-``qemu-system-aarch64 -M virt -cpu cortex-a53 -m 512`` (TCG: the Pi Zero 2 W's CPU,
-emulated) boots the Debian kernel and initrd that ``make image`` took from the boot
+``qemu-system-aarch64 -M virt -cpu cortex-a53 -m 512 -nic none`` (TCG: the Pi Zero 2 W's
+CPU, emulated) boots the Debian kernel and initrd that ``make image`` took from the boot
 partition (``-kernel``/``-initrd``: the virt machine has no Pi boot firmware) with the
 image as a virtio disk (``snapshot=on``: the image itself is left as built). The kernel
 command line is the image's ``cmdline.txt`` with the console on QEMU's serial port and
@@ -15,7 +15,10 @@ Checked within ``--limit`` seconds of QEMU's start: systemd starts the unit's se
 ``smpmgr --port PTY os echo hello`` and ``tla pair`` (Valider pressed on the keypad
 port) then ``tla info`` answer over the pty. Printed beside their targets: the
 boot-to-ready time (QEMU start to the first answer on the link), the unit's idle RSS,
-the root file system's and the image's sizes (``make image``'s sizes.json).
+the root file system's and the image's sizes (``make image``'s sizes.json). Printed to
+find where the time goes: the QEMU settings and the host's load, the breakdown from the
+console's timestamps, and from the guest ``systemd-analyze`` (time, the unit's critical
+chain, blame) and the CPU time of PID 1, udevd, journald and the unit.
 
 Exit codes: 0 every check passed and every target met, 1 a check failed or a target
 was missed, 2 the image, QEMU, tla or smpmgr missing.
@@ -44,6 +47,15 @@ RSS_TARGET_MB = 80.0
 BIN = Path(sys.executable).parent
 SERVICE_STARTED = re.compile(r"Started opentla-unit\.service")
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+CPU = "cortex-a53"  # the Zero 2 W's core: no pointer authentication to emulate
+# Milestones on the console (kernel and journal timestamps, seconds since the guest
+# kernel started): the boot's breakdown.
+MILESTONES = {
+    "kernel_s": re.compile(r"\[\s*([\d.]+)\] Run /init as init process"),
+    "systemd_s": re.compile(r"\[\s*([\d.]+)\] systemd\[1\]: systemd \d+"),
+    "unit_starting_s": re.compile(r"\[\s*([\d.]+)\] systemd\[1\]: Starting opentla-unit\.service"),
+    "unit_ready_s": re.compile(r"\[\s*([\d.]+)\] systemd\[1\]: Started opentla-unit\.service"),
+}
 
 
 class Boot:
@@ -64,8 +76,10 @@ class Boot:
                     # forwarded to the console still carries it (and the unit's own log)
                     "systemd.journald.forward_to_console=1"]
         self.argv = [
-            "qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a53", "-smp", str(smp),
+            "qemu-system-aarch64", "-M", "virt", "-cpu", CPU, "-smp", str(smp),
+            "-accel", "tcg,thread=multi",
             "-m", "512", "-display", "none", "-monitor", "none", "-no-reboot",
+            "-nic", "none",  # the unit has no network (else virt adds a virtio-net card)
             "-kernel", str(build / "vmlinuz"), "-initrd", str(build / "initrd.img"),
             "-append", " ".join(cmdline),
             "-drive", f"if=none,id=disk,format=raw,snapshot=on,file={build / 'opentla-arm64.img'}",
@@ -143,6 +157,18 @@ class Boot:
         line = data.decode(errors="replace").strip().splitlines()[-1]
         return dict(item.split("=", 1) for item in line.split() if "=" in item)
 
+    def analyze(self, timeout: float = 60.0) -> str:
+        """systemd-analyze's time, critical chain and blame, from the guest."""
+        self.diag.settimeout(timeout)
+        self.diag.sendall(b"analyze\n")
+        data = b""
+        while b"end-of-analysis\n" not in data:
+            chunk = self.diag.recv(4096)
+            if not chunk:
+                raise RuntimeError("the diagnostics port closed")
+            data += chunk
+        return data.decode(errors="replace").split("end-of-analysis")[0].strip()
+
     def stop(self) -> None:
         for sock in (self.keys, self.diag):
             sock.close()
@@ -201,14 +227,15 @@ def pair(boot: Boot, keys_file: Path, deadline: float) -> None:
 
 
 def run(build: Path, limit: float, smp: int) -> dict[str, Any]:
-    results: dict[str, Any] = {"limit_s": limit, "cpu": "cortex-a53", "smp": smp,
-                               "memory_mib": 512, "accelerator": "tcg"}
+    results: dict[str, Any] = {"limit_s": limit, "cpu": CPU, "smp": smp,
+                               "memory_mib": 512, "accelerator": "tcg,thread=multi"}
     with tempfile.TemporaryDirectory(prefix="opentla-boot-") as tmp:
         boot = Boot(build, Path(tmp), smp)
         deadline = boot.started + limit
         try:
-            print(f"boot-test: QEMU started (limit {limit:.0f} s), link pty {boot.pty}",
-                  flush=True)
+            print(f"boot-test: QEMU started (TCG, -cpu {CPU} -smp {smp}, {os.cpu_count()} "
+                  f"host cores, load average {os.getloadavg()[0]:.1f}; limit {limit:.0f} s, "
+                  f"ready target {READY_TARGET_S:.0f} s), link pty {boot.pty}", flush=True)
             wait_for("start of opentla-unit.service on the console", deadline,
                      lambda: SERVICE_STARTED.search(boot.console_text()), boot, 0.5)
             results["service_started_s"] = round(boot.elapsed(), 1)
@@ -239,6 +266,12 @@ def run(build: Path, limit: float, smp: int) -> dict[str, Any]:
             results["rss_mb"] = round(int(diag.get("rss_kb", "0")) / 1000, 1)
             results["hwm_mb"] = round(int(diag.get("hwm_kb", "0")) / 1000, 1)
             results["ok"] = diag.get("unit") == "active" and results["info"].get("board") == "sim"
+            try:  # a diagnosis: its failure fails no check
+                results["analysis"] = boot.analyze()
+                print("boot-test: systemd-analyze in the guest:\n" + results["analysis"],
+                      flush=True)
+            except (RuntimeError, OSError) as exc:
+                print(f"boot-test: no systemd-analyze from the guest: {exc}", flush=True)
         except (RuntimeError, TimeoutError, OSError, subprocess.TimeoutExpired) as exc:
             results["ok"] = False
             results["error"] = str(exc)
@@ -247,9 +280,38 @@ def run(build: Path, limit: float, smp: int) -> dict[str, Any]:
             print("--- console (last 40 lines)\n" + "\n".join(tail), file=sys.stderr)
         finally:
             boot.stop()
+            results["breakdown"] = breakdown(boot.console_text())
             if boot.console.exists():  # kept for a look after
                 shutil.copyfile(boot.console, build / "boot-test-console.log")
     return results
+
+
+def breakdown(console: str) -> dict[str, float]:
+    """The milestones' guest times (s) found on the console."""
+    found = {}
+    for name, pattern in MILESTONES.items():
+        match = pattern.search(console)
+        if match:
+            found[name] = float(match.group(1))
+    return found
+
+
+def print_breakdown(results: dict[str, Any]) -> None:
+    """Where the boot-to-ready time went, from the console's timestamps."""
+    marks = results.get("breakdown", {})
+    steps = [("kernel (to /init)", None, "kernel_s"),
+             ("initramfs (to systemd)", "kernel_s", "systemd_s"),
+             ("systemd (to starting the unit)", "systemd_s", "unit_starting_s"),
+             ("the unit's start (to READY=1)", "unit_starting_s", "unit_ready_s")]
+    print("boot-test: breakdown (guest clock):")
+    for name, start, end in steps:
+        if end in marks and (start is None or start in marks):
+            took = marks[end] - (marks[start] if start else 0.0)
+            print(f"  {name:34} {took:6.1f} s  (at {marks[end]:.1f} s)")
+    if "unit_ready_s" in marks and results.get("ready_s") is not None:
+        print(f"  {'READY=1 to the answer, QEMU start':34} "
+              f"{results['ready_s'] - marks['unit_ready_s']:6.1f} s  (host clock "
+              f"{results['ready_s']:.1f} s)")
 
 
 def report(results: dict[str, Any], sizes: dict[str, Any] | None) -> bool:
@@ -303,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     results = run(build, args.limit, args.smp)
     sizes_file = build / "sizes.json"
     sizes = json.loads(sizes_file.read_text()) if sizes_file.is_file() else None
+    print_breakdown(results)
     ok = report(results, sizes)
     if args.json:
         args.json.write_text(json.dumps({**results, "sizes": sizes, "passed": ok}) + "\n")

@@ -78,6 +78,23 @@ done
 # no text consoles to log in on (the Pi's screen is the OLED): getty-static would start
 # gettys on tty2-6 for want of logind
 in_root systemctl mask -q getty-static.service
+# the units board/os/MANIFEST masks (no getty on the cards' UART)
+awk '$1 == "mask" { print $2 }' "$os/MANIFEST" | while read -r unit; do
+    in_root systemctl mask -q "$unit" </dev/null
+done
+# what the unit's boot does not run (board/image/boot-trim, docs/image.md §Boot time)
+mkdir -p "$root/etc/systemd/system-generators" "$root/etc/tmpfiles.d"
+sed 's/#.*//' "$img/boot-trim" | while read -r kind name; do
+    case $kind in
+        unit) in_root systemctl mask -q "$name" </dev/null ;;
+        generator) ln -sf /dev/null "$root/etc/systemd/system-generators/$name" ;;
+        tmpfiles) ln -sf /dev/null "$root/etc/tmpfiles.d/$name" ;;
+        udev) rm -f "$root/usr/lib/udev/rules.d/$name" ;;
+        "") ;;
+        *) say "boot-trim: unknown kind $kind"; exit 1 ;;
+    esac
+done
+in_root systemctl set-default -q multi-user.target  # nothing graphical
 echo opentla > "$root/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\topentla\n' > "$root/etc/hosts"
 # empty: systemd makes a transient machine id at each boot (read-only root)

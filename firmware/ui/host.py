@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from firmware.parts import Board
@@ -24,6 +24,7 @@ log = logging.getLogger("opentla.ui")
 
 TICK_EVERY_S = 0.5  # the start screen's two seconds and the idle lock
 BATTERY_EVERY_S = 5.0  # how often the gauge is read
+WARM_GLYPHS_PER_ROUND = 8  # glyphs rasterized in an idle round until all are (render.py)
 
 
 class PairingAnswer(Protocol):
@@ -49,10 +50,13 @@ class UiHost:
         self._tick_at = float("-inf")
         self._battery_at = monotonic()  # Ui() read the gauge already
         self._battery = ui.battery
+        self._warming: Iterator[None] | None = None
         if board.display is not None:
             from .render import warm_glyphs
 
-            warm_glyphs()  # the glyphs rasterized once, not at the first screen of each
+            # the glyphs rasterized once, not at the first screen of each; a few each
+            # idle round once the unit runs, so that the boot does not wait for them
+            self._warming = warm_glyphs()
         self.show()
 
     @property
@@ -92,6 +96,11 @@ class UiHost:
             job = self.jobs.popleft()
             log.debug("ui_job job=%s", job.job)
             self.feed(run_job(job))
+        elif self._warming is not None:
+            for _ in range(WARM_GLYPHS_PER_ROUND):
+                if next(self._warming, StopIteration) is StopIteration:
+                    self._warming = None
+                    break
 
     def show(self) -> None:
         """Render the screen when what it shows changed (most ticks change

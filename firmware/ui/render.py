@@ -9,6 +9,7 @@ antialiasing (``fontmode = "1"``): a 1-bit screen has no grey.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cache, lru_cache
 from pathlib import Path
 
@@ -68,12 +69,14 @@ def text(d: ImageDraw.ImageDraw, xy: tuple[int, int], line: str, size: int = BOD
 CHARSET = ("".join(chr(c) for c in range(0x21, 0x7F)) + "àâçéèêëîïôùûüÀÂÇÉÈÊËÎÏÔÙÛÜ€°×…●○↑«»")
 
 
-def warm_glyphs() -> None:
-    """Rasterize the screens' characters in the three faces once (at start-up:
-    a screen change then only pastes bitmaps)."""
+def warm_glyphs() -> Iterator[None]:
+    """Rasterize the screens' characters in the three faces, one glyph a step (the
+    unit's main loop takes a few a round once it serves, docs/ui.md: a screen change
+    then only pastes bitmaps, and the boot does not wait for it)."""
     for size, bold in ((BODY_PX, False), (BODY_PX, True), (BIG_PX, True)):
         for ch in CHARSET:
             _glyph(ch, size, bold)
+            yield
 
 
 def fonts() -> tuple[ImageFont.FreeTypeFont, ...]:

@@ -53,7 +53,8 @@ class UnitConfig:
     ``board`` is the board kind the office sees in the unit's info; ``version``
     the firmware version it reports (default: the installed package's; the
     running update slot's, docs/update.md); ``migrate`` False leaves the store's
-    schema as it is (a new firmware on trial)."""
+    schema as it is (a new firmware on trial); ``seal`` the seal of ``seal_roots``
+    under ``seal_base`` when the caller has just computed it (None: computed here)."""
 
     store_path: str
     key_path: str | None = None
@@ -65,6 +66,7 @@ class UnitConfig:
     budget_bytes: int | None = None
     version: str | None = None
     migrate: bool = True
+    seal: bytes | None = None
 
 
 def trace_code(text: str) -> str:
@@ -91,7 +93,8 @@ class Unit:
         self.monotonic = monotonic
         self._vitale_slot = vitale_slot
         self._cps_slot = cps_slot
-        self.seal = firmware_seal(config.seal_roots, config.seal_base)
+        self.seal = (config.seal if config.seal is not None
+                     else firmware_seal(config.seal_roots, config.seal_base))
         self.firmware = config.version or firmware_version()
         self._device_key = device_key.load_or_create(
             config.key_path or config.store_path + ".device-key")

@@ -48,6 +48,9 @@ class UnitUpdates:
     healthy: bool = False
     started_s: float = field(default_factory=time.monotonic)
     boot_s: float = 0.0  # how long the boot decision took
+    # the running tree's seal as start() computed it: (roots, seal_base, seal), so the
+    # unit does not read and hash every sealed file a second time at boot
+    factory_seal: tuple[tuple[str, ...], str | None, bytes] | None = None
 
     @classmethod
     def start(cls, state_dir: str | Path, roots: Sequence[str], *, board: str | None,
@@ -57,8 +60,8 @@ class UnitUpdates:
         """``booted``: the slot a launcher already decided and exec'd into (its decision
         is durable; deciding again would spend a second boot attempt)."""
         began = time.monotonic()
-        factory = SlotInfo(firmware_version(), firmware_seal(roots, seal_base).hex(),
-                           factory=True)
+        running_seal = firmware_seal(roots, seal_base)
+        factory = SlotInfo(firmware_version(), running_seal.hex(), factory=True)
         slots = SlotStore(Path(state_dir) / "update", factory, fs)
         if booted in slot_rules.SLOTS:
             slot, state = booted, slots.load()
@@ -80,6 +83,7 @@ class UnitUpdates:
         updates = cls(slots, slot, info, site, trial, UpdateService(
             slots, slot, keys if keys is not None else builtin_keys(), board=board,
             seal_of=seal_of, allow_downgrade=allow_downgrade, mode=mode))
+        updates.factory_seal = (tuple(roots), seal_base, running_seal)
         updates.service.health_passed = lambda: updates.healthy
         updates.decided = not trial
         updates.boot_s = time.monotonic() - began

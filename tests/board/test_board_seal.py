@@ -133,3 +133,29 @@ def test_the_seal_covers_every_module_the_running_unit_loaded(tmp_path, kind):
     assert seen["loaded"] and not [p for p in seen["loaded"] if p.startswith("host_tools/")]
     assert set(seen["loaded"]) <= set(seen["sealed"]), \
         set(seen["loaded"]) - set(seen["sealed"])
+
+
+def test_the_unit_hashes_its_sealed_files_once_at_start(tmp_path, monkeypatch):
+    """The boot decision (UnitUpdates.start) and the Unit seal the same running tree:
+    the unit reuses the first digest rather than reading every file again (boot time,
+    docs/image.md §Boot time), and that digest is the tree's seal."""
+    import firmware.unit.unit as unit_module
+    import firmware.update.runtime as runtime_module
+    from firmware.app import UnitApp
+
+    calls: list[tuple[tuple[str, ...], object]] = []
+
+    def counting_seal(roots, base=None):
+        calls.append((tuple(roots), base))
+        return firmware_seal(roots, base)
+
+    monkeypatch.setattr(runtime_module, "firmware_seal", counting_seal)
+    monkeypatch.setattr(unit_module, "firmware_seal", counting_seal)
+    board = build_sim(BoardConfig(board="sim", state_dir=str(tmp_path)))
+    try:
+        app = UnitApp(board, tmp_path)
+        roots = ("firmware", *board.sealed)
+        assert calls == [(roots, None)]
+        assert app.unit.seal == firmware_seal(roots)
+    finally:
+        board.close()
