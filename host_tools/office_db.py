@@ -338,7 +338,10 @@ class OfficeDb:
             fse_id = row["fse_id"]
             if row["import_id"] in new:
                 out.append(Imported(row["import_id"], False))
-                new.discard(row["import_id"])  # the same FSE twice in a batch: then duplicate
+                new.discard(row["import_id"])
+                # the same FSE again later in this batch: compared with this row, as with
+                # a row stored before
+                stored[fse_id] = (row["import_id"], row["sha256"])
             elif fse_id in stored:
                 imp, digest = stored[fse_id]
                 out.append(Imported(imp, True) if digest == row["sha256"] else OfficeDbError(

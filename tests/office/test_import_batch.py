@@ -69,3 +69,22 @@ def test_a_batch_with_a_number_clash_stores_the_others_once(db, pki, tariffs):
     # the same FSE again, alone: nothing inserted, the stored row's import id
     [again] = db.import_fses(UNIT_ID, [item("F-2", 2)])
     assert again.duplicate and again.import_id == new.import_id
+
+
+def test_the_same_fse_twice_in_one_batch_is_stored_once_then_a_duplicate(db, pki, tariffs):
+    # a pull answered twice (a retried frame) hands the importer the same record twice
+    ver = verifier(pki, seals=None)
+    one, two = nurse_fse(pki, tariffs, 1), nurse_fse(pki, tariffs, 2)
+
+    def item(fse_id, fse):
+        v = ver.verify(fse.encoded)
+        return NewFse(fse_id, fse.encoded, stored_part(v.payload), v.seal)
+
+    first, again, other = db.import_fses(UNIT_ID, [item("F-1", one), item("F-1", one),
+                                                   item("F-1", two)])
+    assert isinstance(first, Imported) and not first.duplicate
+    assert isinstance(again, Imported) and again.duplicate
+    assert again.import_id == first.import_id
+    # the same record id with other content: the first one is kept, as across batches
+    assert isinstance(other, OfficeDbError) and other.code == "fse_conflict"
+    assert [(r["fse_id"], r["fse_number"]) for r in db.fses()] == [("F-1", 1)]
