@@ -80,6 +80,12 @@ class NewFse:
     seal: bytes
 
 
+# what _fse_row reads of a payload (stored_part keeps these)
+_STORED_TOP = ("billing_number", "fse_number", "mode", "signed_at", "date_of_care")
+_STORED_AMOUNTS = ("total_cents", "amo_cents", "patient_cents")
+_STORED_BENEFICIARY = ("nir", "nir_key", "name", "first_name")
+
+
 def stored_part(payload: dict) -> dict:
     """What :meth:`OfficeDb.import_fses` reads of a verified payload, in the payload's
     own shape (the rest stays in the stored COSE bytes). A batch waiting for its
@@ -92,11 +98,6 @@ def stored_part(payload: dict) -> dict:
     return {key: payload[key] for key in _STORED_TOP} | {
         "amounts": {key: amounts[key] for key in _STORED_AMOUNTS},
         "beneficiary": {key: ben[key] for key in _STORED_BENEFICIARY}}
-
-
-_STORED_TOP = ("billing_number", "fse_number", "mode", "signed_at", "date_of_care")
-_STORED_AMOUNTS = ("total_cents", "amo_cents", "patient_cents")
-_STORED_BENEFICIARY = ("nir", "nir_key", "name", "first_name")
 
 
 def default_path() -> Path:

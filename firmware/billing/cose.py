@@ -176,13 +176,8 @@ class ParsedCoseSign(NamedTuple):
         return sig_structure(self.body_protected_bytes, sig.protected_bytes, self.payload)
 
     def to_be_signed_all(self) -> tuple[bytes, ...]:
-        """:meth:`to_be_signed` of each signature, in order (the parts every
-        Sig_structure shares are written once)."""
-        body = self.body_protected_bytes
-        head = b"".join((_SIG_STRUCTURE_HEAD, _bstr_head(len(body)), body))
-        tail = b"".join((b"\x40", _bstr_head(len(self.payload)), self.payload))
-        return tuple(b"".join((head, _bstr_head(len(s.protected_bytes)), s.protected_bytes,
-                               tail)) for s in self.signatures)
+        """:meth:`to_be_signed` of each signature, in order."""
+        return tuple(self.to_be_signed(sig) for sig in self.signatures)
 
 
 def _fmt(detail: str, code: str = "cose_structure") -> FseFormatError:

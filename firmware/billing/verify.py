@@ -69,10 +69,9 @@ class FseVerifier:
         self.vitale_trust = vitale_trust or trust
         self._unit_keys = {u: Ed25519PublicKey.from_public_bytes(k) for u, k in unit_keys.items()}
         self._seals = None if reference_seals is None else frozenset(reference_seals)
-        # leaf certificate DER -> its SHA-256, and its public key once its chain checked
-        # (what every FSE of a card repeats; the chain itself is checked for each FSE
-        # against its signing date, through the trust store's window cache)
-        self._digests: dict[bytes, bytes] = {}
+        # leaf certificate DER -> its public key once its chain checked (what every FSE
+        # of a card repeats; the chain itself is checked for each FSE against its
+        # signing date, through the trust store's window cache)
         self._keys: dict[bytes, rsa.RSAPublicKey] = {}
 
     def verify(self, data: bytes) -> VerifiedFse:
@@ -151,13 +150,7 @@ class FseVerifier:
                         signed_at: datetime, trust: CardAuthorities) -> None:
         chain = sig.chain()
         der = chain[0]
-        digest = self._digests.get(der)
-        if digest is None:
-            digest = hashlib.sha256(der).digest()
-            if len(self._digests) > 4096:
-                self._digests.clear()
-            self._digests[der] = digest
-        if not isinstance(named, bytes) or digest != named:
+        if not isinstance(named, bytes) or hashlib.sha256(der).digest() != named:
             raise _bad(f"{sig.role} certificate is not the card named in the payload",
                        "fse_wrong_card")
         if sig.alg != cose.ALG_RS256:

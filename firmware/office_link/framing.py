@@ -37,6 +37,16 @@ HEADER_SIZE = 8
 _DELIMITER = re.compile(re.escape(START) + b"|" + re.escape(CONTINUATION))
 
 
+def _text_room(line_max: int) -> int:
+    """Characters of base64 a line of ``line_max`` bytes holds (delimiter and newline out)."""
+    return line_max - len(START) - len(NEWLINE)
+
+
+def _text_per_line(line_max: int) -> int:
+    """Characters of base64 the encoder puts on a whole line: whole 4-character quanta."""
+    return _text_room(line_max) // 4 * 4
+
+
 def crc16_xmodem(data: bytes) -> int:
     """CRC16-CCITT, XMODEM variant (poly 0x1021, init 0); ``binascii.crc_hqx`` is it."""
     return binascii.crc_hqx(data, 0)
@@ -50,7 +60,7 @@ def encode_packet(packet: bytes, line_max: int = LINE_MAX) -> bytes:
         raise ValueError(f"packet of {len(packet)} bytes does not fit a 16-bit length")
     body = _LENGTH.pack(len(packet) + _CRC.size) + packet + _CRC.pack(crc16_xmodem(packet))
     text = binascii.b2a_base64(body, newline=False)  # RFC 4648 §4, padded
-    per_line = ((line_max - len(START) - len(NEWLINE)) // 4) * 4
+    per_line = _text_per_line(line_max)
     lines = [text[offset : offset + per_line] for offset in range(0, len(text), per_line)]
     return START + (NEWLINE + CONTINUATION).join(lines) + NEWLINE
 
@@ -90,7 +100,7 @@ class FrameDecoder:
         self._frame: bytearray | None = None  # decoded bytes after the length field
         self._expected = 0  # the length field of the frame in progress
         # base64 characters on a whole line, as encode_packet fills it
-        self._per_line = ((line_max - len(START) - len(NEWLINE)) // 4) * 4
+        self._per_line = _text_per_line(line_max)
 
     @property
     def busy(self) -> bool:
@@ -114,7 +124,7 @@ class FrameDecoder:
         out: list[Packet | FrameError] = []
         raw = self._raw
         raw.extend(data)
-        room = self.line_max - len(START) - len(NEWLINE)
+        room = _text_room(self.line_max)
         pos, size, runs = 0, len(raw), True
         while pos < size:
             if self._line_kind is None:
