@@ -17,7 +17,7 @@ from firmware.visit.errors import PinRejected, VisitError
 from .events import CardInserted, CardRemoved, JobDone, Tick
 from .fmt import clip, euros, local, local_time
 from .machine import BATTERY_WARN, STAY, Scene, Ui, key_of
-from .view import Line, View, view
+from .view import Line, View, scrolled, view
 
 log = logging.getLogger("opentla.ui")
 START_SECONDS = 2.0
@@ -297,11 +297,9 @@ class Info(Scene):
 
     def event(self, ui: Ui, ev) -> str | None:
         key = key_of(ev)
-        if key == Key.DOWN:
-            self.offset = min(self.offset + 1, len(self.lines(ui)) - 3)
-            return STAY
-        if key == Key.UP:
-            self.offset = max(0, self.offset - 1)
+        offset = scrolled(self.offset, key, len(self.lines(ui)))
+        if offset is not None:
+            self.offset = offset
             return STAY
         return "back" if key in (Key.VALIDER, Key.ANNULER) else None
 

@@ -24,7 +24,7 @@ from .events import CardInserted, CardRemoved, JobDone
 from .fmt import clip, euros
 from .machine import BATTERY_MIN_TO_SIGN, BATTERY_WARN, STAY, Scene, Ui, key_of
 from .scenes_session import MENU_WIDTH, Menu, wrap
-from .view import Line, View, view
+from .view import Line, View, scrolled, view
 
 
 def patient_name(ui: Ui) -> str:
@@ -222,11 +222,9 @@ class Recap(Scene):
 
     def event(self, ui: Ui, ev) -> str | None:
         key = key_of(ev)
-        if key == Key.DOWN:
-            self.offset = min(self.offset + 1, max(0, len(self.lines(ui)) - 3))
-            return STAY
-        if key == Key.UP:
-            self.offset = max(0, self.offset - 1)
+        offset = scrolled(self.offset, key, len(self.lines(ui)))
+        if offset is not None:
+            self.offset = offset
             return STAY
         if key == Key.VALIDER:
             if ui.battery is not None and ui.battery < BATTERY_MIN_TO_SIGN:
@@ -296,9 +294,9 @@ class Signed(Scene):
         self.offset = 0
 
     def event(self, ui: Ui, ev) -> str | None:
-        if key_of(ev) in (Key.DOWN, Key.UP):  # degraded: the paper sheet's line below
-            self.offset = min(max(0, len(self.lines(ui)) - 3),
-                              max(0, self.offset + (1 if key_of(ev) == Key.DOWN else -1)))
+        offset = scrolled(self.offset, key_of(ev), len(self.lines(ui)))
+        if offset is not None:  # degraded: the paper sheet's line below
+            self.offset = offset
             return STAY
         if key_of(ev) in (Key.VALIDER, Key.ANNULER):
             ui.ctx.visit = None

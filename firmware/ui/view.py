@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from firmware.parts import Key
+
 
 @dataclass(frozen=True)
 class Line:
@@ -53,3 +55,16 @@ class Status:
         lock = "verrouillé" if self.locked else "ouvert"
         return (f"{bat} {self.clock or '--:--'} {lock} FSE:{self.waiting} "
                 f"mém:{self.store_percent}%")
+
+
+LAST_SHOWN = 3  # lines a scrolled screen still shows at its last offset
+
+
+def scrolled(offset: int, key: Key | None, count: int) -> int | None:
+    """The offset after ``key`` on a screen of ``count`` lines that up and down
+    scroll (never past the last ``LAST_SHOWN``), or None when ``key`` is another."""
+    if key == Key.DOWN:
+        return min(offset + 1, max(0, count - LAST_SHOWN))
+    if key == Key.UP:
+        return max(0, offset - 1)
+    return None
